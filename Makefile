@@ -1,0 +1,45 @@
+# Every target creates .venv on first use; `make run` and `make test` are all
+# a fresh machine needs.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+PROTOS := $(wildcard hafs_api/v1/*.proto)
+
+.PHONY: run test proto lint format bench chaos soak clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/hactl dev up
+
+test: $(STAMP)
+	$(BIN)/python -m pytest
+
+proto: $(STAMP)
+	$(BIN)/python -m grpc_tools.protoc -I. --python_out=. --grpc_python_out=. \
+		--plugin=protoc-gen-mypy=$(BIN)/protoc-gen-mypy --mypy_out=. $(PROTOS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks $(if $(QUICK),--quick,)
+
+chaos: $(STAMP)
+	$(BIN)/python -m pytest -m chaos -o addopts='-ra --strict-markers' tests
+
+soak: $(STAMP)
+	$(BIN)/python -m pytest -m soak -o addopts='-ra --strict-markers' tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

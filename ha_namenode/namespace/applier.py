@@ -1,0 +1,115 @@
+"""The replicated state machine: decode a log entry, apply each command, return results.
+
+``StateMachine.apply(index, payload)`` is the one entry point the consensus
+layer calls. For each envelope in the batch it:
+
+1. returns the cached result if ``(client_id, call_id)`` is in the retry cache;
+2. runs the command's handler inside a savepoint, so a failure undoes its
+   partial changes;
+3. turns every exception into a ``Failed`` result: domain errors keep their
+   code, anything else becomes INTERNAL (and is logged). Nothing escapes but
+   ``StoreFailure``, which means the storage under the state broke;
+4. records the result in the retry cache, expiring at ``now + retry_ttl``.
+
+The whole batch and the log index commit in one store transaction, so apply is
+idempotent per index: an index already applied returns None.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from ha_namenode.namespace import attrs, codec, files, trash, tree
+from ha_namenode.namespace import commands as c
+from ha_namenode.namespace.model import Done, Failed
+from ha_namenode.namespace.queries import file_status
+from ha_namenode.namespace.store import StaleIndex, Store, StoreFailure, StoreTxn
+from hafs_api.errors import HafsError
+
+log = logging.getLogger(__name__)
+
+RETRY_TTL_MS = 600_000  # HDFS dfs.namenode.retrycache.expirytime.millis
+
+
+def _mkdir(ctx: tree.Ctx, cmd: c.Mkdir):
+    return file_status(cmd.path, tree.mkdir(ctx, cmd))
+
+
+def _rename(ctx: tree.Ctx, cmd: c.Rename) -> Done:
+    tree.rename(ctx, cmd)
+    return Done()
+
+
+def _expire_retry_cache(ctx: tree.Ctx, cmd: c.ExpireRetryCache) -> Done:
+    return Done(ctx.txn.expire_retries(ctx.now) > 0)
+
+
+HANDLERS: dict[type, Callable[[tree.Ctx, Any], Any]] = {
+    c.Format: attrs.format_namespace,
+    c.Mkdir: _mkdir,
+    c.Rename: _rename,
+    c.Delete: trash.delete,
+    c.ExpungeTrash: trash.expunge,
+    c.Create: files.create,
+    c.AddBlock: files.add_block,
+    c.AbandonBlock: files.abandon_block,
+    c.Complete: files.complete,
+    c.Append: files.append,
+    c.RenewLease: files.renew_lease,
+    c.RecoverLease: files.recover_lease,
+    c.ExpireLeases: files.expire_leases,
+    c.SetPermission: attrs.set_permission,
+    c.SetOwner: attrs.set_owner,
+    c.SetReplication: attrs.set_replication,
+    c.SetTimes: attrs.set_times,
+    c.SetQuota: attrs.set_quota,
+    c.ExpireRetryCache: _expire_retry_cache,
+}
+assert set(HANDLERS) == set(c.COMMANDS), "every command needs exactly one handler"
+
+
+def execute(txn: StoreTxn, env: c.Envelope) -> Any:
+    """Apply one envelope inside a savepoint; errors become ``Failed`` results."""
+    try:
+        handler = HANDLERS[type(env.command)]
+        with txn.savepoint():
+            return handler(tree.Ctx(txn, env.caller, env.now), env.command)
+    except StoreFailure:
+        raise
+    except HafsError as e:
+        return Failed(e.code.value, e.message, e.path)
+    except Exception as e:
+        log.exception("command %s failed unexpectedly", type(env.command).__name__)
+        return Failed("INTERNAL", f"{type(e).__name__}: {e}")
+
+
+class StateMachine:
+    def __init__(self, store: Store, retry_ttl_ms: int = RETRY_TTL_MS) -> None:
+        self.store = store
+        self.retry_ttl_ms = retry_ttl_ms
+
+    def apply(self, index: int, payload: bytes) -> list[Any] | None:
+        """Apply log entry ``index``; results in envelope order, or None if already applied."""
+        try:
+            envelopes = codec.decode_batch(payload)
+        except codec.CodecError as e:
+            log.critical("log entry %d is not a valid batch (%s); applying it as empty", index, e)
+            envelopes = []
+        try:
+            with self.store.write(index) as txn:
+                return [self._apply_one(txn, env) for env in envelopes]
+        except StaleIndex:
+            return None
+
+    def _apply_one(self, txn: StoreTxn, env: c.Envelope) -> Any:
+        if env.client_id:
+            cached = txn.retry_result(env.client_id, env.call_id)
+            if cached is not None:
+                return codec.loads(cached)
+        result = execute(txn, env)
+        if env.client_id:
+            txn.put_retry(env.client_id, env.call_id, codec.dumps(result),
+                          env.now + self.retry_ttl_ms)
+        return result

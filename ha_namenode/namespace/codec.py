@@ -1,0 +1,119 @@
+"""Explicit, versioned encoding of commands, envelopes and results. Never pickle.
+
+A value encodes to JSON: a registered dataclass becomes ``{"_": "Name", field: ...}``,
+tuples become lists, enums their values. Decoding accepts only registered
+class names, so a journal entry can never construct an arbitrary object.
+
+A batch (one log entry) is ``{"v": FORMAT_VERSION, "e": [envelope, ...]}``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import json
+import typing
+from typing import Any
+
+from ha_namenode.namespace import commands, model
+
+FORMAT_VERSION = 1
+
+_REGISTRY: dict[str, type] = {}
+_ENUM_FIELDS: dict[type, dict[str, type[enum.Enum]]] = {}
+
+
+class CodecError(ValueError):
+    """Bytes that are not a valid encoding of a registered value."""
+
+
+def register(cls: type) -> type:
+    if not dataclasses.is_dataclass(cls):
+        raise TypeError(f"{cls.__name__} is not a dataclass")
+    hints = typing.get_type_hints(cls)
+    _ENUM_FIELDS[cls] = {
+        name: hint for name, hint in hints.items()
+        if isinstance(hint, type) and issubclass(hint, enum.Enum)
+    }
+    _REGISTRY[cls.__name__] = cls
+    return cls
+
+
+for _cls in (*commands.COMMANDS, commands.BlockRef, commands.Envelope, model.Caller,
+             model.FileStatus, model.LocatedBlock, model.Listing, model.BlockLocations,
+             model.ContentSummary, model.AppendResult, model.DeleteResult,
+             model.ExpungeResult, model.LeaseRecoveryResult, model.Done, model.Failed):
+    register(_cls)
+
+
+def to_plain(value: Any) -> Any:
+    if value is None or isinstance(value, bool | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, int | float):
+        return value
+    if isinstance(value, tuple | list):
+        return [to_plain(v) for v in value]
+    cls = type(value)
+    if cls.__name__ in _REGISTRY and _REGISTRY[cls.__name__] is cls:
+        out: dict[str, Any] = {"_": cls.__name__}
+        for field in dataclasses.fields(value):
+            out[field.name] = to_plain(getattr(value, field.name))
+        return out
+    raise TypeError(f"cannot encode {cls.__name__}")
+
+
+def from_plain(value: Any) -> Any:
+    if isinstance(value, list):
+        return tuple(from_plain(v) for v in value)
+    if isinstance(value, dict):
+        name = value.get("_")
+        cls = _REGISTRY.get(name) if isinstance(name, str) else None
+        if cls is None:
+            raise CodecError(f"unknown type {name!r}")
+        enums = _ENUM_FIELDS[cls]
+        kwargs = {}
+        for key, raw in value.items():
+            if key == "_":
+                continue
+            item = from_plain(raw)
+            if key in enums:
+                item = enums[key](item)
+            kwargs[key] = item
+        try:
+            return cls(**kwargs)
+        except TypeError as e:
+            raise CodecError(f"bad fields for {name}: {e}") from None
+    return value
+
+
+def dumps(value: Any) -> bytes:
+    return json.dumps(to_plain(value), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def loads(data: bytes) -> Any:
+    try:
+        plain = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CodecError(f"not JSON: {e}") from None
+    return from_plain(plain)
+
+
+def encode_batch(envelopes: list[commands.Envelope]) -> bytes:
+    body = {"v": FORMAT_VERSION, "e": [to_plain(e) for e in envelopes]}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def decode_batch(data: bytes) -> list[commands.Envelope]:
+    try:
+        body = json.loads(data)
+    except (ValueError, UnicodeDecodeError) as e:
+        raise CodecError(f"not JSON: {e}") from None
+    if not isinstance(body, dict) or body.get("v") != FORMAT_VERSION:
+        raise CodecError(f"unsupported batch format {body.get('v') if isinstance(body, dict) else body!r}")
+    envelopes = [from_plain(e) for e in body.get("e", ())]
+    for env in envelopes:
+        if not isinstance(env, commands.Envelope):
+            raise CodecError(f"batch item is a {type(env).__name__}, not an Envelope")
+    return envelopes

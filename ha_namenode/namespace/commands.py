@@ -1,0 +1,219 @@
+"""The replicated commands: one frozen dataclass per verb, and the envelope.
+
+Everything the outcome depends on is in the command or envelope: the leader
+stamps the time, the caller's identity and superuser flag, and any setting
+(lease limits, trash interval) before it proposes. Apply reads nothing else.
+Inode ids, block ids and generation stamps come from counters in the store,
+which every replica advances identically.
+
+Adding a command: a new dataclass here, a handler in the applier's table, a
+codec registration (automatic for the classes listed in ``COMMANDS``). Never
+rename a command or a field: journals and retry caches hold them by name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ha_namenode.namespace.model import Caller
+
+
+@dataclass(frozen=True, slots=True)
+class BlockRef:
+    """A block as the writer reports it: id, generation stamp and final length."""
+
+    block_id: int
+    gen_stamp: int
+    num_bytes: int
+
+
+# ---- namespace bootstrap -------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Format:
+    """Create the root directory if the namespace is empty."""
+
+    superuser: str
+    supergroup: str
+
+
+# ---- directories and names ---------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Mkdir:
+    path: str
+    perm: int
+    parents: bool = False
+    exist_ok: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Rename:
+    src: str
+    dst: str
+    overwrite: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Delete:
+    path: str
+    recursive: bool = False
+    skip_trash: bool = False
+    trash_interval: int = 0  # ms; 0 disables trash (the leader's setting)
+
+
+@dataclass(frozen=True, slots=True)
+class ExpungeTrash:
+    """Checkpoint ``.Trash/Current`` and delete checkpoints older than ``interval``.
+
+    ``user`` empty means every user's trash (the leader's emptier).
+    """
+
+    user: str = ""
+    interval: int = 0
+    immediate: bool = False
+
+
+# ---- files and blocks ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Create:
+    path: str
+    perm: int
+    holder: str
+    replication: int
+    block_size: int
+    overwrite: bool = False
+    create_parent: bool = False
+    soft_limit: int = 60_000  # ms: another writer may take over after this
+
+
+@dataclass(frozen=True, slots=True)
+class AddBlock:
+    path: str
+    holder: str
+    file_id: int = 0
+    previous: BlockRef | None = None
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AbandonBlock:
+    path: str
+    holder: str
+    block_id: int
+    file_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Complete:
+    path: str
+    holder: str
+    file_id: int = 0
+    last: BlockRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Append:
+    path: str
+    holder: str
+    soft_limit: int = 60_000
+
+
+@dataclass(frozen=True, slots=True)
+class RenewLease:
+    holder: str
+
+
+@dataclass(frozen=True, slots=True)
+class RecoverLease:
+    path: str
+    holder: str
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireLeases:
+    """Close the files of every holder not renewed within ``hard_limit`` ms."""
+
+    hard_limit: int
+
+
+# ---- attributes ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetPermission:
+    path: str
+    perm: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetOwner:
+    path: str
+    owner: str = ""
+    group: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SetReplication:
+    path: str
+    replication: int
+
+
+@dataclass(frozen=True, slots=True)
+class SetTimes:
+    path: str
+    mtime: int = -1
+    atime: int = -1
+
+
+@dataclass(frozen=True, slots=True)
+class SetQuota:
+    path: str
+    ns_quota: int | None = None  # None: unchanged; -1: clear
+    ds_quota: int | None = None
+
+
+# ---- housekeeping ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireRetryCache:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    """One command with who sent it, when, and its retry-cache key."""
+
+    command: object
+    caller: Caller
+    now: int  # leader time in ms
+    client_id: str = ""  # empty for commands the leader makes itself
+    call_id: int = 0
+
+
+COMMANDS: tuple[type, ...] = (
+    Format,
+    Mkdir,
+    Rename,
+    Delete,
+    ExpungeTrash,
+    Create,
+    AddBlock,
+    AbandonBlock,
+    Complete,
+    Append,
+    RenewLease,
+    RecoverLease,
+    ExpireLeases,
+    SetPermission,
+    SetOwner,
+    SetReplication,
+    SetTimes,
+    SetQuota,
+    ExpireRetryCache,
+)

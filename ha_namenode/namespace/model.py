@@ -1,0 +1,190 @@
+"""Value types of the namespace: inodes, blocks, leases, callers and results.
+
+Pure data, standard library only. Rows are frozen; a change is a new value
+written through the store.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass
+
+ROOT_ID = 1  # the root directory's inode id; its parent is 0 and its name ""
+NO_QUOTA = -1
+
+
+class Kind(enum.IntEnum):
+    DIR = 1
+    FILE = 2
+
+
+@dataclass(frozen=True, slots=True)
+class Inode:
+    """One file or directory.
+
+    Files: ``length`` is the sum of the known bytes of all blocks; ``uc_block``
+    says the last block is under construction (charged a whole ``block_size``
+    against space quotas until committed); ``holder`` is the lease holder while
+    the file is open for writing.
+
+    Directories: ``children`` counts entries. ``ns_quota``/``ds_quota`` are -1
+    when unset; ``ns_used``/``ds_used`` are kept only while a quota is set and
+    include the directory itself (HDFS semantics).
+    """
+
+    id: int
+    parent: int
+    name: str
+    kind: Kind
+    perm: int
+    owner: str
+    group: str
+    mtime: int
+    atime: int
+    replication: int = 0
+    block_size: int = 0
+    length: int = 0
+    holder: str = ""
+    uc_block: bool = False
+    children: int = 0
+    ns_quota: int = NO_QUOTA
+    ds_quota: int = NO_QUOTA
+    ns_used: int = 0
+    ds_used: int = 0
+
+    @property
+    def is_dir(self) -> bool:
+        return self.kind is Kind.DIR
+
+    @property
+    def is_file(self) -> bool:
+        return self.kind is Kind.FILE
+
+    @property
+    def has_quota(self) -> bool:
+        return self.ns_quota != NO_QUOTA or self.ds_quota != NO_QUOTA
+
+    def replace(self, **changes) -> Inode:
+        return dataclasses.replace(self, **changes)
+
+
+INODE_FIELDS: tuple[str, ...] = tuple(f.name for f in dataclasses.fields(Inode))
+
+
+@dataclass(frozen=True, slots=True)
+class Block:
+    id: int
+    inode: int
+    index: int
+    gen_stamp: int
+    num_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    holder: str
+    renewed: int  # leader time (ms) of the last renewal
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """Who a command runs as. The leader resolves groups and the superuser flag."""
+
+    user: str
+    groups: tuple[str, ...] = ()
+    superuser: bool = False
+
+
+SYSTEM = Caller(user="", groups=(), superuser=True)
+
+
+# ---- results -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FileStatus:
+    path: str
+    kind: Kind
+    length: int
+    replication: int
+    block_size: int
+    mtime: int
+    atime: int
+    perm: int
+    owner: str
+    group: str
+    inode_id: int
+    children: int
+    under_construction: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LocatedBlock:
+    block_id: int
+    gen_stamp: int
+    num_bytes: int
+    offset: int
+    under_construction: bool
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    entries: tuple[FileStatus, ...]
+    remaining: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockLocations:
+    status: FileStatus
+    blocks: tuple[LocatedBlock, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class ContentSummary:
+    length: int
+    file_count: int
+    directory_count: int
+    ns_quota: int
+    ns_used: int
+    ds_quota: int
+    space_consumed: int
+
+
+@dataclass(frozen=True, slots=True)
+class AppendResult:
+    status: FileStatus
+    last_block: LocatedBlock | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteResult:
+    trash_path: str = ""  # where the path went, when it went to trash
+
+
+@dataclass(frozen=True, slots=True)
+class ExpungeResult:
+    checkpoints: tuple[str, ...] = ()
+    removed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LeaseRecoveryResult:
+    closed: tuple[str, ...] = ()  # paths of files closed
+
+
+@dataclass(frozen=True, slots=True)
+class Done:
+    """The result of a command that returns nothing but success."""
+
+    value: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A command that failed with a domain error; the error is the result."""
+
+    code: str
+    message: str
+    path: str = ""

@@ -1,0 +1,147 @@
+"""The small store interface the namespace logic runs on.
+
+Two implementations keep the same contract: ``memstore.MemoryStore`` (tests,
+Hypothesis) and ``ha_namenode.persistence.sqlstore.SqlStore`` (SQLite through
+SQLAlchemy Core). A conformance suite in ``tests/unit/test_store_contract.py``
+runs against both.
+
+Threading: one writer at a time (the apply thread) through ``write()``; any
+number of concurrent readers through ``read()``, each seeing a consistent
+committed view.
+
+Apply is idempotent per log index: ``write(index)`` refuses an index at or below
+``applied_index()``; the index is committed in the same transaction as the
+changes it made.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from contextlib import AbstractContextManager
+from typing import Protocol
+
+from ha_namenode.namespace.model import Block, Inode, Lease
+
+
+class StaleIndex(Exception):
+    """``write(index)`` was given an index that is already applied."""
+
+
+class StoreFailure(Exception):
+    """The storage under the store failed (I/O error, disk full).
+
+    Not a domain error: the batch is not applied, and the node must not go on
+    as if it were (see docs/design.md, "Failure of the store").
+    """
+
+    def __init__(self, message: str, *, disk_full: bool = False) -> None:
+        super().__init__(message)
+        self.disk_full = disk_full
+
+
+# Counters kept in the store's meta table.
+NEXT_INODE = "next_inode_id"
+NEXT_BLOCK = "next_block_id"
+NEXT_GEN_STAMP = "next_gen_stamp"
+LAST_TRASH_CHECKPOINT = "last_trash_checkpoint_ms"
+
+
+class StoreView(Protocol):
+    """Read access to one consistent state."""
+
+    def applied_index(self) -> int: ...
+
+    def meta(self, key: str, default: int = 0) -> int: ...
+
+    def inode(self, inode_id: int) -> Inode | None: ...
+
+    def child(self, parent: int, name: str) -> Inode | None: ...
+
+    def children(self, parent: int, after: str = "", limit: int | None = None) -> list[Inode]:
+        """Children of ``parent`` with names > ``after``, in byte order of UTF-8 names."""
+        ...
+
+    def count_children_after(self, parent: int, after: str) -> int: ...
+
+    def blocks(self, inode_id: int) -> list[Block]:
+        """The file's blocks in index order."""
+        ...
+
+    def block(self, block_id: int) -> Block | None: ...
+
+    def lease(self, holder: str) -> Lease | None: ...
+
+    def leases_renewed_before(self, cutoff: int) -> list[Lease]: ...
+
+    def files_held_by(self, holder: str) -> list[Inode]: ...
+
+    def retry_result(self, client_id: str, call_id: int) -> bytes | None: ...
+
+
+class StoreTxn(StoreView, Protocol):
+    """A write transaction. Changes are visible to this transaction at once."""
+
+    def set_meta(self, key: str, value: int) -> None: ...
+
+    def put_inode(self, inode: Inode) -> None:
+        """Insert or replace by id; (parent, name) must stay unique."""
+        ...
+
+    def update_inode(self, inode_id: int, changes: Mapping[str, object]) -> Inode:
+        """Apply field assignments to the current row and return the new row."""
+        ...
+
+    def adjust_usage(self, inode_ids: list[int], ns_delta: int, ds_delta: int) -> None:
+        """Add deltas to ``ns_used``/``ds_used`` of the given directories."""
+        ...
+
+    def delete_inode(self, inode_id: int) -> None: ...
+
+    def put_block(self, block: Block) -> None: ...
+
+    def delete_block(self, block_id: int) -> None: ...
+
+    def put_lease(self, lease: Lease) -> None: ...
+
+    def delete_lease(self, holder: str) -> None: ...
+
+    def put_retry(self, client_id: str, call_id: int, result: bytes, expires: int) -> None: ...
+
+    def expire_retries(self, now: int) -> int:
+        """Drop retry-cache entries whose expiry is before ``now``; return how many."""
+        ...
+
+    def savepoint(self) -> AbstractContextManager[None]:
+        """A nested scope: an exception inside rolls back only its changes, then propagates."""
+        ...
+
+
+class Store(Protocol):
+    def applied_index(self) -> int: ...
+
+    def read(self) -> AbstractContextManager[StoreView]: ...
+
+    def write(self, index: int) -> AbstractContextManager[StoreTxn]:
+        """Open the transaction that applies log entry ``index``; commits on clean exit.
+
+        Raises StaleIndex if ``index <= applied_index()``.
+        """
+        ...
+
+    def close(self) -> None: ...
+
+
+def walk(view: StoreView, root: Inode, page: int = 1000) -> Iterator[Inode]:
+    """Every inode of the subtree under ``root``, ``root`` first, depth-first."""
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        yield node
+        if node.is_dir and node.children:
+            after = ""
+            while True:
+                batch = view.children(node.id, after, page)
+                stack.extend(reversed(batch))
+                if len(batch) < page:
+                    break
+                after = batch[-1].name
