@@ -1,0 +1,1 @@
+"""Chaos: a real multi-process cluster harness, fault injection and history checkers."""

@@ -1,0 +1,1 @@
+"""The hafs NameNode: namespace core, consensus, persistence, RPC, and the wiring of them."""

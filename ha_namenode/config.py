@@ -1,0 +1,200 @@
+"""Typed NameNode configuration: defaults, then a TOML file, then the environment.
+
+Loaded and validated once at start-up; every error names the bad key::
+
+    [namenode]   id, nameservice, rpc_address, data_dir, rpc_workers, ...
+    [namespace]  superuser, supergroup, replication and block-size policy,
+                 trash and lease timings, retry-cache TTL, user policy
+    [users]      static group mapping: alice = ["users", "ml"]
+
+Environment overrides use ``HAFS__SECTION__KEY`` (for example
+``HAFS__NAMENODE__RPC_ADDRESS=127.0.0.1:9000``); values are parsed as TOML
+scalars, falling back to plain strings.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import getpass
+import os
+import tomllib
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+MiB = 1 << 20
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or invalid; the message names the key."""
+
+
+@dataclass(frozen=True)
+class NodeSection:
+    id: str = "nn1"
+    nameservice: str = "ns1"
+    rpc_address: str = "127.0.0.1:8020"
+    data_dir: str = "./data/nn1"
+    rpc_workers: int = 32
+    max_message_bytes: int = 16 * MiB
+    sqlite_synchronous: str = "FULL"  # FULL: an acknowledged change survives power loss
+
+
+@dataclass(frozen=True)
+class NamespaceSection:
+    superuser: str = ""  # empty: the OS user running the NameNode (as HDFS)
+    supergroup: str = "supergroup"
+    default_replication: int = 3
+    max_replication: int = 512
+    default_block_size: int = 128 * MiB
+    min_block_size: int = 1 * MiB
+    bytes_per_checksum: int = 512
+    listing_limit: int = 1000
+    trash_interval_s: float = 86_400.0  # 0 disables trash
+    trash_checkpoint_interval_s: float = 0.0  # 0: the trash interval
+    lease_soft_limit_s: float = 60.0
+    lease_hard_limit_s: float = 1_200.0
+    retry_cache_ttl_s: float = 600.0
+    allow_unknown_users: bool = True  # False: only OS users and [users] may call
+
+    @property
+    def effective_superuser(self) -> str:
+        return self.superuser or getpass.getuser()
+
+    @property
+    def checkpoint_interval_s(self) -> float:
+        return self.trash_checkpoint_interval_s or self.trash_interval_s
+
+
+@dataclass(frozen=True)
+class NameNodeConfig:
+    namenode: NodeSection = field(default_factory=NodeSection)
+    namespace: NamespaceSection = field(default_factory=NamespaceSection)
+    users: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.namenode.data_dir)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike | None = None,
+             env: typing.Mapping[str, str] | None = None) -> NameNodeConfig:
+        data: dict[str, Any] = {}
+        if path is not None:
+            try:
+                with open(path, "rb") as f:
+                    data = tomllib.load(f)
+            except FileNotFoundError:
+                raise ConfigError(f"config file {path} does not exist") from None
+            except tomllib.TOMLDecodeError as e:
+                raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+        _apply_env(data, os.environ if env is None else env)
+        config = cls.from_dict(data)
+        validate(config)
+        return config
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NameNodeConfig:
+        unknown = set(data) - {"namenode", "namespace", "users"}
+        if unknown:
+            raise ConfigError(f"{sorted(unknown)[0]}: unknown section")
+        users = data.get("users", {})
+        if not isinstance(users, dict):
+            raise ConfigError("users: expected a table of user = [groups]")
+        mapping: dict[str, tuple[str, ...]] = {}
+        for user, groups in users.items():
+            if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
+                raise ConfigError(f"users.{user}: expected a list of group names")
+            mapping[user] = tuple(groups)
+        return cls(namenode=_section(NodeSection, data.get("namenode", {}), "namenode"),
+                   namespace=_section(NamespaceSection, data.get("namespace", {}), "namespace"),
+                   users=mapping)
+
+
+def _section(cls: type, raw: Any, name: str):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: expected a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{name}.{key}: unknown key")
+        values[key] = _coerce(value, hints[key], f"{name}.{key}")
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    expected = hint if isinstance(hint, type) else None
+    if isinstance(hint, types.GenericAlias):
+        expected = typing.get_origin(hint)
+    if expected is not None and not (isinstance(value, expected)
+                                     and not (expected is int and isinstance(value, bool))):
+        raise ConfigError(f"{key}: expected {getattr(expected, '__name__', expected)}, "
+                          f"got {value!r}")
+    return value
+
+
+def _apply_env(data: dict[str, Any], env: typing.Mapping[str, str]) -> None:
+    for name, text in env.items():
+        if not name.startswith("HAFS__"):
+            continue
+        parts = name[len("HAFS__"):].lower().split("__")
+        if len(parts) != 2:
+            raise ConfigError(f"{name}: expected HAFS__SECTION__KEY")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        data.setdefault(parts[0], {})[parts[1]] = value
+
+
+def parse_address(address: str, key: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f'{key}: expected "host:port", got {address!r}')
+    return host, int(port)
+
+
+def validate(config: NameNodeConfig) -> None:
+    node, ns = config.namenode, config.namespace
+    for key, value in (("namenode.id", node.id), ("namenode.nameservice", node.nameservice)):
+        if not value or not value.replace("-", "").replace("_", "").isalnum():
+            raise ConfigError(f"{key}: expected letters, digits, '-' or '_', got {value!r}")
+    parse_address(node.rpc_address, "namenode.rpc_address")
+    if not node.data_dir:
+        raise ConfigError("namenode.data_dir: must not be empty")
+    checks = [
+        ("namenode.rpc_workers", node.rpc_workers >= 1, "must be at least 1"),
+        ("namenode.max_message_bytes", node.max_message_bytes >= 64 * 1024,
+         "must be at least 65536"),
+        ("namenode.sqlite_synchronous", node.sqlite_synchronous in ("OFF", "NORMAL", "FULL",
+                                                                    "EXTRA"),
+         "must be OFF, NORMAL, FULL or EXTRA"),
+        ("namespace.max_replication", 1 <= ns.max_replication <= 32767, "must be 1..32767"),
+        ("namespace.default_replication", 1 <= ns.default_replication <= ns.max_replication,
+         "must be between 1 and namespace.max_replication"),
+        ("namespace.bytes_per_checksum", ns.bytes_per_checksum >= 1, "must be positive"),
+        ("namespace.min_block_size", ns.min_block_size >= ns.bytes_per_checksum
+         and ns.min_block_size % ns.bytes_per_checksum == 0,
+         "must be a positive multiple of namespace.bytes_per_checksum"),
+        ("namespace.default_block_size", ns.default_block_size >= ns.min_block_size
+         and ns.default_block_size % ns.bytes_per_checksum == 0,
+         "must be at least namespace.min_block_size and a multiple of bytes_per_checksum"),
+        ("namespace.listing_limit", 1 <= ns.listing_limit <= 1000, "must be 1..1000"),
+        ("namespace.trash_interval_s", ns.trash_interval_s >= 0, "must not be negative"),
+        ("namespace.trash_checkpoint_interval_s", 0 <= ns.trash_checkpoint_interval_s
+         <= max(ns.trash_interval_s, 0), "must be between 0 and namespace.trash_interval_s"),
+        ("namespace.lease_soft_limit_s", ns.lease_soft_limit_s > 0, "must be positive"),
+        ("namespace.lease_hard_limit_s", ns.lease_hard_limit_s > ns.lease_soft_limit_s,
+         "must be greater than namespace.lease_soft_limit_s"),
+        ("namespace.retry_cache_ttl_s", ns.retry_cache_ttl_s > 0, "must be positive"),
+        ("namespace.supergroup", bool(ns.supergroup), "must not be empty"),
+    ]
+    for key, ok, why in checks:
+        if not ok:
+            raise ConfigError(f"{key}: {why}")

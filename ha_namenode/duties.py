@@ -1,0 +1,91 @@
+"""The leader's background duties: format, lease expiry, trash emptier, retry-cache expiry.
+
+Each pass reads a consistent view, decides with the pure ``plan`` function, and
+proposes commands that re-check their condition when applied. Runs on its own
+thread, never on the apply thread; logs one line per decision.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass, field
+
+from ha_namenode.namespace import commands as c
+from ha_namenode.namespace.model import ROOT_ID
+from ha_namenode.namespace.store import StoreView
+from ha_namenode.namesystem import Namesystem
+
+log = logging.getLogger(__name__)
+RETRY_EXPIRY_INTERVAL_MS = 60_000
+
+
+@dataclass
+class Schedule:
+    """When each periodic duty last ran (leader time, ms)."""
+
+    trash: int = 0
+    retry_cache: int = 0
+    reasons: list[str] = field(default_factory=list)
+
+
+def plan(view: StoreView, now: int, schedule: Schedule, *, hard_limit_ms: int,
+         trash_interval_ms: int, checkpoint_interval_ms: int, superuser: str,
+         supergroup: str) -> list[object]:
+    """The commands due now. Pure: a view, the time and the schedule in; commands out."""
+    if view.inode(ROOT_ID) is None:
+        return [c.Format(superuser, supergroup)]
+    due: list[object] = []
+    expired = view.leases_renewed_before(now - hard_limit_ms)
+    if expired:
+        due.append(c.ExpireLeases(hard_limit_ms))
+    if trash_interval_ms > 0 and now - schedule.trash >= checkpoint_interval_ms:
+        due.append(c.ExpungeTrash("", trash_interval_ms))
+    if now - schedule.retry_cache >= RETRY_EXPIRY_INTERVAL_MS:
+        due.append(c.ExpireRetryCache())
+    return due
+
+
+class Duties:
+    def __init__(self, namesystem: Namesystem, period_s: float = 1.0) -> None:
+        self.ns = namesystem
+        self.period_s = period_s
+        self.schedule = Schedule(trash=namesystem.now_ms())
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="duties", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def run_once(self) -> list[object]:
+        if not self.ns.consensus.is_leader:
+            return []
+        cfg = self.ns.config.namespace
+        now = self.ns.now_ms()
+        due = self.ns.view(lambda view: plan(
+            view, now, self.schedule, hard_limit_ms=int(cfg.lease_hard_limit_s * 1000),
+            trash_interval_ms=int(cfg.trash_interval_s * 1000),
+            checkpoint_interval_ms=int(cfg.checkpoint_interval_s * 1000),
+            superuser=cfg.effective_superuser, supergroup=cfg.supergroup))
+        for command in due:
+            result = self.ns.system(command)
+            if isinstance(command, c.ExpungeTrash):
+                self.schedule.trash = now
+            elif isinstance(command, c.ExpireRetryCache):
+                self.schedule.retry_cache = now
+            if not isinstance(command, c.ExpireRetryCache) or result.value:
+                log.info("duty %s: %s", type(command).__name__, result)
+        return due
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                self.run_once()
+            except Exception:
+                log.exception("background duty failed; retrying next pass")
+            self._stop.wait(self.period_s)

@@ -1,0 +1,120 @@
+"""Wiring: ``NameNode.from_config(cfg).start()`` — the same call in ``__main__``,
+tests, chaos and the dev cluster.
+
+Layout of ``data_dir``::
+
+    in_use.lock        held while a NameNode runs here (a second one refuses to start)
+    namespace.db       the live SQLite state (disposable: rebuilt from an image)
+    image/             images: consistent copies of the state, named by applied index
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from pathlib import Path
+
+from ha_namenode.config import NameNodeConfig
+from ha_namenode.consensus.local import LocalConsensus
+from ha_namenode.duties import Duties
+from ha_namenode.identity import GroupMapping
+from ha_namenode.namespace.applier import StateMachine
+from ha_namenode.namesystem import Namesystem
+from ha_namenode.persistence import SqlStore, latest_image, restore_image, write_image
+from ha_namenode.rpc.admin_service import AdminService
+from ha_namenode.rpc.client_service import ClientService
+from ha_namenode.rpc.server import RpcServer
+
+log = logging.getLogger(__name__)
+VERSION = "0.1.0"
+
+
+class DataDirInUse(RuntimeError):
+    pass
+
+
+def lock_data_dir(path: Path) -> int:
+    path.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path / "in_use.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise DataDirInUse(f"{path} is in use by another NameNode") from None
+    os.ftruncate(fd, 0)
+    os.write(fd, f"{os.getpid()}\n".encode())
+    return fd
+
+
+class NameNode:
+    def __init__(self, config: NameNodeConfig, lock_fd: int, store: SqlStore,
+                 consensus: LocalConsensus, namesystem: Namesystem, server: RpcServer,
+                 duties: Duties) -> None:
+        self.config = config
+        self._lock_fd = lock_fd
+        self.store = store
+        self.consensus = consensus
+        self.namesystem = namesystem
+        self.server = server
+        self.duties = duties
+        self._started = False
+
+    @property
+    def address(self) -> str:
+        return self.server.address
+
+    @classmethod
+    def from_config(cls, config: NameNodeConfig) -> NameNode:
+        data = config.data_path
+        lock_fd = lock_data_dir(data)
+        try:
+            live = data / "namespace.db"
+            image = latest_image(data / "image")
+            if not live.exists() and image is not None:
+                log.info("restoring the namespace from %s", image)
+                restore_image(image, live)
+            store = SqlStore(live, synchronous=config.namenode.sqlite_synchronous)
+            node_cfg, ns_cfg = config.namenode, config.namespace
+            machine = StateMachine(store, retry_ttl_ms=int(ns_cfg.retry_cache_ttl_s * 1000))
+            consensus = LocalConsensus(machine, node_cfg.id, node_cfg.rpc_address)
+            groups = GroupMapping(config.users, ns_cfg.effective_superuser, ns_cfg.supergroup,
+                                  ns_cfg.allow_unknown_users)
+            namesystem = Namesystem(config, store, consensus, groups)
+
+            def checkpoint() -> tuple[str, int, int]:
+                info = write_image(store, data / "image")
+                return str(info.path), info.applied_index, info.size_bytes
+
+            admin = AdminService(consensus, node_cfg.nameservice, node_cfg.rpc_address,
+                                 VERSION, checkpoint)
+            server = RpcServer(node_cfg.rpc_address, node_cfg.rpc_workers,
+                               node_cfg.max_message_bytes, ClientService(namesystem), admin)
+            admin.address = server.address
+            consensus.advertise(server.address)
+        except BaseException:
+            os.close(lock_fd)
+            raise
+        return cls(config, lock_fd, store, consensus, namesystem, server, Duties(namesystem))
+
+    def start(self) -> NameNode:
+        self.consensus.start()
+        self.duties.run_once()  # formats a new namespace before the first client call
+        self.duties.start()
+        self.server.start()
+        self.server.set_serving(True)
+        self._started = True
+        log.info("NameNode %s of %s is active at %s", self.config.namenode.id,
+                 self.config.namenode.nameservice, self.address)
+        return self
+
+    def stop(self) -> None:
+        log.info("NameNode %s stopping", self.config.namenode.id)
+        if self._started:
+            self.server.set_serving(False)
+            self.server.stop()
+            self.duties.stop()
+        self.consensus.stop()
+        self.store.close()
+        os.close(self._lock_fd)
+        self._started = False

@@ -1,0 +1,48 @@
+"""The HaAdmin servicer: status, leadership transfer and checkpoints, on every NameNode."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from hafs_api.v1 import admin_pb2 as pb
+from hafs_api.v1 import admin_pb2_grpc
+from ha_namenode.consensus.base import Consensus
+from ha_namenode.rpc.errors import rpc
+
+_STATE = {"active": pb.ACTIVE, "standby": pb.STANDBY, "candidate": pb.CANDIDATE}
+
+
+class AdminService(admin_pb2_grpc.HaAdminServicer):
+    def __init__(self, consensus: Consensus, nameservice: str, address: str, version: str,
+                 checkpoint: Callable[[], tuple[str, int, int]]) -> None:
+        self.consensus = consensus
+        self.nameservice = nameservice
+        self.address = address
+        self.version = version
+        self.checkpoint = checkpoint
+        self.started = time.monotonic()
+
+    @rpc
+    def GetStatus(self, request, context):
+        st = self.consensus.status()
+        return pb.GetStatusResponse(
+            node_id=st.node_id, nameservice=self.nameservice, address=self.address,
+            state=_STATE[st.state], term=st.term, commit_index=st.commit_index,
+            applied_index=st.applied_index, leader_id=st.leader_id,
+            leader_address=st.leader_address,
+            members=[pb.MemberStatus(node_id=m.node_id, address=m.address,
+                                     reachable=m.reachable, match_index=m.match_index)
+                     for m in st.members],
+            uptime_ms=int((time.monotonic() - self.started) * 1000),
+            software_version=self.version)
+
+    @rpc
+    def TransferLeadership(self, request, context):
+        self.consensus.transfer_leadership(request.to_node_id)
+        return pb.TransferLeadershipResponse()
+
+    @rpc
+    def Checkpoint(self, request, context):
+        path, index, size = self.checkpoint()
+        return pb.CheckpointResponse(image_path=path, applied_index=index, size_bytes=size)

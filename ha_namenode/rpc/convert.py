@@ -1,0 +1,45 @@
+"""Protobuf <-> domain values for the NameNode servicers."""
+
+from __future__ import annotations
+
+from hafs_api.v1 import common_pb2
+from ha_namenode.namespace.commands import BlockRef
+from ha_namenode.namespace.model import ContentSummary, FileStatus, Kind, LocatedBlock
+from ha_namenode.namesystem import Header
+
+_KIND = {Kind.DIR: common_pb2.DIRECTORY, Kind.FILE: common_pb2.FILE}
+
+
+def header(msg: common_pb2.RequestHeader) -> Header:
+    return Header(client_id=msg.client_id, call_id=msg.call_id, user=msg.user)
+
+
+def file_status(status: FileStatus) -> common_pb2.FileStatus:
+    return common_pb2.FileStatus(
+        path=status.path, kind=_KIND[status.kind], length=status.length,
+        replication=status.replication, block_size=status.block_size,
+        mtime_ms=status.mtime, atime_ms=status.atime, permission=status.perm,
+        owner=status.owner, group=status.group, inode_id=status.inode_id,
+        children=status.children, under_construction=status.under_construction)
+
+
+def located_block(block: LocatedBlock, term: int = 0) -> common_pb2.LocatedBlock:
+    return common_pb2.LocatedBlock(
+        block=common_pb2.Block(block_id=block.block_id, gen_stamp=block.gen_stamp,
+                               num_bytes=block.num_bytes),
+        offset=block.offset, under_construction=block.under_construction, term=term,
+        locations=[common_pb2.DatanodeInfo(datanode_id=t) for t in block.targets])
+
+
+def block_ref(msg: common_pb2.Block, present: bool) -> BlockRef | None:
+    if not present:
+        return None
+    return BlockRef(block_id=msg.block_id, gen_stamp=msg.gen_stamp, num_bytes=msg.num_bytes)
+
+
+def content_summary(summary: ContentSummary) -> common_pb2.ContentSummary:
+    return common_pb2.ContentSummary(
+        length=summary.length, file_count=summary.file_count,
+        directory_count=summary.directory_count, ns_quota=summary.ns_quota,
+        ns_used=summary.ns_used, ds_quota=summary.ds_quota,
+        space_consumed=summary.space_consumed)

@@ -1,0 +1,49 @@
+"""The NameNode's gRPC server: services, health checking, message limits."""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+
+from hafs_api.v1 import admin_pb2_grpc, namenode_pb2_grpc
+from ha_namenode.rpc.admin_service import AdminService
+from ha_namenode.rpc.client_service import ClientService
+
+log = logging.getLogger(__name__)
+CLIENT_SERVICE = "hafs_api.v1.ClientNamenode"
+
+
+class RpcServer:
+    def __init__(self, address: str, workers: int, max_message_bytes: int,
+                 client: ClientService, admin: AdminService) -> None:
+        options = [("grpc.max_receive_message_length", max_message_bytes),
+                   ("grpc.max_send_message_length", max_message_bytes),
+                   ("grpc.so_reuseport", 0)]
+        self._server = grpc.server(ThreadPoolExecutor(max_workers=workers,
+                                                      thread_name_prefix="rpc"),
+                                   options=options)
+        namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(client, self._server)
+        admin_pb2_grpc.add_HaAdminServicer_to_server(admin, self._server)
+        self.health = health.HealthServicer()
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        self.port = self._server.add_insecure_port(address)
+        if self.port == 0:
+            raise OSError(f"cannot listen on {address}")
+        self.address = f"{address.rpartition(':')[0]}:{self.port}"
+
+    def start(self) -> None:
+        self._server.start()
+        log.info("serving on %s", self.address)
+
+    def set_serving(self, serving: bool) -> None:
+        state = (health_pb2.HealthCheckResponse.SERVING if serving
+                 else health_pb2.HealthCheckResponse.NOT_SERVING)
+        for service in ("", CLIENT_SERVICE):
+            self.health.set(service, state)
+
+    def stop(self, grace: float = 2.0) -> None:
+        self.health.enter_graceful_shutdown()
+        self._server.stop(grace).wait(grace + 1)
