@@ -70,6 +70,8 @@ class _View:
                       key=lambda x: (x.renewed, x.holder))
 
     def files_held_by(self, holder: str) -> list[Inode]:
+        if not holder:
+            return []
         return sorted((i for i in self._t.inodes.values() if i.holder == holder),
                       key=lambda i: i.id)
 
@@ -135,6 +137,9 @@ class _Txn(_View):
         self._set(self._t.inodes, inode_id, _MISSING)
 
     def put_block(self, block: Block) -> None:
+        clash = self._t.file_blocks.get(block.inode, {}).get(block.index)
+        if clash is not None and clash != block.id:
+            raise ValueError(f"inode {block.inode} already has block {clash} at {block.index}")
         old = self._t.blocks.get(block.id)
         if old is not None and (old.inode, old.index) != (block.inode, block.index):
             self._set(self._t.file_blocks[old.inode], old.index, _MISSING)

@@ -73,7 +73,9 @@ class StoreView(Protocol):
 
     def leases_renewed_before(self, cutoff: int) -> list[Lease]: ...
 
-    def files_held_by(self, holder: str) -> list[Inode]: ...
+    def files_held_by(self, holder: str) -> list[Inode]:
+        """Files open for writing by ``holder`` (none for an empty holder), by id."""
+        ...
 
     def retry_result(self, client_id: str, call_id: int) -> bytes | None: ...
 
@@ -97,7 +99,9 @@ class StoreTxn(StoreView, Protocol):
 
     def delete_inode(self, inode_id: int) -> None: ...
 
-    def put_block(self, block: Block) -> None: ...
+    def put_block(self, block: Block) -> None:
+        """Insert or replace by id; (inode, index) must stay unique (ValueError)."""
+        ...
 
     def delete_block(self, block_id: int) -> None: ...
 
@@ -131,17 +135,29 @@ class Store(Protocol):
     def close(self) -> None: ...
 
 
+def children_paged(view: StoreView, parent: int, page: int = 1000) -> Iterator[Inode]:
+    """Every child of ``parent`` in name order, read a page at a time."""
+    after = ""
+    while True:
+        batch = view.children(parent, after, page)
+        yield from batch
+        if len(batch) < page:
+            return
+        after = batch[-1].name
+
+
 def walk(view: StoreView, root: Inode, page: int = 1000) -> Iterator[Inode]:
-    """Every inode of the subtree under ``root``, ``root`` first, depth-first."""
-    stack = [root]
+    """Every inode of the subtree under ``root``: pre-order, siblings in name order.
+
+    Holds one page of children per level, not whole directories.
+    """
+    yield root
+    stack = [children_paged(view, root.id, page)] if root.is_dir and root.children else []
     while stack:
-        node = stack.pop()
+        node = next(stack[-1], None)
+        if node is None:
+            stack.pop()
+            continue
         yield node
         if node.is_dir and node.children:
-            after = ""
-            while True:
-                batch = view.children(node.id, after, page)
-                stack.extend(reversed(batch))
-                if len(batch) < page:
-                    break
-                after = batch[-1].name
+            stack.append(children_paged(view, node.id, page))

@@ -1,0 +1,168 @@
+"""The SQLite schema of the replicated state: tables, the statements prebuilt over them,
+and the mapping between rows and model values.
+
+One row per value type of ``ha_namenode.namespace.model``; column names equal the
+dataclass field names (``blocks.idx`` holds ``Block.index``, which is an SQL
+keyword). Text columns use SQLite's default BINARY collation, which orders
+UTF-8 text in byte order, the order ``StoreView.children`` promises.
+
+Statements are built once at import with named bind parameters, so the apply
+path pays neither construction nor compilation (SQLAlchemy's compiled cache).
+
+Imports: SQLAlchemy and ``ha_namenode.namespace.model`` only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    Text,
+    UniqueConstraint,
+    bindparam,
+    delete,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from ha_namenode.namespace.model import INODE_FIELDS, Inode, Kind
+
+SCHEMA_VERSION = 1
+SCHEMA_VERSION_KEY = "schema_version"
+APPLIED_INDEX_KEY = "applied_index"
+
+metadata = MetaData()
+
+meta = Table(
+    "meta",
+    metadata,
+    Column("key", Text, primary_key=True),
+    Column("value", Integer, nullable=False),
+)
+
+inodes = Table(
+    "inodes",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("parent", Integer, nullable=False),
+    Column("name", Text, nullable=False),
+    Column("kind", Integer, nullable=False),  # model.Kind
+    Column("perm", Integer, nullable=False),
+    Column("owner", Text, nullable=False),
+    Column("group", Text, nullable=False),
+    Column("mtime", Integer, nullable=False),
+    Column("atime", Integer, nullable=False),
+    Column("replication", Integer, nullable=False),
+    Column("block_size", Integer, nullable=False),
+    Column("length", Integer, nullable=False),
+    Column("holder", Text, nullable=False),
+    Column("uc_block", Integer, nullable=False),  # 0 or 1
+    Column("children", Integer, nullable=False),
+    Column("ns_quota", Integer, nullable=False),
+    Column("ds_quota", Integer, nullable=False),
+    Column("ns_used", Integer, nullable=False),
+    Column("ds_used", Integer, nullable=False),
+    UniqueConstraint("parent", "name", name="uq_inodes_parent_name"),
+)
+# Only open files have a holder: a partial index stays as small as the set of leases.
+Index("ix_inodes_holder", inodes.c.holder, sqlite_where=inodes.c.holder != "")
+
+blocks = Table(
+    "blocks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("inode", Integer, nullable=False),
+    Column("idx", Integer, nullable=False),  # model.Block.index
+    Column("gen_stamp", Integer, nullable=False),
+    Column("num_bytes", Integer, nullable=False),
+    Index("ix_blocks_inode_idx", "inode", "idx", unique=True),
+)
+
+leases = Table(
+    "leases",
+    metadata,
+    Column("holder", Text, primary_key=True),
+    Column("renewed", Integer, nullable=False),
+    # (renewed, holder) is the order leases_renewed_before returns: no sort step.
+    Index("ix_leases_renewed", "renewed", "holder"),
+)
+
+retry_cache = Table(
+    "retry_cache",
+    metadata,
+    Column("client_id", Text, nullable=False),
+    Column("call_id", Integer, nullable=False),
+    Column("result", LargeBinary, nullable=False),
+    Column("expires", Integer, nullable=False),
+    PrimaryKeyConstraint("client_id", "call_id", name="pk_retry_cache"),
+    Index("ix_retry_cache_expires", "expires"),
+)
+
+if tuple(inodes.c.keys()) != INODE_FIELDS:  # the row <-> Inode mapping is positional
+    raise RuntimeError(f"inodes columns {tuple(inodes.c.keys())} != Inode fields {INODE_FIELDS}")
+
+
+# ---- prebuilt statements (compiled once, then served from the compiled cache) ----
+
+_I, _B, _L, _R, _M = inodes.c, blocks.c, leases.c, retry_cache.c, meta.c
+MAX_IN = 500  # ids per IN (...) list, well under SQLite's bound-variable limit
+
+META = select(_M.value).where(_M.key == bindparam("key"))
+PUT_META = meta.insert().prefix_with("OR REPLACE")
+INODE = select(inodes).where(_I.id == bindparam("id"))
+CHILD = select(inodes).where(_I.parent == bindparam("parent"), _I.name == bindparam("name"))
+CHILDREN = (select(inodes)
+            .where(_I.parent == bindparam("parent"), _I.name > bindparam("after"))
+            .order_by(_I.name).limit(bindparam("limit")))
+COUNT_CHILDREN = (select(func.count()).select_from(inodes)
+                  .where(_I.parent == bindparam("parent"), _I.name > bindparam("after")))
+# "holder != ''" lets SQLite use the partial index.
+HELD_BY = (select(inodes).where(_I.holder == bindparam("holder"), _I.holder != "")
+           .order_by(_I.id))
+_upsert = sqlite_insert(inodes)
+PUT_INODE = _upsert.on_conflict_do_update(
+    index_elements=[_I.id],
+    set_={f: _upsert.excluded[f] for f in INODE_FIELDS if f != "id"})
+ADJUST_USAGE = (update(inodes).where(_I.id.in_(bindparam("ids", expanding=True)))
+                .values(ns_used=_I.ns_used + bindparam("ns"), ds_used=_I.ds_used + bindparam("ds")))
+DELETE_INODE = delete(inodes).where(_I.id == bindparam("id"))
+BLOCKS = select(blocks).where(_B.inode == bindparam("inode")).order_by(_B.idx)
+BLOCK = select(blocks).where(_B.id == bindparam("id"))
+_block_upsert = sqlite_insert(blocks)
+PUT_BLOCK = _block_upsert.on_conflict_do_update(  # a clash on (inode, idx) still raises
+    index_elements=[_B.id],
+    set_={c: _block_upsert.excluded[c] for c in ("inode", "idx", "gen_stamp", "num_bytes")})
+DELETE_BLOCK = delete(blocks).where(_B.id == bindparam("id"))
+LEASE = select(leases).where(_L.holder == bindparam("holder"))
+LEASES_BEFORE = (select(leases).where(_L.renewed < bindparam("cutoff"))
+                 .order_by(_L.renewed, _L.holder))
+PUT_LEASE = leases.insert().prefix_with("OR REPLACE")
+DELETE_LEASE = delete(leases).where(_L.holder == bindparam("holder"))
+RETRY = select(_R.result).where(_R.client_id == bindparam("client_id"),
+                                _R.call_id == bindparam("call_id"))
+PUT_RETRY = retry_cache.insert().prefix_with("OR REPLACE")
+EXPIRE_RETRIES = delete(retry_cache).where(_R.expires < bindparam("now"))
+
+_KINDS = {k.value: k for k in Kind}
+
+
+def to_inode(r: Any) -> Inode:
+    """An ``inodes`` row (columns in ``INODE_FIELDS`` order) as an ``Inode``."""
+    return Inode(r[0], r[1], r[2], _KINDS[r[3]], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
+                 r[11], r[12], bool(r[13]), r[14], r[15], r[16], r[17], r[18])
+
+
+def inode_params(inode: Inode) -> dict[str, object]:
+    params = {f: getattr(inode, f) for f in INODE_FIELDS}
+    params["kind"] = int(inode.kind)
+    params["uc_block"] = int(inode.uc_block)
+    return params

@@ -1,0 +1,401 @@
+"""``SqlStore``: the ``Store`` interface over SQLite in WAL mode, through SQLAlchemy Core.
+
+Threading: one writer at a time (the apply thread) on a dedicated connection
+guarded by a lock; any number of reader threads, each on its own pooled
+connection inside a read transaction, which in WAL mode pins a consistent
+snapshot without blocking the writer (and the writer never blocks them).
+
+Transactions are SQLAlchemy's, but the BEGIN is ours (the sqlite3 driver's
+legacy mode would not begin before a SELECT or a SAVEPOINT): ``BEGIN
+IMMEDIATE`` for the writer, a deferred ``BEGIN`` for readers, which
+``read()`` turns into a snapshot at once by reading the applied index.
+
+Errors: an I/O failure of SQLite becomes ``StoreFailure`` (``disk_full`` for
+SQLITE_FULL) and poisons the open write, which then cannot commit; a
+uniqueness violation becomes ``ValueError``, as in ``MemoryStore``.
+
+Imports: SQLAlchemy, ``ha_namenode.namespace`` (model, store) and this package.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, NoReturn
+
+from sqlalchemy import URL, Connection, create_engine, event
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
+
+from ha_namenode.namespace.model import Block, Inode, Lease
+from ha_namenode.namespace.store import StaleIndex, StoreFailure
+from ha_namenode.persistence import schema
+from ha_namenode.persistence.schema import APPLIED_INDEX_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+
+log = logging.getLogger(__name__)
+
+SYNCHRONOUS_MODES = ("OFF", "NORMAL", "FULL", "EXTRA")
+BUSY_TIMEOUT_MS = 5000
+_SQLITE_FULL = 13
+
+
+def store_error(exc: BaseException) -> Exception | None:
+    """The store-level error for a database error, or None if it is not one (a bug).
+
+    Accepts a ``sqlite3`` exception or SQLAlchemy's wrapper of one.
+    """
+    orig = exc.orig if isinstance(exc, DBAPIError) else exc
+    if isinstance(orig, sqlite3.IntegrityError):
+        return ValueError(str(orig))
+    if isinstance(orig, sqlite3.ProgrammingError | sqlite3.InterfaceError):
+        return None
+    if isinstance(orig, sqlite3.DatabaseError):  # OperationalError, corrupt, not a database
+        code = getattr(orig, "sqlite_errorcode", None)
+        full = (code & 0xFF) == _SQLITE_FULL if code is not None else "is full" in str(orig)
+        return StoreFailure(f"sqlite: {orig}", disk_full=full)
+    return None
+
+
+def _raise_store_error(exc: DBAPIError) -> NoReturn:
+    err = store_error(exc)
+    if err is None:
+        raise exc
+    raise err from exc
+
+
+class _View:
+    """``StoreView`` over one connection inside an open transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+        self.failure: StoreFailure | None = None
+        self.finished = False  # set when the enclosing read()/write() has ended
+
+    def _fail(self, exc: DBAPIError) -> NoReturn:
+        err = store_error(exc)
+        if isinstance(err, StoreFailure):
+            self.failure = err
+        _raise_store_error(exc)
+
+    def _guard(self) -> None:
+        if self.failure is not None:
+            raise StoreFailure(f"transaction failed earlier: {self.failure}",
+                               disk_full=self.failure.disk_full)
+        if self.finished:  # on the writer, a statement now would run in autocommit mode
+            raise RuntimeError("used after its read() or write() block ended")
+
+    def _first(self, stmt: Any, params: Mapping[str, object]) -> Any:
+        self._guard()
+        try:
+            return self._conn.execute(stmt, params).first()
+        except DBAPIError as exc:
+            self._fail(exc)
+
+    def _all(self, stmt: Any, params: Mapping[str, object]) -> list[Any]:
+        self._guard()
+        try:
+            return list(self._conn.execute(stmt, params))
+        except DBAPIError as exc:
+            self._fail(exc)
+
+    def _exec(self, stmt: Any, params: Mapping[str, object] | list[Mapping[str, object]]) -> int:
+        self._guard()
+        try:
+            return self._conn.execute(stmt, params).rowcount
+        except DBAPIError as exc:
+            self._fail(exc)
+
+    def applied_index(self) -> int:
+        return self.meta(APPLIED_INDEX_KEY, 0)
+
+    def meta(self, key: str, default: int = 0) -> int:
+        row = self._first(schema.META, {"key": key})
+        return default if row is None else row[0]
+
+    def inode(self, inode_id: int) -> Inode | None:
+        row = self._first(schema.INODE, {"id": inode_id})
+        return None if row is None else schema.to_inode(row)
+
+    def child(self, parent: int, name: str) -> Inode | None:
+        row = self._first(schema.CHILD, {"parent": parent, "name": name})
+        return None if row is None else schema.to_inode(row)
+
+    def children(self, parent: int, after: str = "", limit: int | None = None) -> list[Inode]:
+        params = {"parent": parent, "after": after, "limit": -1 if limit is None else limit}
+        return [schema.to_inode(r) for r in self._all(schema.CHILDREN, params)]
+
+    def count_children_after(self, parent: int, after: str) -> int:
+        return self._first(schema.COUNT_CHILDREN, {"parent": parent, "after": after})[0]
+
+    def blocks(self, inode_id: int) -> list[Block]:
+        return [Block(*r) for r in self._all(schema.BLOCKS, {"inode": inode_id})]
+
+    def block(self, block_id: int) -> Block | None:
+        row = self._first(schema.BLOCK, {"id": block_id})
+        return None if row is None else Block(*row)
+
+    def lease(self, holder: str) -> Lease | None:
+        row = self._first(schema.LEASE, {"holder": holder})
+        return None if row is None else Lease(*row)
+
+    def leases_renewed_before(self, cutoff: int) -> list[Lease]:
+        return [Lease(*r) for r in self._all(schema.LEASES_BEFORE, {"cutoff": cutoff})]
+
+    def files_held_by(self, holder: str) -> list[Inode]:
+        if not holder:
+            return []
+        return [schema.to_inode(r) for r in self._all(schema.HELD_BY, {"holder": holder})]
+
+    def retry_result(self, client_id: str, call_id: int) -> bytes | None:
+        row = self._first(schema.RETRY, {"client_id": client_id, "call_id": call_id})
+        return None if row is None else row[0]
+
+
+class _Txn(_View):
+    """``StoreTxn`` on the writer connection. After a ``StoreFailure`` every call fails."""
+
+    def set_meta(self, key: str, value: int) -> None:
+        self._exec(schema.PUT_META, {"key": key, "value": value})
+
+    def put_inode(self, inode: Inode) -> None:
+        self._guard()
+        try:
+            self._conn.execute(schema.PUT_INODE, schema.inode_params(inode))
+        except DBAPIError as exc:
+            if isinstance(exc.orig, sqlite3.IntegrityError) and "UNIQUE" in str(exc.orig):
+                raise ValueError(
+                    f"duplicate name {inode.name!r} under inode {inode.parent}") from exc
+            self._fail(exc)
+
+    def update_inode(self, inode_id: int, changes: Mapping[str, object]) -> Inode:
+        old = self.inode(inode_id)
+        if old is None:
+            raise KeyError(inode_id)
+        new = old.replace(**changes)
+        self.put_inode(new)
+        return new
+
+    def adjust_usage(self, inode_ids: list[int], ns_delta: int, ds_delta: int) -> None:
+        # An id listed n times is adjusted n times, as MemoryStore does.
+        times: dict[int, int] = {}
+        for inode_id in inode_ids:
+            times[inode_id] = times.get(inode_id, 0) + 1
+        by_times: dict[int, list[int]] = {}
+        for inode_id, n in times.items():
+            by_times.setdefault(n, []).append(inode_id)
+        updated = 0
+        for n, ids in by_times.items():
+            for start in range(0, len(ids), schema.MAX_IN):
+                chunk = ids[start:start + schema.MAX_IN]
+                updated += self._exec(schema.ADJUST_USAGE,
+                                      {"ids": chunk, "ns": ns_delta * n, "ds": ds_delta * n})
+        if updated != len(times):
+            missing = [i for i in times if self.inode(i) is None]
+            raise KeyError(missing[0] if len(missing) == 1 else missing)
+
+    def delete_inode(self, inode_id: int) -> None:
+        self._exec(schema.DELETE_INODE, {"id": inode_id})
+
+    def put_block(self, block: Block) -> None:
+        self._guard()
+        params = {"id": block.id, "inode": block.inode, "idx": block.index,
+                  "gen_stamp": block.gen_stamp, "num_bytes": block.num_bytes}
+        try:
+            self._conn.execute(schema.PUT_BLOCK, params)
+        except DBAPIError as exc:
+            if isinstance(exc.orig, sqlite3.IntegrityError) and "UNIQUE" in str(exc.orig):
+                raise ValueError(f"inode {block.inode} already has a block at index "
+                                 f"{block.index}") from exc
+            self._fail(exc)
+
+    def delete_block(self, block_id: int) -> None:
+        self._exec(schema.DELETE_BLOCK, {"id": block_id})
+
+    def put_lease(self, lease: Lease) -> None:
+        self._exec(schema.PUT_LEASE, {"holder": lease.holder, "renewed": lease.renewed})
+
+    def delete_lease(self, holder: str) -> None:
+        self._exec(schema.DELETE_LEASE, {"holder": holder})
+
+    def put_retry(self, client_id: str, call_id: int, result: bytes, expires: int) -> None:
+        self._exec(schema.PUT_RETRY, {"client_id": client_id, "call_id": call_id,
+                                      "result": result, "expires": expires})
+
+    def expire_retries(self, now: int) -> int:
+        return self._exec(schema.EXPIRE_RETRIES, {"now": now})
+
+    @contextmanager
+    def savepoint(self) -> Iterator[None]:
+        self._guard()
+        try:
+            nested = self._conn.begin_nested()
+        except DBAPIError as exc:
+            self._fail(exc)
+        try:
+            yield
+        except BaseException:
+            try:
+                nested.rollback()
+            except DBAPIError as exc:  # SQLite may have rolled back the whole transaction
+                self.failure = StoreFailure(f"rollback to savepoint failed: {exc.orig}")
+            raise
+        try:
+            nested.commit()
+        except DBAPIError as exc:
+            self._fail(exc)
+
+    def commit(self, index: int) -> None:
+        """Record ``index`` as applied and commit; called once, by ``SqlStore.write``."""
+        self._guard()
+        self.set_meta(APPLIED_INDEX_KEY, index)
+        if not self._conn.connection.dbapi_connection.in_transaction:
+            raise StoreFailure("sqlite ended the transaction before commit")
+        try:
+            self._conn.commit()
+        except DBAPIError as exc:
+            self._fail(exc)
+
+
+class SqlStore:
+    """The SQLite store. ``path`` is the live database; it is created if missing."""
+
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
+        if synchronous.upper() not in SYNCHRONOUS_MODES:
+            raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, not {synchronous!r}")
+        self.path = Path(path)
+        self._synchronous = synchronous.upper()
+        self._engine = create_engine(
+            URL.create("sqlite", database=str(self.path)),
+            poolclass=QueuePool, pool_size=8, max_overflow=-1,
+            connect_args={"check_same_thread": False})
+        event.listen(self._engine, "connect", self._on_connect)
+        event.listen(self._engine, "begin", _on_begin)
+        self._lock = threading.Lock()
+        self._writing: int | None = None  # the thread inside write(), to refuse re-entry
+        self._closed = False
+        self._writer: Connection | None = None
+        try:
+            self._applied = self._create_schema()
+        except BaseException as exc:
+            self._drop_writer()
+            self._engine.dispose()
+            if isinstance(exc, DBAPIError):
+                _raise_store_error(exc)
+            raise
+
+    def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: object) -> None:
+        dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)
+        cur = dbapi_conn.cursor()
+        try:
+            cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            mode = cur.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            if mode.lower() != "wal":
+                raise StoreFailure(f"{self.path}: cannot use WAL journal mode (got {mode!r})")
+            cur.execute(f"PRAGMA synchronous = {self._synchronous}")
+        finally:
+            cur.close()
+
+    def _writer_conn(self) -> Connection:
+        if self._writer is None:
+            self._writer = self._engine.connect().execution_options(
+                hafs_begin="BEGIN IMMEDIATE")
+        return self._writer
+
+    def _create_schema(self) -> int:
+        conn = self._writer_conn()
+        with conn.begin():
+            schema.metadata.create_all(conn)
+            version = conn.execute(schema.META, {"key": SCHEMA_VERSION_KEY}).scalar()
+            if version is None:
+                conn.execute(schema.PUT_META, {"key": SCHEMA_VERSION_KEY, "value": SCHEMA_VERSION})
+            elif version != SCHEMA_VERSION:
+                raise StoreFailure(f"{self.path}: schema version {version}, "
+                                   f"this code reads {SCHEMA_VERSION}")
+            applied = conn.execute(schema.META, {"key": APPLIED_INDEX_KEY}).scalar()
+        return applied or 0
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise StoreFailure(f"{self.path}: store is closed")
+
+    def applied_index(self) -> int:
+        return self._applied
+
+    @contextmanager
+    def read(self) -> Iterator[_View]:
+        self._check_open()
+        try:
+            conn = self._engine.connect()
+        except DBAPIError as exc:
+            _raise_store_error(exc)
+        view = _View(conn)
+        try:
+            try:
+                conn.begin()
+            except DBAPIError as exc:
+                _raise_store_error(exc)
+            view.applied_index()  # the first read of the file pins the snapshot
+            yield view
+        finally:
+            view.finished = True
+            conn.close()
+
+    @contextmanager
+    def write(self, index: int) -> Iterator[_Txn]:
+        if self._writing == threading.get_ident():
+            raise RuntimeError("write() is not re-entrant: one batch at a time")
+        with self._lock:
+            self._check_open()
+            if index <= self._applied:
+                raise StaleIndex(f"index {index} <= applied {self._applied}")
+            conn = self._writer_conn()
+            try:
+                conn.begin()
+            except DBAPIError as exc:
+                self._drop_writer()
+                _raise_store_error(exc)
+            txn = _Txn(conn)
+            self._writing = threading.get_ident()
+            try:
+                yield txn
+                txn.commit(index)
+            except BaseException:
+                self._rollback(conn)
+                raise
+            finally:
+                txn.finished = True
+                self._writing = None
+            self._applied = index
+
+    def _rollback(self, conn: Connection) -> None:
+        try:
+            conn.rollback()
+        except Exception:  # the connection is unusable; the next write opens a new one
+            log.exception("rollback failed on %s; reopening the writer connection", self.path)
+            self._drop_writer()
+
+    def _drop_writer(self) -> None:
+        if self._writer is not None:
+            self._writer.invalidate()
+            self._writer = None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            if self._writer is not None:
+                self._writer.close()
+                self._writer = None
+            self._engine.dispose()
+
+
+def _on_begin(conn: Connection) -> None:
+    conn.exec_driver_sql(conn.get_execution_options().get("hafs_begin", "BEGIN"))
+
+
+__all__ = ["SqlStore", "store_error"]

@@ -1,0 +1,39 @@
+"""The leader's duty planner: a pure function of a view, the time and the schedule."""
+
+from ha_namenode.duties import RETRY_EXPIRY_INTERVAL_MS, Schedule, plan
+from ha_namenode.namespace import codec
+from ha_namenode.namespace import commands as c
+from ha_namenode.namespace.applier import StateMachine
+from ha_namenode.namespace.memstore import MemoryStore
+from ha_namenode.namespace.model import Caller
+
+SUPER = Caller("hdfs", ("supergroup",), True)
+LIMITS = dict(hard_limit_ms=1000, trash_interval_ms=5000, checkpoint_interval_ms=2000,
+              superuser="hdfs", supergroup="supergroup")
+
+
+def planned(store, now, schedule):
+    with store.read() as view:
+        return plan(view, now, schedule, **LIMITS)
+
+
+def apply(machine, index, cmd, now, caller=SUPER):
+    return machine.apply(index, codec.encode_batch([c.Envelope(cmd, caller, now, "x", index)]))
+
+
+def test_formats_an_empty_namespace_first():
+    assert planned(MemoryStore(), 10, Schedule()) == [c.Format("hdfs", "supergroup")]
+
+
+def test_schedules_only_what_is_due():
+    store = MemoryStore()
+    machine = StateMachine(store)
+    apply(machine, 1, c.Format("hdfs", "supergroup"), 0)
+    schedule = Schedule(trash=0, retry_cache=0)
+    assert planned(store, 100, schedule) == []
+    assert planned(store, 2000, schedule) == [c.ExpungeTrash("", 5000)]
+    assert c.ExpireRetryCache() in planned(store, RETRY_EXPIRY_INTERVAL_MS, schedule)
+    apply(machine, 2, c.Create("/f", 0o644, "writer", 1, 1024), 100)
+    schedule = Schedule(trash=100_000, retry_cache=100_000)
+    assert planned(store, 1000, schedule) == []  # renewed at 100, hard limit 1000
+    assert planned(store, 1101, schedule) == [c.ExpireLeases(1000)]
