@@ -18,9 +18,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 
-from hafs_api.v1 import common_pb2
+from hafs_api.v1 import common_pb2, namenode_pb2_grpc
 from hafs_api.v1 import namenode_pb2 as pb
-from hafs_api.v1 import namenode_pb2_grpc
 
 OPERATIONS = ("mkdir", "create", "stat", "list", "rename", "delete")
 
@@ -93,10 +92,10 @@ def run(address: str, count: int, concurrencies: tuple[int, ...], repeats: int) 
                 base = f"/bench/c{concurrency}r{r}"
                 for op in OPERATIONS:
                     if op == "mkdir":  # mkdir a separate tree; files go under base
-                        samples[op].append(timed(lambda i: driver.op("mkdir", base + "m", i),
-                                                 count, concurrency))
+                        samples[op].append(timed(
+                            lambda i, b=base: driver.op("mkdir", b + "m", i), count, concurrency))
                         continue
-                    samples[op].append(timed(lambda i, o=op: driver.op(o, base, i),
+                    samples[op].append(timed(lambda i, o=op, b=base: driver.op(o, b, i),
                                              count, concurrency))
             for op in OPERATIONS:
                 rows.append({

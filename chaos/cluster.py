@@ -81,14 +81,11 @@ class NodeProcess:
         return self.process is not None and self.process.poll() is None
 
     def start(self) -> None:
-        log = open(self.log_path, "ab")
-        try:
+        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the fd
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ha_namenode", "--config", str(self.config_path)],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True)
-        finally:
-            log.close()
 
     def signal(self, signum: int) -> None:
         if self.running:

@@ -20,9 +20,8 @@ from hafs_api.errors import (
     RequestTooLarge,
 )
 from hafs_api.status import from_rpc_error
-from hafs_api.v1 import admin_pb2, admin_pb2_grpc, common_pb2
+from hafs_api.v1 import admin_pb2, admin_pb2_grpc, common_pb2, namenode_pb2_grpc
 from hafs_api.v1 import namenode_pb2 as pb
-from hafs_api.v1 import namenode_pb2_grpc
 
 pytestmark = pytest.mark.integration
 _calls = itertools.count(1)
@@ -111,7 +110,7 @@ def test_oversized_request_is_refused_and_the_server_keeps_serving(raw):
 
 def test_permission_denial_and_quota_overrun_change_nothing(raw):
     raw.call("Mkdir", path="/private", permission=0o700)
-    with pytest.raises(AccessDenied, match="user=mallory, access=WRITE"):
+    with pytest.raises(AccessDenied, match="user=mallory, access=EXECUTE"):
         raw.call("Mkdir", user="mallory", path="/private/x", permission=0o755)
     with pytest.raises(AccessDenied):
         raw.call("SetQuota", user="mallory", path="/private", ns_quota=5)

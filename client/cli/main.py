@@ -1,0 +1,91 @@
+"""The ``hactl`` command group: global options and the subcommand groups.
+
+``hactl [--conf FILE] [--user NAME] [--json] fs|ha|image|namenode ...``.
+``hactl namenode start --config FILE`` and ``hactl dev up`` replace this
+process with ``python -m ha_namenode`` / ``python -m chaos dev up``
+(``os.execv``): the CLI never imports server code.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+import click
+
+from client.cli.context import State
+from client.cli.fs import fs
+from client.cli.ha import ha
+from client.cli.image import image
+from client.cli.output import Failure
+from hafs_api.errors import HafsError
+
+
+@click.group(context_settings={"help_option_names": ["--help"]})
+@click.option(
+    "--conf", metavar="FILE", default=None, help="Client config (TOML); default: $HAFS_CONF."
+)
+@click.option("--user", default=None, help="Act as this user (default: config, $HAFS_USER).")
+@click.option("--json", "json_", is_flag=True, help="Machine-readable JSON output.")
+@click.pass_context
+def cli(ctx: click.Context, conf: str | None, user: str | None, json_: bool) -> None:
+    """hafs command line: hactl fs -ls /, hactl ha status, hactl image query."""
+    state = ctx.ensure_object(State)
+    state.conf = conf if conf is not None else state.conf
+    state.user = user if user is not None else state.user
+    state.json = json_ or state.json
+    ctx.call_on_close(state.close)
+
+
+@cli.group("namenode")
+def namenode() -> None:
+    """Run a NameNode."""
+
+
+@namenode.command("start")
+@click.option(
+    "--config", "config", required=True, metavar="FILE", help="The NameNode's config file."
+)
+def start(config: str) -> None:
+    """Replace hactl with: python -m ha_namenode --config FILE"""
+    if not os.path.isfile(config):
+        raise Failure(f"namenode start: '{config}': No such file")
+    argv = [sys.executable, "-m", "ha_namenode", "--config", config]
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as err:
+        raise Failure(f"namenode start: cannot exec {sys.executable}: {err}") from None
+
+
+@cli.group("dev")
+def dev() -> None:
+    """A local development cluster on 127.0.0.1."""
+
+
+@dev.command("up")
+@click.option("--dir", "directory", default=".dev/cluster", show_default=True,
+              help="Where the cluster keeps its configs, data and logs.")
+def dev_up(directory: str) -> None:
+    """Start a dev cluster in the foreground (Ctrl-C stops it); what `make run` does."""
+    argv = [sys.executable, "-m", "chaos", "dev", "up", "--dir", directory]
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as err:
+        raise Failure(f"dev up: cannot exec {sys.executable}: {err}") from None
+
+
+cli.add_command(fs)
+cli.add_command(ha)
+cli.add_command(image)
+
+
+def main(argv: list[str] | None = None) -> None:
+    try:
+        cli.main(args=argv, prog_name="hactl")
+    except HafsError as err:
+        click.echo(f"hactl: {err}", err=True)
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
