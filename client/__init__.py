@@ -1,0 +1,100 @@
+"""The hafs Python client: ``Client``, its value types and the hafs error tree.
+
+::
+
+    from client import Client
+    with Client(["127.0.0.1:8020", "127.0.0.1:8021"], user="alice") as fs:
+        fs.mkdir("/data", parents=True)
+        for status in fs.ls("/data"):
+            print(status.mode_string, status.path)
+
+Importing this package is light: ``Client`` (and with it gRPC) loads on first
+use, so ``import client`` costs only the standard library. The errors are
+``hafs_api.errors``' classes, which also subclass the matching built-ins
+(``FileNotFoundError``, ``FileExistsError``, ``PermissionError``, ...).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from client.config import ClientConfig, ConfigError
+from client.retry import RetryPolicy
+from client.types import (
+    CheckpointInfo,
+    ContentSummary,
+    ExpungeResult,
+    FileStatus,
+    NodeStatus,
+    ServerDefaults,
+)
+from hafs_api.errors import (
+    AccessDenied,
+    DeadlineExceeded,
+    DirectoryNotEmpty,
+    DsQuotaExceeded,
+    FileAlreadyExists,
+    FileNotFound,
+    HafsError,
+    InternalError,
+    InvalidArgument,
+    InvalidPath,
+    IsADirectory,
+    LeaseConflict,
+    LeaseExpired,
+    NotLeader,
+    NsQuotaExceeded,
+    ParentNotDirectory,
+    QuotaExceeded,
+    RecoveryInProgress,
+    RequestTooLarge,
+    StorageFull,
+    Unavailable,
+    Unsupported,
+)
+
+if TYPE_CHECKING:
+    from client.client import Client
+
+__all__ = [
+    "AccessDenied",
+    "CheckpointInfo",
+    "Client",
+    "ClientConfig",
+    "ConfigError",
+    "ContentSummary",
+    "DeadlineExceeded",
+    "DirectoryNotEmpty",
+    "DsQuotaExceeded",
+    "ExpungeResult",
+    "FileAlreadyExists",
+    "FileNotFound",
+    "FileStatus",
+    "HafsError",
+    "InternalError",
+    "InvalidArgument",
+    "InvalidPath",
+    "IsADirectory",
+    "LeaseConflict",
+    "LeaseExpired",
+    "NodeStatus",
+    "NotLeader",
+    "NsQuotaExceeded",
+    "ParentNotDirectory",
+    "QuotaExceeded",
+    "RecoveryInProgress",
+    "RequestTooLarge",
+    "RetryPolicy",
+    "ServerDefaults",
+    "StorageFull",
+    "Unavailable",
+    "Unsupported",
+]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Client":
+        from client.client import Client
+
+        return Client
+    raise AttributeError(f"module 'client' has no attribute {name!r}")

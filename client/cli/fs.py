@@ -1,0 +1,37 @@
+"""``hactl fs``: HDFS-style dash commands (``hactl fs -ls /``) on click.
+
+``DashGroup`` maps a leading ``-ls`` to the ``ls`` subcommand, so both
+``hactl fs -ls /`` and ``hactl fs ls /`` work; the subcommands declare hdfs's
+single-dash options (``-R``, ``-skipTrash``, ``-immediate``) directly, which
+click accepts as long options. The commands live in ``fsquery`` (reads) and
+``fschange`` (changes).
+"""
+
+from __future__ import annotations
+
+import click
+
+from client.cli import fschange, fsquery
+
+
+class DashGroup(click.Group):
+    """A group whose subcommands may be named with one leading dash, like ``hdfs dfs``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if args and args[0].startswith("-") and not args[0].startswith("--"):
+            name = args[0][1:]
+            if name in self.commands:
+                args = [name, *args[1:]]
+        return super().parse_args(ctx, args)
+
+    def format_usage(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        formatter.write_usage(ctx.command_path, "-COMMAND [ARGS]...")
+
+
+@click.group("fs", cls=DashGroup)
+def fs() -> None:
+    """File system commands, as in hdfs dfs: hactl fs -ls /"""
+
+
+for _command in (*fsquery.COMMANDS, *fschange.COMMANDS):
+    fs.add_command(_command)

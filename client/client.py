@@ -1,0 +1,381 @@
+"""``Client``: the namespace operations of hafs as Python methods.
+
+Paths are validated here with ``hafs_api.paths`` before any RPC (a trailing
+slash is dropped, except for ``/``), so a bad path fails fast with
+``InvalidPath``. Errors are the ``hafs_api.errors`` classes, which are also the
+matching built-ins (``FileNotFoundError``, ``FileExistsError``, ...).
+
+Imports: ``client.rpc`` for the wire, ``client.convert`` for the messages.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
+
+from client import convert
+from client.config import ClientConfig, from_addresses, load
+from client.retry import RetryPolicy
+from client.rpc import NamenodeConnection
+from client.types import (
+    CheckpointInfo,
+    ContentSummary,
+    ExpungeResult,
+    FileStatus,
+    NodeStatus,
+    ServerDefaults,
+)
+from hafs_api import paths
+from hafs_api.errors import HafsError, InternalError, InvalidArgument, Unavailable
+from hafs_api.v1 import admin_pb2
+from hafs_api.v1 import namenode_pb2 as pb
+
+STATUS_TIMEOUT = 2.0
+
+
+def normalize(path: str) -> str:
+    """``path`` without a trailing slash (``/`` stays), validated; InvalidPath otherwise."""
+    if isinstance(path, str) and len(path) > 1 and path.endswith("/"):
+        path = path.rstrip("/") or "/"
+    return paths.validate(path)
+
+
+class Client:
+    """A connection to one hafs nameservice.
+
+    ``Client(addresses=["127.0.0.1:8020", ...], user="alice")`` or
+    ``Client.from_config(path)``; use as a context manager, or call ``close()``.
+    """
+
+    def __init__(
+        self,
+        addresses: Sequence[str] | None = None,
+        *,
+        user: str | None = None,
+        config: ClientConfig | None = None,
+        nameservice: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> None:
+        if config is None:
+            if addresses is None:
+                raise InvalidArgument(
+                    "pass addresses=[...] or config=..., or use Client.from_config()"
+                )
+            config = from_addresses(addresses, user=user)
+        elif addresses is not None:
+            raise InvalidArgument("pass either addresses or config, not both")
+        self.config = config.with_user(user)
+        settings = self.config.client
+        self.user = settings.user
+        self.umask = settings.umask
+        self.client_id = uuid.uuid4().hex
+        self.nameservice = self.config.nameservice(nameservice).name
+        policy = retry or RetryPolicy(deadline=settings.deadline_s)
+        self._connections = {
+            ns.name: NamenodeConnection(
+                ns.name,
+                ns.namenodes,
+                user=self.user,
+                client_id=self.client_id,
+                retry=policy,
+                attempt_timeout=settings.attempt_timeout_s,
+            )
+            for ns in self.config.nameservices
+        }
+
+    @classmethod
+    def from_config(
+        cls,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        user: str | None = None,
+        nameservice: str | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> Client:
+        """A client for the config at ``path`` (else ``$HAFS_CONF``)."""
+        return cls(config=load(path), user=user, nameservice=nameservice, retry=retry)
+
+    @property
+    def connection(self) -> NamenodeConnection:
+        return self._connections[self.nameservice]
+
+    @property
+    def home(self) -> str:
+        return f"/user/{self.user}"
+
+    def close(self) -> None:
+        for connection in self._connections.values():
+            connection.close()
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Client({self.nameservice!r}, user={self.user!r})"
+
+    # -- reads ---------------------------------------------------------------
+
+    def stat(self, path: str) -> FileStatus:
+        path = normalize(path)
+        resp = self._call("GetFileInfo", pb.GetFileInfoRequest(path=path))
+        return convert.file_status(resp.status, parent=paths.parent(path))
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return False
+        return True
+
+    def iter_ls(self, path: str, *, page_size: int = 0) -> Iterator[FileStatus]:
+        """The entries of a directory, fetched a page at a time (``page_size`` 0: the server's)."""
+        path = normalize(path)
+        start_after = ""
+        while True:
+            resp = self._call(
+                "GetListing",
+                pb.GetListingRequest(path=path, start_after=start_after, limit=page_size),
+            )
+            for entry in resp.entries:
+                yield convert.file_status(entry, parent=path)
+            if resp.remaining == 0:
+                return
+            if not resp.entries:
+                raise InternalError(
+                    f"listing returned an empty page with {resp.remaining} entries remaining", path
+                )
+            start_after = resp.entries[-1].path.rsplit("/", 1)[-1]
+
+    def ls(self, path: str, detail: bool = True) -> list[FileStatus] | list[str]:
+        entries = list(self.iter_ls(path))
+        return entries if detail else [entry.path for entry in entries]
+
+    def walk(self, path: str) -> Iterator[tuple[str, list[str], list[str]]]:
+        """Like ``os.walk`` (top-down): ``(dirpath, dirnames, filenames)``.
+
+        Prune the walk by removing names from ``dirnames`` in place.
+        """
+        top = normalize(path)
+        if not self.stat(top).is_dir:
+            return
+        stack = [top]
+        while stack:
+            current = stack.pop()
+            dirs: list[str] = []
+            files: list[str] = []
+            try:
+                for entry in self.iter_ls(current):
+                    (dirs if entry.is_dir else files).append(entry.name)
+            except FileNotFoundError:
+                continue  # removed while we walked
+            yield current, dirs, files
+            stack.extend(paths.child(current, name) for name in reversed(dirs))
+
+    def content_summary(self, path: str) -> ContentSummary:
+        path = normalize(path)
+        resp = self._call("GetContentSummary", pb.GetContentSummaryRequest(path=path))
+        return convert.content_summary(path, resp.summary)
+
+    def du(self, path: str) -> list[ContentSummary]:
+        """One summary per child of a directory (``hdfs dfs -du``); for a file, its own."""
+        status = self.stat(path)
+        if not status.is_dir:
+            return [self.content_summary(status.path)]
+        return [self.content_summary(entry.path) for entry in self.iter_ls(status.path)]
+
+    def server_defaults(self) -> ServerDefaults:
+        return convert.server_defaults(
+            self._call("GetServerDefaults", pb.GetServerDefaultsRequest())
+        )
+
+    # -- namespace changes -----------------------------------------------------
+
+    def mkdir(
+        self, path: str, parents: bool = False, exist_ok: bool = False, permission: int = 0o777
+    ) -> FileStatus:
+        """Create a directory; ``permission`` is masked by the client's umask."""
+        path = normalize(path)
+        masked = _check_mode(permission) & ~self.umask
+        resp = self._call(
+            "Mkdir",
+            pb.MkdirRequest(path=path, permission=masked, parents=parents, exist_ok=exist_ok),
+            mutation=True,
+        )
+        if not resp.HasField("status"):
+            return self.stat(path)
+        return convert.file_status(resp.status, parent=paths.parent(path))
+
+    def rename(self, src: str, dst: str, overwrite: bool = False) -> None:
+        src, dst = normalize(src), normalize(dst)
+        self._call("Rename", pb.RenameRequest(src=src, dst=dst, overwrite=overwrite), mutation=True)
+
+    def mv(self, src: str, dst: str) -> str:
+        """``hdfs dfs -mv``: into ``dst`` when it is an existing directory; returns the new path."""
+        src, dst = normalize(src), normalize(dst)
+        try:
+            if self.stat(dst).is_dir:
+                dst = paths.child(dst, paths.basename(src))
+        except FileNotFoundError:
+            pass  # a new name
+        self.rename(src, dst)
+        return dst
+
+    def delete(self, path: str, recursive: bool = False, skip_trash: bool = False) -> str | None:
+        """Delete ``path``; returns where it went in the trash, or None if it is gone."""
+        path = normalize(path)
+        resp = self._call(
+            "Delete",
+            pb.DeleteRequest(path=path, recursive=recursive, skip_trash=skip_trash),
+            mutation=True,
+        )
+        return resp.trash_path or None
+
+    def chmod(self, path: str, mode: int) -> None:
+        path = normalize(path)
+        self._call(
+            "SetPermission",
+            pb.SetPermissionRequest(path=path, permission=_check_mode(mode)),
+            mutation=True,
+        )
+
+    def chown(self, path: str, owner: str | None = None, group: str | None = None) -> None:
+        path = normalize(path)
+        if not owner and not group:
+            raise InvalidArgument("chown needs an owner or a group", path)
+        self._call(
+            "SetOwner",
+            pb.SetOwnerRequest(path=path, owner=owner or "", group=group or ""),
+            mutation=True,
+        )
+
+    def set_replication(self, path: str, n: int) -> bool:
+        """Set a file's replication; True if it changed (False for a directory)."""
+        path = normalize(path)
+        if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+            raise InvalidArgument(f"replication must be an integer >= 1, got {n!r}", path)
+        resp = self._call(
+            "SetReplication", pb.SetReplicationRequest(path=path, replication=n), mutation=True
+        )
+        return resp.changed
+
+    def set_times(self, path: str, mtime: int | None = None, atime: int | None = None) -> None:
+        """Set times in ms since the epoch; None leaves one unchanged."""
+        path = normalize(path)
+        self._call(
+            "SetTimes",
+            pb.SetTimesRequest(
+                path=path,
+                mtime_ms=-1 if mtime is None else mtime,
+                atime_ms=-1 if atime is None else atime,
+            ),
+            mutation=True,
+        )
+
+    def set_quota(self, path: str, ns: int | None = None, ds: int | None = None) -> None:
+        """Set the name quota (files + directories) and/or space quota (bytes, all replicas)."""
+        path = normalize(path)
+        if ns is None and ds is None:
+            raise InvalidArgument("set_quota needs ns and/or ds", path)
+        if ns is not None and ns < 1:
+            raise InvalidArgument(f"name quota must be >= 1, got {ns}", path)
+        if ds is not None and ds < 0:
+            raise InvalidArgument(f"space quota must be >= 0, got {ds}", path)
+        self._set_quota(path, ns, ds)
+
+    def clear_quota(self, path: str, ns: bool = True, ds: bool = True) -> None:
+        path = normalize(path)
+        self._set_quota(path, -1 if ns else None, -1 if ds else None)
+
+    def expunge(self, immediate: bool = False) -> ExpungeResult:
+        resp = self._call(
+            "ExpungeTrash", pb.ExpungeTrashRequest(immediate=immediate), mutation=True
+        )
+        return convert.expunge_result(resp)
+
+    # -- HA administration ------------------------------------------------------
+
+    def ha_status(self, timeout: float = STATUS_TIMEOUT) -> list[NodeStatus]:
+        """``GetStatus`` of every configured NameNode, in config order, in parallel."""
+        addresses = self.connection.addresses
+        with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
+            found = list(pool.map(lambda a: self._node_status(a, timeout), addresses))
+        active = next((node for node in found if node.state == "active"), None)
+        if active is None:
+            return found
+        return [
+            node if not node.reachable else _with_lag(node, active.commit_index) for node in found
+        ]
+
+    def transfer_leadership(self, to: str) -> None:
+        """Ask the active NameNode to hand leadership to node ``to`` (id or address)."""
+        nodes = self.ha_status()
+        target = next((n for n in nodes if to in (n.node_id, n.address) and n.node_id), None)
+        if target is None:
+            known = ", ".join(n.node_id for n in nodes if n.node_id) or "none reachable"
+            raise InvalidArgument(f"unknown NameNode {to!r} (known: {known})")
+        leader = self._active(nodes)
+        self.connection.call_at(
+            leader.address,
+            "TransferLeadership",
+            admin_pb2.TransferLeadershipRequest(to_node_id=target.node_id),
+            timeout=self.config.client.attempt_timeout_s,
+        )
+
+    def checkpoint(self, address: str | None = None) -> CheckpointInfo:
+        """Have a NameNode (default: the active one) write an image now."""
+        if address is None:
+            address = self._active(self.ha_status()).address
+        resp = self.connection.call_at(
+            address,
+            "Checkpoint",
+            admin_pb2.CheckpointRequest(),
+            timeout=self.config.client.deadline_s,
+        )
+        return convert.checkpoint_info(address, resp)
+
+    # -- plumbing ---------------------------------------------------------------
+
+    def _call(self, method: str, request, mutation: bool = False):
+        return self.connection.call(method, request, mutation=mutation)
+
+    def _set_quota(self, path: str, ns: int | None, ds: int | None) -> None:
+        request = pb.SetQuotaRequest(path=path)
+        if ns is not None:
+            request.ns_quota = ns
+        if ds is not None:
+            request.ds_quota = ds
+        self._call("SetQuota", request, mutation=True)
+
+    def _node_status(self, address: str, timeout: float) -> NodeStatus:
+        try:
+            resp = self.connection.call_at(
+                address, "GetStatus", admin_pb2.GetStatusRequest(), timeout=timeout
+            )
+        except HafsError as err:
+            return NodeStatus(address=address, state="unreachable", error=str(err))
+        return convert.node_status(address, resp)
+
+    def _active(self, nodes: list[NodeStatus]) -> NodeStatus:
+        for node in nodes:
+            if node.state == "active":
+                return node
+        raise Unavailable(f"no active NameNode in nameservice {self.nameservice}")
+
+
+def _with_lag(node: NodeStatus, commit_index: int) -> NodeStatus:
+    return replace(node, lag=max(commit_index - node.applied_index, 0))
+
+
+def _check_mode(mode: int) -> int:
+    if isinstance(mode, bool) or not isinstance(mode, int) or not 0 <= mode <= 0o1777:
+        raise InvalidArgument(f"permission must be an int in 0..0o1777, got {mode!r}")
+    return mode
+
+
+__all__ = ["Client", "normalize"]
