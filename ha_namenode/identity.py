@@ -14,9 +14,9 @@ import pwd
 import threading
 import time
 
-from hafs_api.errors import AccessDenied
 from ha_namenode.namespace.attrs import valid_principal
 from ha_namenode.namespace.model import Caller
+from hafs_api.errors import AccessDenied
 
 _CACHE_SECONDS = 300.0
 

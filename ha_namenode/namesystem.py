@@ -15,14 +15,14 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from hafs_api import paths
-from hafs_api.errors import InvalidArgument, NotLeader, Unavailable, make_error
 from ha_namenode.config import NameNodeConfig
 from ha_namenode.consensus.base import Consensus
 from ha_namenode.identity import GroupMapping
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.model import Caller, Failed
 from ha_namenode.namespace.store import Store, StoreView
+from hafs_api import paths
+from hafs_api.errors import InvalidArgument, NotLeader, Unavailable, make_error
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")

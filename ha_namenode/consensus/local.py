@@ -15,12 +15,12 @@ import queue
 import threading
 from concurrent.futures import Future
 
-from hafs_api.errors import NotLeader, StorageFull, Unavailable, Unsupported
 from ha_namenode.consensus.base import ConsensusStatus, Member
 from ha_namenode.namespace import codec
 from ha_namenode.namespace.applier import StateMachine
 from ha_namenode.namespace.commands import Envelope
 from ha_namenode.namespace.store import StoreFailure
+from hafs_api.errors import NotLeader, StorageFull, Unavailable, Unsupported
 
 log = logging.getLogger(__name__)
 _STOP = object()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from hafs_api.v1 import admin_pb2 as pb
-from hafs_api.v1 import admin_pb2_grpc
 from ha_namenode.consensus.base import Consensus
 from ha_namenode.rpc.errors import rpc
+from hafs_api.v1 import admin_pb2 as pb
+from hafs_api.v1 import admin_pb2_grpc
 
 _STATE = {"active": pb.ACTIVE, "standby": pb.STANDBY, "candidate": pb.CANDIDATE}
 

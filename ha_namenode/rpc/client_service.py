@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from hafs_api import paths
-from hafs_api.v1 import namenode_pb2 as pb
-from hafs_api.v1 import namenode_pb2_grpc
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace import queries
 from ha_namenode.namesystem import Namesystem
 from ha_namenode.rpc import convert
 from ha_namenode.rpc.errors import rpc
+from hafs_api import paths
+from hafs_api.v1 import namenode_pb2 as pb
+from hafs_api.v1 import namenode_pb2_grpc
 
 
 class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):

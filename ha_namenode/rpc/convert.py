@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from hafs_api.v1 import common_pb2
 from ha_namenode.namespace.commands import BlockRef
 from ha_namenode.namespace.model import ContentSummary, FileStatus, Kind, LocatedBlock
 from ha_namenode.namesystem import Header
+from hafs_api.v1 import common_pb2
 
 _KIND = {Kind.DIR: common_pb2.DIRECTORY, Kind.FILE: common_pb2.FILE}
 

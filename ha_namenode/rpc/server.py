@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from hafs_api.v1 import admin_pb2_grpc, namenode_pb2_grpc
 from ha_namenode.rpc.admin_service import AdminService
 from ha_namenode.rpc.client_service import ClientService
+from hafs_api.v1 import admin_pb2_grpc, namenode_pb2_grpc
 
 log = logging.getLogger(__name__)
 CLIENT_SERVICE = "hafs_api.v1.ClientNamenode"
