@@ -4,12 +4,13 @@
 layer calls. For each envelope in the batch it:
 
 1. returns the cached result if ``(client_id, call_id)`` is in the retry cache;
-2. runs the command's handler inside a savepoint, so a failure undoes its
-   partial changes;
-3. turns every exception into a ``Failed`` result: domain errors keep their
-   code, anything else becomes INTERNAL (and is logged). Nothing escapes but
-   ``StoreFailure``, which means the storage under the state broke;
-4. records the result in the retry cache, expiring at ``now + retry_ttl``.
+2. runs the handler and records its result in the retry cache (expiring at
+   ``now + retry_ttl``) inside one savepoint, so a failure of either undoes
+   the command's partial changes;
+3. turns every exception into a ``Failed`` result, recorded instead: domain
+   errors keep their code, anything else becomes INTERNAL (and is logged).
+   Nothing escapes but ``StoreFailure``, which means the storage under the
+   state broke.
 
 The whole batch and the log index commit in one store transaction, so apply is
 idempotent per index: an index already applied returns None.
@@ -71,18 +72,9 @@ assert set(HANDLERS) == set(c.COMMANDS), "every command needs exactly one handle
 
 
 def execute(txn: StoreTxn, env: c.Envelope) -> Any:
-    """Apply one envelope inside a savepoint; errors become ``Failed`` results."""
-    try:
-        handler = HANDLERS[type(env.command)]
-        with txn.savepoint():
-            return handler(tree.Ctx(txn, env.caller, env.now), env.command)
-    except StoreFailure:
-        raise
-    except HafsError as e:
-        return Failed(e.code.value, e.message, e.path)
-    except Exception as e:
-        log.exception("command %s failed unexpectedly", type(env.command).__name__)
-        return Failed("INTERNAL", f"{type(e).__name__}: {e}")
+    """Run one envelope's handler; raises what the handler raises (no savepoint here)."""
+    handler = HANDLERS[type(env.command)]
+    return handler(tree.Ctx(txn, env.caller, env.now), env.command)
 
 
 class StateMachine:
@@ -108,8 +100,27 @@ class StateMachine:
             cached = txn.retry_result(env.client_id, env.call_id)
             if cached is not None:
                 return codec.loads(cached)
-        result = execute(txn, env)
+        try:
+            with txn.savepoint():  # one per command: the handler and its retry-cache entry
+                result = execute(txn, env)
+                self._remember(txn, env, result)
+            return result
+        except StoreFailure:
+            raise
+        except HafsError as e:
+            failed = Failed(e.code.value, e.message, e.path)
+        except Exception as e:
+            log.exception("command %s failed unexpectedly", type(env.command).__name__)
+            failed = Failed("INTERNAL", f"{type(e).__name__}: {e}")
+        try:  # the command's changes are rolled back; its error is the result to remember
+            self._remember(txn, env, failed)
+        except StoreFailure:
+            raise
+        except Exception:
+            log.exception("the error of %s could not be recorded", type(env.command).__name__)
+        return failed
+
+    def _remember(self, txn: StoreTxn, env: c.Envelope, result: Any) -> None:
         if env.client_id:
             txn.put_retry(env.client_id, env.call_id, codec.dumps(result),
                           env.now + self.retry_ttl_ms)
-        return result

@@ -31,7 +31,13 @@ FIRST_GEN_STAMP = 1001
 
 
 def valid_principal(name: str) -> bool:
-    return bool(_NAME.fullmatch(name))
+    if not _NAME.fullmatch(name):
+        return False
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates
+        return False
+    return True
 
 
 def format_namespace(ctx: Ctx, cmd: Format) -> Done:
@@ -73,7 +79,7 @@ def set_owner(ctx: Ctx, cmd: SetOwner) -> Done:
     if not caller.superuser:
         if cmd.owner and cmd.owner != node.owner:
             raise AccessDenied("Non-super user cannot change owner", cmd.path)
-        if cmd.group and cmd.group != node.group and cmd.group not in caller.groups:
+        if cmd.group and cmd.group not in caller.groups:  # even the current group, as HDFS
             raise AccessDenied(f"User {caller.user} does not belong to {cmd.group}", cmd.path)
     changes = {}
     if cmd.owner:

@@ -79,7 +79,10 @@ def from_plain(value: Any) -> Any:
                 continue
             item = from_plain(raw)
             if key in enums:
-                item = enums[key](item)
+                try:
+                    item = enums[key](item)
+                except ValueError:
+                    raise CodecError(f"bad value {raw!r} for {name}.{key}") from None
             kwargs[key] = item
         try:
             return cls(**kwargs)
@@ -95,9 +98,12 @@ def dumps(value: Any) -> bytes:
 def loads(data: bytes) -> Any:
     try:
         plain = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise CodecError(f"not JSON: {e}") from None
-    return from_plain(plain)
+    try:
+        return from_plain(plain)
+    except RecursionError:
+        raise CodecError("value nested too deeply") from None
 
 
 def encode_batch(envelopes: list[commands.Envelope]) -> bytes:
@@ -108,11 +114,18 @@ def encode_batch(envelopes: list[commands.Envelope]) -> bytes:
 def decode_batch(data: bytes) -> list[commands.Envelope]:
     try:
         body = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as e:
+    except (ValueError, UnicodeDecodeError, RecursionError) as e:
         raise CodecError(f"not JSON: {e}") from None
     if not isinstance(body, dict) or body.get("v") != FORMAT_VERSION:
-        raise CodecError(f"unsupported batch format {body.get('v') if isinstance(body, dict) else body!r}")
-    envelopes = [from_plain(e) for e in body.get("e", ())]
+        version = body.get("v") if isinstance(body, dict) else body
+        raise CodecError(f"unsupported batch format {version!r}")
+    items = body.get("e", [])
+    if not isinstance(items, list):
+        raise CodecError(f"batch entries are a {type(items).__name__}, not a list")
+    try:
+        envelopes = [from_plain(e) for e in items]
+    except RecursionError:
+        raise CodecError("batch nested too deeply") from None
     for env in envelopes:
         if not isinstance(env, commands.Envelope):
             raise CodecError(f"batch item is a {type(env).__name__}, not an Envelope")

@@ -139,6 +139,8 @@ def create(ctx: Ctx, cmd: Create):
     if existing is not None:
         if existing.is_dir:
             raise FileAlreadyExists(f"{cmd.path} already exists as a directory", cmd.path)
+        if cmd.overwrite:
+            perm.check(ctx.caller, existing, perm.WRITE, cmd.path)  # as HDFS startFile
         if existing.holder:
             existing = _take_over(ctx, existing, cmd.holder, cmd.soft_limit, cmd.path)
         if not cmd.overwrite:

@@ -64,7 +64,8 @@ def check_traverse(caller: Caller, res: Resolved, upto: int | None = None) -> No
 
 def check_owner(caller: Caller, inode: Inode, path: str) -> None:
     if not caller.superuser and inode.owner != caller.user:
-        raise AccessDenied(f"Permission denied. user={caller.user} is not the owner of inode={path}")
+        raise AccessDenied(
+            f"Permission denied. user={caller.user} is not the owner of inode={path}")
 
 
 def check_sticky(caller: Caller, parent: Inode, child: Inode, path: str) -> None:

@@ -78,10 +78,7 @@ def resolve(view: StoreView, path: str) -> Resolved:
     inodes: list[Inode | None] = [root]
     current: Inode | None = root
     for name in names:
-        if current is not None and current.is_dir:
-            current = view.child(current.id, name)
-        else:
-            current = None
+        current = view.child(current.id, name) if current is not None and current.is_dir else None
         inodes.append(current)
     return Resolved(path, names, inodes)
 

@@ -64,8 +64,10 @@ def move_to_trash(ctx: Ctx, res: Resolved) -> str:
     trash_parent = f"{root}/{CURRENT}" + ("" if parent == "/" else parent)
     pres = resolve(ctx.txn, trash_parent)
     blocker = pres.inodes[pres.depth_found]
-    if blocker is not None and not blocker.is_dir:
-        trash_parent = f"{trash_parent}{ctx.now}"
+    if blocker is not None and not blocker.is_dir:  # a file is in the way: add the time to it
+        names = list(pres.names)
+        names[pres.depth_found - 1] += str(ctx.now)
+        trash_parent = paths.join(names)
         pres = resolve(ctx.txn, trash_parent)
     make_dirs(ctx, pres, 0o700, through_last=True)
     target = paths.child(trash_parent, paths.basename(res.path))

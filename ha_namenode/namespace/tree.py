@@ -87,9 +87,9 @@ def make_dirs(ctx: Ctx, res: Resolved, perm_bits: int, *, through_last: bool) ->
 
 def mkdir(ctx: Ctx, cmd: Mkdir) -> Inode:
     res = resolve(ctx.txn, cmd.path)
+    perm.check_traverse(ctx.caller, res)  # before saying what exists (as HDFS mkdirs)
     existing = res.last
     if existing is not None:
-        perm.check_traverse(ctx.caller, res)
         if existing.is_dir and cmd.exist_ok:
             return existing
         what = "File exists" if existing.is_dir else "Path is not a directory"

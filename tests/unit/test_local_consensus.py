@@ -2,13 +2,13 @@
 
 import pytest
 
-from hafs_api.errors import NotLeader, StorageFull, Unavailable, Unsupported
 from ha_namenode.consensus.local import LocalConsensus
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.applier import StateMachine
 from ha_namenode.namespace.memstore import MemoryStore
 from ha_namenode.namespace.model import Caller, Done, Failed, FileStatus
 from ha_namenode.namespace.store import StoreFailure
+from hafs_api.errors import NotLeader, StorageFull, Unavailable, Unsupported
 
 SUPER = Caller("hdfs", ("supergroup",), True)
 

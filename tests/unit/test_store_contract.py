@@ -236,9 +236,8 @@ def test_block_index_is_unique_per_file(store: Store) -> None:
     seeded(store, f(5, ROOT_ID, "x"))
     with store.write(2) as txn:
         txn.put_block(Block(10, 5, 0, 1, 0))
-        with pytest.raises(ValueError):
-            with txn.savepoint():
-                txn.put_block(Block(11, 5, 0, 1, 0))
+        with pytest.raises(ValueError), txn.savepoint():
+            txn.put_block(Block(11, 5, 0, 1, 0))
         txn.put_block(Block(10, 5, 0, 2, 7))  # the same block, updated in place
     with store.read() as view:
         assert view.blocks(5) == [Block(10, 5, 0, 2, 7)] and view.block(11) is None
