@@ -40,8 +40,10 @@ def render(report: dict) -> str:
         "|---|---:|---:|---:|---:|",
     ]
     for row in report["metadata"]:
-        lines.append(f"| {row['operation']} | {row['concurrency']} | {row['ops_per_s']:.0f} | "
-                     f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} |")
+        lines.append(
+            f"| {row['operation']} | {row['concurrency']} | {row['ops_per_s']:.0f} | "
+            f"{row['p50_ms']:.2f} | {row['p99_ms']:.2f} |"
+        )
     return "\n".join(lines) + "\n"
 
 
@@ -57,17 +59,24 @@ def main(argv: list[str] | None = None) -> int:
             rows = metadata.run(cluster.addresses[0], count, (1, 16, 64), repeats)
     print(f"{'operation':<10} {'conc':>5} {'ops/s':>10} {'p50 ms':>8} {'p99 ms':>8}")
     for row in rows:
-        print(f"{row['operation']:<10} {row['concurrency']:>5} {row['ops_per_s']:>10.0f} "
-              f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}")
+        print(
+            f"{row['operation']:<10} {row['concurrency']:>5} {row['ops_per_s']:>10.0f} "
+            f"{row['p50_ms']:>8.2f} {row['p99_ms']:>8.2f}"
+        )
     stamp = datetime.datetime.now(datetime.UTC)
     out = args.out or RESULTS / f"{stamp:%Y-%m-%d}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     report = {
-        "date": stamp.isoformat(timespec="seconds"), "quick": args.quick,
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(),
-                    "platform": platform.platform()},
+        "date": stamp.isoformat(timespec="seconds"),
+        "quick": args.quick,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+        },
         "setup": "1 NameNode process, SQLite synchronous=FULL, client on the same host",
-        "metadata": rows}
+        "metadata": rows,
+    }
     out.write_text(json.dumps(report, indent=2))
     print(f"wrote {out}", file=sys.stderr)
     if args.out is None:

@@ -44,8 +44,11 @@ class Driver:
         if name == "mkdir":
             s.Mkdir(pb.MkdirRequest(header=h, path=path, permission=0o755, parents=True))
         elif name == "create":
-            st = s.Create(pb.CreateRequest(header=h, path=path, permission=0o644,
-                                           create_parent=True, replication=1)).status
+            st = s.Create(
+                pb.CreateRequest(
+                    header=h, path=path, permission=0o644, create_parent=True, replication=1
+                )
+            ).status
             s.Complete(pb.CompleteRequest(header=self.header(), path=path, file_id=st.inode_id))
         elif name == "stat":
             s.GetFileInfo(pb.GetFileInfoRequest(header=h, path=path))
@@ -77,8 +80,11 @@ def timed(fn: Callable[[int], None], count: int, concurrency: int) -> dict[str, 
             list(pool.map(one, range(count)))
     elapsed = time.perf_counter() - start
     latencies.sort()
-    return {"ops_per_s": count / elapsed, "p50_ms": latencies[len(latencies) // 2] * 1000,
-            "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000}
+    return {
+        "ops_per_s": count / elapsed,
+        "p50_ms": latencies[len(latencies) // 2] * 1000,
+        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    }
 
 
 def run(address: str, count: int, concurrencies: tuple[int, ...], repeats: int) -> list[dict]:
@@ -92,19 +98,27 @@ def run(address: str, count: int, concurrencies: tuple[int, ...], repeats: int) 
                 base = f"/bench/c{concurrency}r{r}"
                 for op in OPERATIONS:
                     if op == "mkdir":  # mkdir a separate tree; files go under base
-                        samples[op].append(timed(
-                            lambda i, b=base: driver.op("mkdir", b + "m", i), count, concurrency))
+                        samples[op].append(
+                            timed(
+                                lambda i, b=base: driver.op("mkdir", b + "m", i), count, concurrency
+                            )
+                        )
                         continue
-                    samples[op].append(timed(lambda i, o=op, b=base: driver.op(o, b, i),
-                                             count, concurrency))
+                    samples[op].append(
+                        timed(lambda i, o=op, b=base: driver.op(o, b, i), count, concurrency)
+                    )
             for op in OPERATIONS:
-                rows.append({
-                    "operation": op, "concurrency": concurrency, "count": count,
-                    "repeats": repeats,
-                    "ops_per_s": statistics.median(s["ops_per_s"] for s in samples[op]),
-                    "p50_ms": statistics.median(s["p50_ms"] for s in samples[op]),
-                    "p99_ms": statistics.median(s["p99_ms"] for s in samples[op]),
-                })
+                rows.append(
+                    {
+                        "operation": op,
+                        "concurrency": concurrency,
+                        "count": count,
+                        "repeats": repeats,
+                        "ops_per_s": statistics.median(s["ops_per_s"] for s in samples[op]),
+                        "p50_ms": statistics.median(s["p50_ms"] for s in samples[op]),
+                        "p99_ms": statistics.median(s["p99_ms"] for s in samples[op]),
+                    }
+                )
     finally:
         driver.close()
     return rows

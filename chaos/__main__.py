@@ -29,7 +29,8 @@ def dev_up(args: argparse.Namespace) -> int:
         print(f"the dev cluster did not start: {e}\n{cluster.logs()}", file=sys.stderr)
         return 1
     conf = cluster.client_conf
-    print(f"""
+    print(
+        f"""
 hafs dev cluster is up (Ctrl-C stops it)
   nameservice  {cluster.nameservice}
   namenodes    {", ".join(f"{n.node_id}={n.address}" for n in cluster.nodes)}
@@ -41,7 +42,9 @@ In another shell, as {getpass.getuser()} (the superuser of this cluster):
   .venv/bin/hactl fs -mkdir -p /user/$USER
   .venv/bin/hactl fs -ls /
   .venv/bin/hactl ha status
-""", flush=True)
+""",
+        flush=True,
+    )
     try:
         while not stopping.wait(1.0):
             dead = [n.node_id for n in cluster.nodes if not n.running]

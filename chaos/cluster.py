@@ -84,8 +84,11 @@ class NodeProcess:
         with open(self.log_path, "ab") as log:  # the child keeps its own copy of the fd
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "ha_namenode", "--config", str(self.config_path)],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                start_new_session=True)
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
 
     def signal(self, signum: int) -> None:
         if self.running:
@@ -123,8 +126,10 @@ class LocalCluster:
     def __post_init__(self) -> None:
         self.base_dir = Path(self.base_dir)
         if self.namenodes != 1:
-            raise ValueError("a replicated nameservice needs the Raft consensus adapter; "
-                             "this build runs one NameNode per nameservice")
+            raise ValueError(
+                "a replicated nameservice needs the Raft consensus adapter; "
+                "this build runs one NameNode per nameservice"
+            )
 
     def start(self, timeout: float = 30.0) -> LocalCluster:
         self.base_dir.mkdir(parents=True, exist_ok=True)
@@ -147,8 +152,12 @@ class LocalCluster:
         address = f"{HOST}:{free_port()}"
         config = self.base_dir / f"{node_id}.toml"
         sections: dict[str, dict[str, Any]] = {
-            "namenode": {"id": node_id, "nameservice": self.nameservice,
-                         "rpc_address": address, "data_dir": str(self.base_dir / node_id)},
+            "namenode": {
+                "id": node_id,
+                "nameservice": self.nameservice,
+                "rpc_address": address,
+                "data_dir": str(self.base_dir / node_id),
+            },
             "namespace": dict(self.namespace),
         }
         if self.users:
@@ -166,7 +175,8 @@ class LocalCluster:
 
     def write_client_conf(self, user: str | None = None) -> Path:
         sections: dict[str, dict[str, Any]] = {
-            f"nameservices.{self.nameservice}": {"namenodes": self.addresses}}
+            f"nameservices.{self.nameservice}": {"namenodes": self.addresses}
+        }
         if user:
             sections["client"] = {"user": user}
         write_toml(self.client_conf, sections)

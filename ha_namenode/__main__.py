@@ -13,8 +13,9 @@ from ha_namenode.node import DataDirInUse, NameNode
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m ha_namenode",
-                                     description="Run a hafs NameNode.")
+    parser = argparse.ArgumentParser(
+        prog="python -m ha_namenode", description="Run a hafs NameNode."
+    )
     parser.add_argument("--config", required=True, help="the NameNode's TOML config file")
     parser.add_argument("--log-level", default="INFO")
     args = parser.parse_args(argv)
@@ -24,8 +25,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"hafs namenode: bad configuration: {e}", file=sys.stderr)
         return 2
     logging.basicConfig(
-        level=args.log_level.upper(), stream=sys.stderr,
-        format=f"%(asctime)s %(levelname)s [{config.namenode.id}] %(name)s: %(message)s")
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format=f"%(asctime)s %(levelname)s [{config.namenode.id}] %(name)s: %(message)s",
+    )
     try:
         node = NameNode.from_config(config).start()
     except (DataDirInUse, OSError) as e:

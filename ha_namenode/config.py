@@ -79,8 +79,9 @@ class NameNodeConfig:
         return Path(self.namenode.data_dir)
 
     @classmethod
-    def load(cls, path: str | os.PathLike | None = None,
-             env: typing.Mapping[str, str] | None = None) -> NameNodeConfig:
+    def load(
+        cls, path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | None = None
+    ) -> NameNodeConfig:
         data: dict[str, Any] = {}
         if path is not None:
             try:
@@ -108,9 +109,11 @@ class NameNodeConfig:
             if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
                 raise ConfigError(f"users.{user}: expected a list of group names")
             mapping[user] = tuple(groups)
-        return cls(namenode=_section(NodeSection, data.get("namenode", {}), "namenode"),
-                   namespace=_section(NamespaceSection, data.get("namespace", {}), "namespace"),
-                   users=mapping)
+        return cls(
+            namenode=_section(NodeSection, data.get("namenode", {}), "namenode"),
+            namespace=_section(NamespaceSection, data.get("namespace", {}), "namespace"),
+            users=mapping,
+        )
 
 
 def _section(cls: type, raw: Any, name: str):
@@ -132,10 +135,12 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     expected = hint if isinstance(hint, type) else None
     if isinstance(hint, types.GenericAlias):
         expected = typing.get_origin(hint)
-    if expected is not None and not (isinstance(value, expected)
-                                     and not (expected is int and isinstance(value, bool))):
-        raise ConfigError(f"{key}: expected {getattr(expected, '__name__', expected)}, "
-                          f"got {value!r}")
+    if expected is not None and not (
+        isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    ):
+        raise ConfigError(
+            f"{key}: expected {getattr(expected, '__name__', expected)}, got {value!r}"
+        )
     return value
 
 
@@ -143,7 +148,7 @@ def _apply_env(data: dict[str, Any], env: typing.Mapping[str, str]) -> None:
     for name, text in env.items():
         if not name.startswith("HAFS__"):
             continue
-        parts = name[len("HAFS__"):].lower().split("__")
+        parts = name[len("HAFS__") :].lower().split("__")
         if len(parts) != 2:
             raise ConfigError(f"{name}: expected HAFS__SECTION__KEY")
         try:
@@ -170,28 +175,48 @@ def validate(config: NameNodeConfig) -> None:
         raise ConfigError("namenode.data_dir: must not be empty")
     checks = [
         ("namenode.rpc_workers", node.rpc_workers >= 1, "must be at least 1"),
-        ("namenode.max_message_bytes", node.max_message_bytes >= 64 * 1024,
-         "must be at least 65536"),
-        ("namenode.sqlite_synchronous", node.sqlite_synchronous in ("OFF", "NORMAL", "FULL",
-                                                                    "EXTRA"),
-         "must be OFF, NORMAL, FULL or EXTRA"),
+        (
+            "namenode.max_message_bytes",
+            node.max_message_bytes >= 64 * 1024,
+            "must be at least 65536",
+        ),
+        (
+            "namenode.sqlite_synchronous",
+            node.sqlite_synchronous in ("OFF", "NORMAL", "FULL", "EXTRA"),
+            "must be OFF, NORMAL, FULL or EXTRA",
+        ),
         ("namespace.max_replication", 1 <= ns.max_replication <= 32767, "must be 1..32767"),
-        ("namespace.default_replication", 1 <= ns.default_replication <= ns.max_replication,
-         "must be between 1 and namespace.max_replication"),
+        (
+            "namespace.default_replication",
+            1 <= ns.default_replication <= ns.max_replication,
+            "must be between 1 and namespace.max_replication",
+        ),
         ("namespace.bytes_per_checksum", ns.bytes_per_checksum >= 1, "must be positive"),
-        ("namespace.min_block_size", ns.min_block_size >= ns.bytes_per_checksum
-         and ns.min_block_size % ns.bytes_per_checksum == 0,
-         "must be a positive multiple of namespace.bytes_per_checksum"),
-        ("namespace.default_block_size", ns.default_block_size >= ns.min_block_size
-         and ns.default_block_size % ns.bytes_per_checksum == 0,
-         "must be at least namespace.min_block_size and a multiple of bytes_per_checksum"),
+        (
+            "namespace.min_block_size",
+            ns.min_block_size >= ns.bytes_per_checksum
+            and ns.min_block_size % ns.bytes_per_checksum == 0,
+            "must be a positive multiple of namespace.bytes_per_checksum",
+        ),
+        (
+            "namespace.default_block_size",
+            ns.default_block_size >= ns.min_block_size
+            and ns.default_block_size % ns.bytes_per_checksum == 0,
+            "must be at least namespace.min_block_size and a multiple of bytes_per_checksum",
+        ),
         ("namespace.listing_limit", 1 <= ns.listing_limit <= 1000, "must be 1..1000"),
         ("namespace.trash_interval_s", ns.trash_interval_s >= 0, "must not be negative"),
-        ("namespace.trash_checkpoint_interval_s", 0 <= ns.trash_checkpoint_interval_s
-         <= max(ns.trash_interval_s, 0), "must be between 0 and namespace.trash_interval_s"),
+        (
+            "namespace.trash_checkpoint_interval_s",
+            0 <= ns.trash_checkpoint_interval_s <= max(ns.trash_interval_s, 0),
+            "must be between 0 and namespace.trash_interval_s",
+        ),
         ("namespace.lease_soft_limit_s", ns.lease_soft_limit_s > 0, "must be positive"),
-        ("namespace.lease_hard_limit_s", ns.lease_hard_limit_s > ns.lease_soft_limit_s,
-         "must be greater than namespace.lease_soft_limit_s"),
+        (
+            "namespace.lease_hard_limit_s",
+            ns.lease_hard_limit_s > ns.lease_soft_limit_s,
+            "must be greater than namespace.lease_soft_limit_s",
+        ),
         ("namespace.retry_cache_ttl_s", ns.retry_cache_ttl_s > 0, "must be positive"),
         ("namespace.supergroup", bool(ns.supergroup), "must not be empty"),
     ]

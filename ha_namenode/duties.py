@@ -29,9 +29,17 @@ class Schedule:
     reasons: list[str] = field(default_factory=list)
 
 
-def plan(view: StoreView, now: int, schedule: Schedule, *, hard_limit_ms: int,
-         trash_interval_ms: int, checkpoint_interval_ms: int, superuser: str,
-         supergroup: str) -> list[object]:
+def plan(
+    view: StoreView,
+    now: int,
+    schedule: Schedule,
+    *,
+    hard_limit_ms: int,
+    trash_interval_ms: int,
+    checkpoint_interval_ms: int,
+    superuser: str,
+    supergroup: str,
+) -> list[object]:
     """The commands due now. Pure: a view, the time and the schedule in; commands out."""
     if view.inode(ROOT_ID) is None:
         return [c.Format(superuser, supergroup)]
@@ -67,11 +75,18 @@ class Duties:
             return []
         cfg = self.ns.config.namespace
         now = self.ns.now_ms()
-        due = self.ns.view(lambda view: plan(
-            view, now, self.schedule, hard_limit_ms=int(cfg.lease_hard_limit_s * 1000),
-            trash_interval_ms=int(cfg.trash_interval_s * 1000),
-            checkpoint_interval_ms=int(cfg.checkpoint_interval_s * 1000),
-            superuser=cfg.effective_superuser, supergroup=cfg.supergroup))
+        due = self.ns.view(
+            lambda view: plan(
+                view,
+                now,
+                self.schedule,
+                hard_limit_ms=int(cfg.lease_hard_limit_s * 1000),
+                trash_interval_ms=int(cfg.trash_interval_s * 1000),
+                checkpoint_interval_ms=int(cfg.checkpoint_interval_s * 1000),
+                superuser=cfg.effective_superuser,
+                supergroup=cfg.supergroup,
+            )
+        )
         for command in due:
             result = self.ns.system(command)
             if isinstance(command, c.ExpungeTrash):

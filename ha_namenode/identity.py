@@ -22,8 +22,13 @@ _CACHE_SECONDS = 300.0
 
 
 class GroupMapping:
-    def __init__(self, static: dict[str, tuple[str, ...]], superuser: str, supergroup: str,
-                 allow_unknown: bool) -> None:
+    def __init__(
+        self,
+        static: dict[str, tuple[str, ...]],
+        superuser: str,
+        supergroup: str,
+        allow_unknown: bool,
+    ) -> None:
         self._static = dict(static)
         self._superuser = superuser
         self._supergroup = supergroup
@@ -33,8 +38,7 @@ class GroupMapping:
 
     def caller(self, user: str) -> Caller:
         if not user:
-            raise AccessDenied("no user name was given (set it in the client config or "
-                               "$HAFS_USER)")
+            raise AccessDenied("no user name was given (set it in the client config or $HAFS_USER)")
         if not valid_principal(user):
             raise AccessDenied(f"invalid user name {user!r}")
         now = time.monotonic()
@@ -43,8 +47,11 @@ class GroupMapping:
             if hit is not None and now - hit[0] < _CACHE_SECONDS:
                 return hit[1]
         groups = self._groups(user)
-        caller = Caller(user=user, groups=groups,
-                        superuser=user == self._superuser or self._supergroup in groups)
+        caller = Caller(
+            user=user,
+            groups=groups,
+            superuser=user == self._superuser or self._supergroup in groups,
+        )
         with self._lock:
             self._cache[user] = (now, caller)
         return caller
@@ -58,8 +65,10 @@ class GroupMapping:
             if user == self._superuser:
                 return (self._supergroup,)
             if not self._allow_unknown:
-                raise AccessDenied(f"unknown user {user!r}: not in [users] nor known to the "
-                                   "NameNode's operating system") from None
+                raise AccessDenied(
+                    f"unknown user {user!r}: not in [users] nor known to the "
+                    "NameNode's operating system"
+                ) from None
             return ()
         others = sorted(g.gr_name for g in grp.getgrall() if user in g.gr_mem)
         return (primary, *[g for g in others if g != primary])

@@ -38,8 +38,14 @@ class Header:
 
 
 class Namesystem:
-    def __init__(self, config: NameNodeConfig, store: Store, consensus: Consensus,
-                 groups: GroupMapping, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        config: NameNodeConfig,
+        store: Store,
+        consensus: Consensus,
+        groups: GroupMapping,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.config = config
         self.store = store
         self.consensus = consensus
@@ -54,8 +60,9 @@ class Namesystem:
 
     def _require_leader(self) -> None:
         if not self.consensus.is_leader:
-            raise NotLeader("this NameNode is not the leader",
-                            leader_hint=self.consensus.leader_address())
+            raise NotLeader(
+                "this NameNode is not the leader", leader_hint=self.consensus.leader_address()
+            )
 
     # ---- writes ------------------------------------------------------------------
 
@@ -63,24 +70,28 @@ class Namesystem:
         """Propose ``command`` as the caller in ``header``; return its result or raise."""
         self._require_leader()
         caller = self.groups.caller(header.user)
-        return self.propose(c.Envelope(command, caller, self.now_ms(), header.client_id,
-                                       header.call_id))
+        return self.propose(
+            c.Envelope(command, caller, self.now_ms(), header.client_id, header.call_id)
+        )
 
     def propose(self, envelope: c.Envelope) -> Any:
         future = self.consensus.propose(envelope)
         try:
             result = future.result(timeout=PROPOSE_TIMEOUT_S)
         except FutureTimeout:
-            raise Unavailable("the write was not committed in time; its outcome is unknown "
-                              "(retry with the same call id)") from None
+            raise Unavailable(
+                "the write was not committed in time; its outcome is unknown "
+                "(retry with the same call id)"
+            ) from None
         if isinstance(result, Failed):
             raise make_error(result.code, result.message, result.path)
         return result
 
     def system(self, command: Any) -> Any:
         """Propose a command the leader makes itself, as the superuser."""
-        caller = Caller(self.config.namespace.effective_superuser,
-                        (self.config.namespace.supergroup,), True)
+        caller = Caller(
+            self.config.namespace.effective_superuser, (self.config.namespace.supergroup,), True
+        )
         return self.propose(c.Envelope(command, caller, self.now_ms()))
 
     # ---- reads ----------------------------------------------------------------------
@@ -98,8 +109,16 @@ class Namesystem:
 
     # ---- the leader's policy ---------------------------------------------------------
 
-    def create_command(self, path: str, perm: int, holder: str, replication: int,
-                       block_size: int, overwrite: bool, create_parent: bool) -> c.Create:
+    def create_command(
+        self,
+        path: str,
+        perm: int,
+        holder: str,
+        replication: int,
+        block_size: int,
+        overwrite: bool,
+        create_parent: bool,
+    ) -> c.Create:
         ns = self.config.namespace
         if not holder:
             raise InvalidArgument("a client id is required to open a file for writing", path)
@@ -107,13 +126,23 @@ class Namesystem:
         block_size = block_size or ns.default_block_size
         self.check_replication(replication, path)
         if block_size < ns.min_block_size:
-            raise InvalidArgument(f"block size {block_size} is below the minimum "
-                                  f"{ns.min_block_size}", path)
+            raise InvalidArgument(
+                f"block size {block_size} is below the minimum {ns.min_block_size}", path
+            )
         if block_size % ns.bytes_per_checksum:
-            raise InvalidArgument(f"block size {block_size} is not a multiple of "
-                                  f"{ns.bytes_per_checksum}", path)
-        return c.Create(path, perm & 0o1777, holder, replication, block_size, overwrite,
-                        create_parent, self.soft_limit_ms)
+            raise InvalidArgument(
+                f"block size {block_size} is not a multiple of {ns.bytes_per_checksum}", path
+            )
+        return c.Create(
+            path,
+            perm & 0o1777,
+            holder,
+            replication,
+            block_size,
+            overwrite,
+            create_parent,
+            self.soft_limit_ms,
+        )
 
     def check_replication(self, replication: int, path: str) -> None:
         top = self.config.namespace.max_replication

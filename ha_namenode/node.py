@@ -48,9 +48,16 @@ def lock_data_dir(path: Path) -> int:
 
 
 class NameNode:
-    def __init__(self, config: NameNodeConfig, lock_fd: int, store: SqlStore,
-                 consensus: LocalConsensus, namesystem: Namesystem, server: RpcServer,
-                 duties: Duties) -> None:
+    def __init__(
+        self,
+        config: NameNodeConfig,
+        lock_fd: int,
+        store: SqlStore,
+        consensus: LocalConsensus,
+        namesystem: Namesystem,
+        server: RpcServer,
+        duties: Duties,
+    ) -> None:
         self.config = config
         self._lock_fd = lock_fd
         self.store = store
@@ -78,18 +85,28 @@ class NameNode:
             node_cfg, ns_cfg = config.namenode, config.namespace
             machine = StateMachine(store, retry_ttl_ms=int(ns_cfg.retry_cache_ttl_s * 1000))
             consensus = LocalConsensus(machine, node_cfg.id, node_cfg.rpc_address)
-            groups = GroupMapping(config.users, ns_cfg.effective_superuser, ns_cfg.supergroup,
-                                  ns_cfg.allow_unknown_users)
+            groups = GroupMapping(
+                config.users,
+                ns_cfg.effective_superuser,
+                ns_cfg.supergroup,
+                ns_cfg.allow_unknown_users,
+            )
             namesystem = Namesystem(config, store, consensus, groups)
 
             def checkpoint() -> tuple[str, int, int]:
                 info = write_image(store, data / "image")
                 return str(info.path), info.applied_index, info.size_bytes
 
-            admin = AdminService(consensus, node_cfg.nameservice, node_cfg.rpc_address,
-                                 VERSION, checkpoint)
-            server = RpcServer(node_cfg.rpc_address, node_cfg.rpc_workers,
-                               node_cfg.max_message_bytes, ClientService(namesystem), admin)
+            admin = AdminService(
+                consensus, node_cfg.nameservice, node_cfg.rpc_address, VERSION, checkpoint
+            )
+            server = RpcServer(
+                node_cfg.rpc_address,
+                node_cfg.rpc_workers,
+                node_cfg.max_message_bytes,
+                ClientService(namesystem),
+                admin,
+            )
             admin.address = server.address
             consensus.advertise(server.address)
         except BaseException:
@@ -104,8 +121,12 @@ class NameNode:
         self.server.start()
         self.server.set_serving(True)
         self._started = True
-        log.info("NameNode %s of %s is active at %s", self.config.namenode.id,
-                 self.config.namenode.nameservice, self.address)
+        log.info(
+            "NameNode %s of %s is active at %s",
+            self.config.namenode.id,
+            self.config.namenode.nameservice,
+            self.address,
+        )
         return self
 
     def stop(self) -> None:

@@ -40,8 +40,9 @@ def split(path: str) -> tuple[str, ...]:
         return ()
     parts = tuple(path[1:].split("/"))
     if len(parts) > MAX_DEPTH:
-        raise InvalidPath(f"path has {len(parts)} components, over the limit of {MAX_DEPTH}",
-                          _shown(path))
+        raise InvalidPath(
+            f"path has {len(parts)} components, over the limit of {MAX_DEPTH}", _shown(path)
+        )
     for part in parts:
         check_name(part, path)
     return parts

@@ -55,8 +55,12 @@ _BARE: dict[grpc.StatusCode, ErrorCode] = {
 
 def to_status(error: HafsError) -> grpc.Status:
     detail = common_pb2.ErrorDetail(
-        code=error.code.value, message=error.message, path=error.path,
-        leader_hint=error.leader_hint, retryable=error.retryable)
+        code=error.code.value,
+        message=error.message,
+        path=error.path,
+        leader_hint=error.leader_hint,
+        retryable=error.retryable,
+    )
     status = status_pb2.Status(code=GRPC_CODE[error.code].value[0], message=str(error))
     status.details.add().Pack(detail)
     return rpc_status.to_status(status)

@@ -30,8 +30,11 @@ def make_cluster(request, tmp_path):
     yield make
     for cluster in started:
         cluster.stop()
-    failed = any(getattr(request.node, f"rep_{when}", None) is not None
-                 and getattr(request.node, f"rep_{when}").failed for when in ("setup", "call"))
+    failed = any(
+        getattr(request.node, f"rep_{when}", None) is not None
+        and getattr(request.node, f"rep_{when}").failed
+        for when in ("setup", "call")
+    )
     if failed:
         for cluster in started:
             print(cluster.logs())

@@ -63,8 +63,13 @@ def dev() -> None:
 
 
 @dev.command("up")
-@click.option("--dir", "directory", default=".dev/cluster", show_default=True,
-              help="Where the cluster keeps its configs, data and logs.")
+@click.option(
+    "--dir",
+    "directory",
+    default=".dev/cluster",
+    show_default=True,
+    help="Where the cluster keeps its configs, data and logs.",
+)
 def dev_up(directory: str) -> None:
     """Start a dev cluster in the foreground (Ctrl-C stops it); what `make run` does."""
     argv = [sys.executable, "-m", "chaos", "dev", "up", "--dir", directory]

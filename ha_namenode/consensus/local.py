@@ -27,8 +27,9 @@ _STOP = object()
 
 
 class LocalConsensus:
-    def __init__(self, state_machine: StateMachine, node_id: str, address: str,
-                 max_batch: int = 512) -> None:
+    def __init__(
+        self, state_machine: StateMachine, node_id: str, address: str, max_batch: int = 512
+    ) -> None:
         self._sm = state_machine
         self._node_id = node_id
         self._address = address
@@ -78,14 +79,21 @@ class LocalConsensus:
     def status(self) -> ConsensusStatus:
         index = self._sm.store.applied_index()
         return ConsensusStatus(
-            node_id=self._node_id, state="active" if self._running else "standby", term=1,
-            commit_index=index, applied_index=index, leader_id=self._node_id,
+            node_id=self._node_id,
+            state="active" if self._running else "standby",
+            term=1,
+            commit_index=index,
+            applied_index=index,
+            leader_id=self._node_id,
             leader_address=self._address,
-            members=(Member(self._node_id, self._address, True, index),))
+            members=(Member(self._node_id, self._address, True, index),),
+        )
 
     def transfer_leadership(self, node_id: str) -> None:
-        raise Unsupported(f"nameservice has a single NameNode ({self._node_id}); "
-                          "there is no other to transfer leadership to")
+        raise Unsupported(
+            f"nameservice has a single NameNode ({self._node_id}); "
+            "there is no other to transfer leadership to"
+        )
 
     def _run(self) -> None:
         while True:
@@ -112,8 +120,11 @@ class LocalConsensus:
             results = self._sm.apply(index, payload)
         except StoreFailure as e:
             log.error("log entry %d not applied: %s", index, e)
-            error = (StorageFull(f"NameNode storage is full: {e}") if e.disk_full
-                     else Unavailable(f"NameNode storage failed: {e}"))
+            error = (
+                StorageFull(f"NameNode storage is full: {e}")
+                if e.disk_full
+                else Unavailable(f"NameNode storage failed: {e}")
+            )
             for _, future in batch:
                 future.set_exception(error)
             return

@@ -122,5 +122,6 @@ class StateMachine:
 
     def _remember(self, txn: StoreTxn, env: c.Envelope, result: Any) -> None:
         if env.client_id:
-            txn.put_retry(env.client_id, env.call_id, codec.dumps(result),
-                          env.now + self.retry_ttl_ms)
+            txn.put_retry(
+                env.client_id, env.call_id, codec.dumps(result), env.now + self.retry_ttl_ms
+            )

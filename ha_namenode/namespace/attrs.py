@@ -43,9 +43,19 @@ def valid_principal(name: str) -> bool:
 def format_namespace(ctx: Ctx, cmd: Format) -> Done:
     if ctx.txn.inode(ROOT_ID) is not None:
         return Done(False)
-    ctx.txn.put_inode(Inode(id=ROOT_ID, parent=0, name="", kind=Kind.DIR, perm=0o755,
-                            owner=cmd.superuser, group=cmd.supergroup,
-                            mtime=ctx.now, atime=ctx.now))
+    ctx.txn.put_inode(
+        Inode(
+            id=ROOT_ID,
+            parent=0,
+            name="",
+            kind=Kind.DIR,
+            perm=0o755,
+            owner=cmd.superuser,
+            group=cmd.supergroup,
+            mtime=ctx.now,
+            atime=ctx.now,
+        )
+    )
     ctx.txn.set_meta(NEXT_INODE, FIRST_INODE_ID)
     ctx.txn.set_meta(NEXT_BLOCK, FIRST_BLOCK_ID)
     ctx.txn.set_meta(NEXT_GEN_STAMP, FIRST_GEN_STAMP)
@@ -99,8 +109,12 @@ def set_replication(ctx: Ctx, cmd: SetReplication) -> Done:
         return Done(False)
     if node.replication != cmd.replication:
         per_replica = quota.file_space(ctx.txn, node) // node.replication
-        quota.charge(ctx.txn, quota.quota_dirs(res.inodes[:-1]), 0,
-                     per_replica * (cmd.replication - node.replication))
+        quota.charge(
+            ctx.txn,
+            quota.quota_dirs(res.inodes[:-1]),
+            0,
+            per_replica * (cmd.replication - node.replication),
+        )
         ctx.txn.update_inode(node.id, {"replication": cmd.replication})
     return Done()
 
@@ -123,11 +137,13 @@ def set_times(ctx: Ctx, cmd: SetTimes) -> Done:
 def set_quota(ctx: Ctx, cmd: SetQuota) -> Done:
     perm.check_superuser(ctx.caller, "set quotas")
     if cmd.ns_quota is not None and cmd.ns_quota != NO_QUOTA and cmd.ns_quota < 1:
-        raise InvalidArgument(f"namespace quota must be positive or -1, got {cmd.ns_quota}",
-                              cmd.path)
+        raise InvalidArgument(
+            f"namespace quota must be positive or -1, got {cmd.ns_quota}", cmd.path
+        )
     if cmd.ds_quota is not None and cmd.ds_quota != NO_QUOTA and cmd.ds_quota < 0:
-        raise InvalidArgument(f"space quota must be non-negative or -1, got {cmd.ds_quota}",
-                              cmd.path)
+        raise InvalidArgument(
+            f"space quota must be non-negative or -1, got {cmd.ds_quota}", cmd.path
+        )
     _, node = _target(ctx, cmd.path)
     if not node.is_dir:
         raise InvalidArgument("Cannot set a quota on a file", cmd.path)

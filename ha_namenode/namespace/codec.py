@@ -32,17 +32,31 @@ def register(cls: type) -> type:
         raise TypeError(f"{cls.__name__} is not a dataclass")
     hints = typing.get_type_hints(cls)
     _ENUM_FIELDS[cls] = {
-        name: hint for name, hint in hints.items()
+        name: hint
+        for name, hint in hints.items()
         if isinstance(hint, type) and issubclass(hint, enum.Enum)
     }
     _REGISTRY[cls.__name__] = cls
     return cls
 
 
-for _cls in (*commands.COMMANDS, commands.BlockRef, commands.Envelope, model.Caller,
-             model.FileStatus, model.LocatedBlock, model.Listing, model.BlockLocations,
-             model.ContentSummary, model.AppendResult, model.DeleteResult,
-             model.ExpungeResult, model.LeaseRecoveryResult, model.Done, model.Failed):
+for _cls in (
+    *commands.COMMANDS,
+    commands.BlockRef,
+    commands.Envelope,
+    model.Caller,
+    model.FileStatus,
+    model.LocatedBlock,
+    model.Listing,
+    model.BlockLocations,
+    model.ContentSummary,
+    model.AppendResult,
+    model.DeleteResult,
+    model.ExpungeResult,
+    model.LeaseRecoveryResult,
+    model.Done,
+    model.Failed,
+):
     register(_cls)
 
 

@@ -74,11 +74,13 @@ def close_file(ctx: Ctx, node: Inode, last: BlockRef | None = None) -> Inode:
             length += tail.num_bytes - blocks[-1].num_bytes
         if tail.num_bytes == 0:
             txn.delete_block(tail.id)  # nothing was written: an empty block is dropped
-        quota.charge(txn, _quota_dirs_of(ctx, node), 0,
-                     (tail.num_bytes - node.block_size) * node.replication)
+        quota.charge(
+            txn, _quota_dirs_of(ctx, node), 0, (tail.num_bytes - node.block_size) * node.replication
+        )
     holder = node.holder
-    node = txn.update_inode(node.id, {"length": length, "holder": "", "uc_block": False,
-                                      "mtime": ctx.now})
+    node = txn.update_inode(
+        node.id, {"length": length, "holder": "", "uc_block": False, "mtime": ctx.now}
+    )
     release(ctx, holder)
     return node
 
@@ -91,8 +93,9 @@ def _commit(txn, node: Inode, block: Block, ref: BlockRef) -> Block:
     if ref.block_id != block.id:
         raise InvalidArgument(f"block {ref.block_id} is not the last block {block.id} of the file")
     if ref.gen_stamp != block.gen_stamp:
-        raise InvalidArgument(f"block {block.id} has generation stamp {block.gen_stamp}, "
-                              f"not {ref.gen_stamp}")
+        raise InvalidArgument(
+            f"block {block.id} has generation stamp {block.gen_stamp}, not {ref.gen_stamp}"
+        )
     if ref.num_bytes < 0 or ref.num_bytes > node.block_size:
         raise InvalidArgument(f"block length {ref.num_bytes} is outside 0..{node.block_size}")
     new = Block(block.id, block.inode, block.index, block.gen_stamp, ref.num_bytes)
@@ -151,10 +154,19 @@ def create(ctx: Ctx, cmd: Create):
     quota.charge(ctx.txn, dirs, 1, 0)
     touch_parent(ctx.txn, parent.id, 0 if existing is not None else 1, ctx.now)
     node = Inode(
-        id=next_id(ctx.txn, NEXT_INODE), parent=parent.id, name=res.names[-1], kind=Kind.FILE,
-        perm=cmd.perm & 0o1777, owner=ctx.caller.user, group=parent.group,
-        mtime=ctx.now, atime=ctx.now, replication=cmd.replication, block_size=cmd.block_size,
-        holder=cmd.holder)
+        id=next_id(ctx.txn, NEXT_INODE),
+        parent=parent.id,
+        name=res.names[-1],
+        kind=Kind.FILE,
+        perm=cmd.perm & 0o1777,
+        owner=ctx.caller.user,
+        group=parent.group,
+        mtime=ctx.now,
+        atime=ctx.now,
+        replication=cmd.replication,
+        block_size=cmd.block_size,
+        holder=cmd.holder,
+    )
     ctx.txn.put_inode(node)
     renew(ctx, cmd.holder)
     return file_status(cmd.path, node)
@@ -189,8 +201,7 @@ def abandon_block(ctx: Ctx, cmd: AbandonBlock) -> Done:
     if not node.uc_block or not blocks or blocks[-1].id != cmd.block_id:
         raise InvalidArgument(f"block {cmd.block_id} is not the open last block", cmd.path)
     tail = blocks[-1]
-    quota.charge(ctx.txn, quota.quota_dirs(res.inodes[:-1]), 0,
-                 -node.block_size * node.replication)
+    quota.charge(ctx.txn, quota.quota_dirs(res.inodes[:-1]), 0, -node.block_size * node.replication)
     ctx.txn.delete_block(tail.id)
     ctx.txn.update_inode(node.id, {"length": node.length - tail.num_bytes, "uc_block": False})
     return Done()
@@ -203,8 +214,11 @@ def complete(ctx: Ctx, cmd: Complete) -> Done:
         blocks = ctx.txn.blocks(node.id)
         tail = blocks[-1] if blocks else None
         same = (tail is None and cmd.last is None) or (
-            tail is not None and cmd.last is not None and tail.id == cmd.last.block_id
-            and tail.num_bytes == cmd.last.num_bytes)
+            tail is not None
+            and cmd.last is not None
+            and tail.id == cmd.last.block_id
+            and tail.num_bytes == cmd.last.num_bytes
+        )
         if same and (not cmd.file_id or node.id == cmd.file_id):
             return Done()  # a repeated complete of a file already closed
     _, node = _open_file(ctx, cmd.path, cmd.holder, cmd.file_id)
@@ -234,14 +248,20 @@ def append(ctx: Ctx, cmd: Append) -> AppendResult:
     changes: dict[str, object] = {"holder": cmd.holder}
     if blocks and blocks[-1].num_bytes < node.block_size:
         tail = blocks[-1]
-        quota.charge(ctx.txn, quota.quota_dirs(res.inodes[:-1]), 0,
-                     (node.block_size - tail.num_bytes) * node.replication)
-        reopened = Block(tail.id, tail.inode, tail.index,
-                         next_id(ctx.txn, NEXT_GEN_STAMP), tail.num_bytes)
+        quota.charge(
+            ctx.txn,
+            quota.quota_dirs(res.inodes[:-1]),
+            0,
+            (node.block_size - tail.num_bytes) * node.replication,
+        )
+        reopened = Block(
+            tail.id, tail.inode, tail.index, next_id(ctx.txn, NEXT_GEN_STAMP), tail.num_bytes
+        )
         ctx.txn.put_block(reopened)
         changes["uc_block"] = True
-        last_block = LocatedBlock(reopened.id, reopened.gen_stamp, reopened.num_bytes,
-                                  node.length - tail.num_bytes, True)
+        last_block = LocatedBlock(
+            reopened.id, reopened.gen_stamp, reopened.num_bytes, node.length - tail.num_bytes, True
+        )
     node = ctx.txn.update_inode(node.id, changes)
     renew(ctx, cmd.holder)
     return AppendResult(file_status(cmd.path, node), last_block)

@@ -66,14 +66,17 @@ class _View:
         return self._t.leases.get(holder)
 
     def leases_renewed_before(self, cutoff: int) -> list[Lease]:
-        return sorted((x for x in self._t.leases.values() if x.renewed < cutoff),
-                      key=lambda x: (x.renewed, x.holder))
+        return sorted(
+            (x for x in self._t.leases.values() if x.renewed < cutoff),
+            key=lambda x: (x.renewed, x.holder),
+        )
 
     def files_held_by(self, holder: str) -> list[Inode]:
         if not holder:
             return []
-        return sorted((i for i in self._t.inodes.values() if i.holder == holder),
-                      key=lambda i: i.id)
+        return sorted(
+            (i for i in self._t.inodes.values() if i.holder == holder), key=lambda i: i.id
+        )
 
     def retry_result(self, client_id: str, call_id: int) -> bytes | None:
         entry = self._t.retry.get((client_id, call_id))
@@ -125,9 +128,11 @@ class _Txn(_View):
     def adjust_usage(self, inode_ids: list[int], ns_delta: int, ds_delta: int) -> None:
         for inode_id in inode_ids:
             node = self._t.inodes[inode_id]
-            self._set(self._t.inodes, inode_id,
-                      node.replace(ns_used=node.ns_used + ns_delta,
-                                   ds_used=node.ds_used + ds_delta))
+            self._set(
+                self._t.inodes,
+                inode_id,
+                node.replace(ns_used=node.ns_used + ns_delta, ds_used=node.ds_used + ds_delta),
+            )
 
     def delete_inode(self, inode_id: int) -> None:
         old = self._t.inodes.get(inode_id)

@@ -16,8 +16,15 @@ from hafs_api.errors import AccessDenied
 READ, WRITE, EXECUTE = 4, 2, 1
 ALL = READ | WRITE | EXECUTE
 STICKY = 0o1000
-_ACTION_NAMES = {READ: "READ", WRITE: "WRITE", EXECUTE: "EXECUTE", READ | EXECUTE: "READ_EXECUTE",
-                 WRITE | EXECUTE: "WRITE_EXECUTE", ALL: "ALL", READ | WRITE: "READ_WRITE"}
+_ACTION_NAMES = {
+    READ: "READ",
+    WRITE: "WRITE",
+    EXECUTE: "EXECUTE",
+    READ | EXECUTE: "READ_EXECUTE",
+    WRITE | EXECUTE: "WRITE_EXECUTE",
+    ALL: "ALL",
+    READ | WRITE: "READ_WRITE",
+}
 
 
 def mode_string(kind: Kind, perm: int) -> str:
@@ -47,7 +54,8 @@ def check(caller: Caller, inode: Inode, action: int, path: str) -> None:
     if not allowed(caller, inode, action):
         raise AccessDenied(
             f"Permission denied: user={caller.user}, access={_ACTION_NAMES[action]}, "
-            f'inode="{path}":{inode.owner}:{inode.group}:{mode_string(inode.kind, inode.perm)}')
+            f'inode="{path}":{inode.owner}:{inode.group}:{mode_string(inode.kind, inode.perm)}'
+        )
 
 
 def check_traverse(caller: Caller, res: Resolved, upto: int | None = None) -> None:
@@ -65,7 +73,8 @@ def check_traverse(caller: Caller, res: Resolved, upto: int | None = None) -> No
 def check_owner(caller: Caller, inode: Inode, path: str) -> None:
     if not caller.superuser and inode.owner != caller.user:
         raise AccessDenied(
-            f"Permission denied. user={caller.user} is not the owner of inode={path}")
+            f"Permission denied. user={caller.user} is not the owner of inode={path}"
+        )
 
 
 def check_sticky(caller: Caller, parent: Inode, child: Inode, path: str) -> None:
@@ -74,12 +83,14 @@ def check_sticky(caller: Caller, parent: Inode, child: Inode, path: str) -> None
     if caller.user in (parent.owner, child.owner):
         return
     raise AccessDenied(
-        f"Permission denied by sticky bit: user={caller.user}, path=\"{path}\":"
+        f'Permission denied by sticky bit: user={caller.user}, path="{path}":'
         f"{child.owner}:{child.group}:{mode_string(child.kind, child.perm)}, "
-        f"parent owner={parent.owner}")
+        f"parent owner={parent.owner}"
+    )
 
 
 def check_superuser(caller: Caller, what: str) -> None:
     if not caller.superuser:
-        raise AccessDenied(f"Access denied for user {caller.user}. Superuser privilege is "
-                           f"required to {what}")
+        raise AccessDenied(
+            f"Access denied for user {caller.user}. Superuser privilege is required to {what}"
+        )

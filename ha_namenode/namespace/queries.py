@@ -28,10 +28,20 @@ LISTING_LIMIT = 1000  # entries per page at most (HDFS dfs.ls.limit)
 
 def file_status(path: str, node: Inode) -> FileStatus:
     return FileStatus(
-        path=path, kind=node.kind, length=node.length, replication=node.replication,
-        block_size=node.block_size, mtime=node.mtime, atime=node.atime, perm=node.perm,
-        owner=node.owner, group=node.group, inode_id=node.id, children=node.children,
-        under_construction=bool(node.holder))
+        path=path,
+        kind=node.kind,
+        length=node.length,
+        replication=node.replication,
+        block_size=node.block_size,
+        mtime=node.mtime,
+        atime=node.atime,
+        perm=node.perm,
+        owner=node.owner,
+        group=node.group,
+        inode_id=node.id,
+        children=node.children,
+        under_construction=bool(node.holder),
+    )
 
 
 def stat(view: StoreView, caller: Caller, path: str) -> FileStatus:
@@ -40,8 +50,9 @@ def stat(view: StoreView, caller: Caller, path: str) -> FileStatus:
     return file_status(path, res.require())
 
 
-def listing(view: StoreView, caller: Caller, path: str, after: str = "",
-            limit: int = LISTING_LIMIT) -> Listing:
+def listing(
+    view: StoreView, caller: Caller, path: str, after: str = "", limit: int = LISTING_LIMIT
+) -> Listing:
     if limit < 0:
         raise InvalidArgument(f"listing limit must not be negative, got {limit}")
     limit = min(limit or LISTING_LIMIT, LISTING_LIMIT)
@@ -70,16 +81,26 @@ def content_summary(view: StoreView, caller: Caller, path: str) -> ContentSummar
         else:
             dirs += 1
             if node.children and not perm.allowed(caller, node, perm.READ | perm.EXECUTE):
-                perm.check(caller, node, perm.READ | perm.EXECUTE,
-                           path if node.id == root.id else f"{path}/...")
+                perm.check(
+                    caller,
+                    node,
+                    perm.READ | perm.EXECUTE,
+                    path if node.id == root.id else f"{path}/...",
+                )
     return ContentSummary(
-        length=length, file_count=files, directory_count=dirs,
-        ns_quota=root.ns_quota if root.is_dir else NO_QUOTA, ns_used=files + dirs,
-        ds_quota=root.ds_quota if root.is_dir else NO_QUOTA, space_consumed=space)
+        length=length,
+        file_count=files,
+        directory_count=dirs,
+        ns_quota=root.ns_quota if root.is_dir else NO_QUOTA,
+        ns_used=files + dirs,
+        ds_quota=root.ds_quota if root.is_dir else NO_QUOTA,
+        space_consumed=space,
+    )
 
 
-def block_locations(view: StoreView, caller: Caller, path: str, offset: int = 0,
-                    length: int = 0) -> BlockLocations:
+def block_locations(
+    view: StoreView, caller: Caller, path: str, offset: int = 0, length: int = 0
+) -> BlockLocations:
     """The blocks overlapping ``[offset, offset + length)`` (to the end when length is 0)."""
     if offset < 0 or length < 0:
         raise InvalidArgument("offset and length must not be negative", path)

@@ -54,10 +54,12 @@ def charge(txn: StoreTxn, dir_ids: list[int], ns_delta: int, ds_delta: int) -> N
             raise NsQuotaExceeded(
                 f"The NameSpace quota (directories and files) of directory "
                 f"{path_of(txn, node)} is exceeded: quota={node.ns_quota} "
-                f"file count={node.ns_used + ns_delta}")
+                f"file count={node.ns_used + ns_delta}"
+            )
         if ds_delta > 0 and node.ds_quota != NO_QUOTA and node.ds_used + ds_delta > node.ds_quota:
             raise DsQuotaExceeded(
                 f"The DiskSpace quota of {path_of(txn, node)} is exceeded: "
                 f"quota = {node.ds_quota} B but diskspace consumed = "
-                f"{node.ds_used + ds_delta} B")
+                f"{node.ds_used + ds_delta} B"
+            )
     txn.adjust_usage(dir_ids, ns_delta, ds_delta)

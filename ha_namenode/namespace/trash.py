@@ -58,8 +58,10 @@ def move_to_trash(ctx: Ctx, res: Resolved) -> str:
     """Move ``res`` into the caller's trash; return where it went."""
     root = trash_root(ctx.caller.user)
     if paths.is_ancestor(res.path, root):
-        raise InvalidArgument("Cannot move the path to trash, as it contains the trash; "
-                              "delete it with skip_trash", res.path)
+        raise InvalidArgument(
+            "Cannot move the path to trash, as it contains the trash; delete it with skip_trash",
+            res.path,
+        )
     parent = paths.parent(res.path)
     trash_parent = f"{root}/{CURRENT}" + ("" if parent == "/" else parent)
     pres = resolve(ctx.txn, trash_parent)
@@ -85,8 +87,9 @@ def expunge(ctx: Ctx, cmd: ExpungeTrash) -> ExpungeResult:
         users = [cmd.user]
     else:
         home = resolve(ctx.txn, HOME_PREFIX).last
-        users = [] if home is None or not home.is_dir else [
-            c.name for c in ctx.txn.children(home.id)]
+        users = (
+            [] if home is None or not home.is_dir else [c.name for c in ctx.txn.children(home.id)]
+        )
     made: list[str] = []
     removed: list[str] = []
     for user in users:

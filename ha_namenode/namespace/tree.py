@@ -75,10 +75,17 @@ def make_dirs(ctx: Ctx, res: Resolved, perm_bits: int, *, through_last: bool) ->
     for i in range(k, end):
         last = i == end - 1
         node = Inode(
-            id=next_id(ctx.txn, NEXT_INODE), parent=parent.id, name=res.names[i], kind=Kind.DIR,
+            id=next_id(ctx.txn, NEXT_INODE),
+            parent=parent.id,
+            name=res.names[i],
+            kind=Kind.DIR,
             perm=perm_bits if (last and through_last) else (perm_bits | 0o300),
-            owner=ctx.caller.user, group=top.group, mtime=ctx.now, atime=ctx.now,
-            children=0 if last else 1)
+            owner=ctx.caller.user,
+            group=top.group,
+            mtime=ctx.now,
+            atime=ctx.now,
+            children=0 if last else 1,
+        )
         ctx.txn.put_inode(node)
         res.inodes[i + 1] = node
         parent = node
@@ -98,8 +105,7 @@ def mkdir(ctx: Ctx, cmd: Mkdir) -> Inode:
         top = res.inodes[res.depth_found]
         assert top is not None
         if top.is_dir and not cmd.parents:
-            raise FileNotFound("Parent directory doesn't exist",
-                               res.prefix(len(res.names) - 1))
+            raise FileNotFound("Parent directory doesn't exist", res.prefix(len(res.names) - 1))
     return make_dirs(ctx, res, cmd.perm & 0o1777, through_last=True)
 
 
@@ -175,8 +181,7 @@ def move(ctx: Ctx, src: Resolved, dst: Resolved, *, overwrite: bool) -> None:
         raise FileAlreadyExists("The destination is the root directory", "/")
     perm.check_traverse(ctx.caller, dst)
     dst_parent = dst.require_parent_dir()
-    perm.check(ctx.caller, dst_parent, perm.WRITE | perm.EXECUTE,
-               dst.prefix(len(dst.names) - 1))
+    perm.check(ctx.caller, dst_parent, perm.WRITE | perm.EXECUTE, dst.prefix(len(dst.names) - 1))
     target = dst.last
     replaced = (0, 0)
     if target is not None:

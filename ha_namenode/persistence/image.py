@@ -71,8 +71,14 @@ def write_image(store: SqlStore, dest_dir: Path, *, keep: int = 2) -> ImageInfo:
         raise
     info = ImageInfo(final, index, final.stat().st_size)
     removed = _prune(dest_dir, keep)
-    log.info("wrote image %s (index %d, %d bytes) in %.3fs; pruned %d older",
-             final.name, index, info.size_bytes, time.monotonic() - started, len(removed))
+    log.info(
+        "wrote image %s (index %d, %d bytes) in %.3fs; pruned %d older",
+        final.name,
+        index,
+        info.size_bytes,
+        time.monotonic() - started,
+        len(removed),
+    )
     return info
 
 
@@ -133,8 +139,12 @@ def _image_index(image: Path) -> int:
     uri = image.resolve().as_uri() + "?mode=ro&immutable=1"
     try:
         with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
-            rows = dict(conn.execute("SELECT key, value FROM meta WHERE key IN (?, ?)",
-                                     (SCHEMA_VERSION_KEY, APPLIED_INDEX_KEY)).fetchall())
+            rows = dict(
+                conn.execute(
+                    "SELECT key, value FROM meta WHERE key IN (?, ?)",
+                    (SCHEMA_VERSION_KEY, APPLIED_INDEX_KEY),
+                ).fetchall()
+            )
     except sqlite3.DatabaseError as exc:  # not a database, or no meta table
         raise ValueError(f"{image} is not a hafs image: {exc}") from exc
     version = rows.get(SCHEMA_VERSION_KEY)

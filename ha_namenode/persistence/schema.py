@@ -120,35 +120,46 @@ META = select(_M.value).where(_M.key == bindparam("key"))
 PUT_META = meta.insert().prefix_with("OR REPLACE")
 INODE = select(inodes).where(_I.id == bindparam("id"))
 CHILD = select(inodes).where(_I.parent == bindparam("parent"), _I.name == bindparam("name"))
-CHILDREN = (select(inodes)
-            .where(_I.parent == bindparam("parent"), _I.name > bindparam("after"))
-            .order_by(_I.name).limit(bindparam("limit")))
-COUNT_CHILDREN = (select(func.count()).select_from(inodes)
-                  .where(_I.parent == bindparam("parent"), _I.name > bindparam("after")))
+CHILDREN = (
+    select(inodes)
+    .where(_I.parent == bindparam("parent"), _I.name > bindparam("after"))
+    .order_by(_I.name)
+    .limit(bindparam("limit"))
+)
+COUNT_CHILDREN = (
+    select(func.count())
+    .select_from(inodes)
+    .where(_I.parent == bindparam("parent"), _I.name > bindparam("after"))
+)
 # "holder != ''" lets SQLite use the partial index.
-HELD_BY = (select(inodes).where(_I.holder == bindparam("holder"), _I.holder != "")
-           .order_by(_I.id))
+HELD_BY = select(inodes).where(_I.holder == bindparam("holder"), _I.holder != "").order_by(_I.id)
 _upsert = sqlite_insert(inodes)
 PUT_INODE = _upsert.on_conflict_do_update(
-    index_elements=[_I.id],
-    set_={f: _upsert.excluded[f] for f in INODE_FIELDS if f != "id"})
-ADJUST_USAGE = (update(inodes).where(_I.id.in_(bindparam("ids", expanding=True)))
-                .values(ns_used=_I.ns_used + bindparam("ns"), ds_used=_I.ds_used + bindparam("ds")))
+    index_elements=[_I.id], set_={f: _upsert.excluded[f] for f in INODE_FIELDS if f != "id"}
+)
+ADJUST_USAGE = (
+    update(inodes)
+    .where(_I.id.in_(bindparam("ids", expanding=True)))
+    .values(ns_used=_I.ns_used + bindparam("ns"), ds_used=_I.ds_used + bindparam("ds"))
+)
 DELETE_INODE = delete(inodes).where(_I.id == bindparam("id"))
 BLOCKS = select(blocks).where(_B.inode == bindparam("inode")).order_by(_B.idx)
 BLOCK = select(blocks).where(_B.id == bindparam("id"))
 _block_upsert = sqlite_insert(blocks)
 PUT_BLOCK = _block_upsert.on_conflict_do_update(  # a clash on (inode, idx) still raises
     index_elements=[_B.id],
-    set_={c: _block_upsert.excluded[c] for c in ("inode", "idx", "gen_stamp", "num_bytes")})
+    set_={c: _block_upsert.excluded[c] for c in ("inode", "idx", "gen_stamp", "num_bytes")},
+)
 DELETE_BLOCK = delete(blocks).where(_B.id == bindparam("id"))
 LEASE = select(leases).where(_L.holder == bindparam("holder"))
-LEASES_BEFORE = (select(leases).where(_L.renewed < bindparam("cutoff"))
-                 .order_by(_L.renewed, _L.holder))
+LEASES_BEFORE = (
+    select(leases).where(_L.renewed < bindparam("cutoff")).order_by(_L.renewed, _L.holder)
+)
 PUT_LEASE = leases.insert().prefix_with("OR REPLACE")
 DELETE_LEASE = delete(leases).where(_L.holder == bindparam("holder"))
-RETRY = select(_R.result).where(_R.client_id == bindparam("client_id"),
-                                _R.call_id == bindparam("call_id"))
+RETRY = select(_R.result).where(
+    _R.client_id == bindparam("client_id"), _R.call_id == bindparam("call_id")
+)
 PUT_RETRY = retry_cache.insert().prefix_with("OR REPLACE")
 EXPIRE_RETRIES = delete(retry_cache).where(_R.expires < bindparam("now"))
 
@@ -157,8 +168,27 @@ _KINDS = {k.value: k for k in Kind}
 
 def to_inode(r: Any) -> Inode:
     """An ``inodes`` row (columns in ``INODE_FIELDS`` order) as an ``Inode``."""
-    return Inode(r[0], r[1], r[2], _KINDS[r[3]], r[4], r[5], r[6], r[7], r[8], r[9], r[10],
-                 r[11], r[12], bool(r[13]), r[14], r[15], r[16], r[17], r[18])
+    return Inode(
+        r[0],
+        r[1],
+        r[2],
+        _KINDS[r[3]],
+        r[4],
+        r[5],
+        r[6],
+        r[7],
+        r[8],
+        r[9],
+        r[10],
+        r[11],
+        r[12],
+        bool(r[13]),
+        r[14],
+        r[15],
+        r[16],
+        r[17],
+        r[18],
+    )
 
 
 def inode_params(inode: Inode) -> dict[str, object]:

@@ -83,8 +83,9 @@ class _View:
 
     def _guard(self) -> None:
         if self.failure is not None:
-            raise StoreFailure(f"transaction failed earlier: {self.failure}",
-                               disk_full=self.failure.disk_full)
+            raise StoreFailure(
+                f"transaction failed earlier: {self.failure}", disk_full=self.failure.disk_full
+            )
         if self.finished:  # on the writer, a statement now would run in autocommit mode
             raise RuntimeError("used after its read() or write() block ended")
 
@@ -168,7 +169,8 @@ class _Txn(_View):
         except DBAPIError as exc:
             if isinstance(exc.orig, sqlite3.IntegrityError) and "UNIQUE" in str(exc.orig):
                 raise ValueError(
-                    f"duplicate name {inode.name!r} under inode {inode.parent}") from exc
+                    f"duplicate name {inode.name!r} under inode {inode.parent}"
+                ) from exc
             self._fail(exc)
 
     def update_inode(self, inode_id: int, changes: Mapping[str, object]) -> Inode:
@@ -190,9 +192,10 @@ class _Txn(_View):
         updated = 0
         for n, ids in by_times.items():
             for start in range(0, len(ids), schema.MAX_IN):
-                chunk = ids[start:start + schema.MAX_IN]
-                updated += self._exec(schema.ADJUST_USAGE,
-                                      {"ids": chunk, "ns": ns_delta * n, "ds": ds_delta * n})
+                chunk = ids[start : start + schema.MAX_IN]
+                updated += self._exec(
+                    schema.ADJUST_USAGE, {"ids": chunk, "ns": ns_delta * n, "ds": ds_delta * n}
+                )
         if updated != len(times):
             missing = [i for i in times if self.inode(i) is None]
             raise KeyError(missing[0] if len(missing) == 1 else missing)
@@ -202,14 +205,20 @@ class _Txn(_View):
 
     def put_block(self, block: Block) -> None:
         self._guard()
-        params = {"id": block.id, "inode": block.inode, "idx": block.index,
-                  "gen_stamp": block.gen_stamp, "num_bytes": block.num_bytes}
+        params = {
+            "id": block.id,
+            "inode": block.inode,
+            "idx": block.index,
+            "gen_stamp": block.gen_stamp,
+            "num_bytes": block.num_bytes,
+        }
         try:
             self._conn.execute(schema.PUT_BLOCK, params)
         except DBAPIError as exc:
             if isinstance(exc.orig, sqlite3.IntegrityError) and "UNIQUE" in str(exc.orig):
-                raise ValueError(f"inode {block.inode} already has a block at index "
-                                 f"{block.index}") from exc
+                raise ValueError(
+                    f"inode {block.inode} already has a block at index {block.index}"
+                ) from exc
             self._fail(exc)
 
     def delete_block(self, block_id: int) -> None:
@@ -222,8 +231,10 @@ class _Txn(_View):
         self._exec(schema.DELETE_LEASE, {"holder": holder})
 
     def put_retry(self, client_id: str, call_id: int, result: bytes, expires: int) -> None:
-        self._exec(schema.PUT_RETRY, {"client_id": client_id, "call_id": call_id,
-                                      "result": result, "expires": expires})
+        self._exec(
+            schema.PUT_RETRY,
+            {"client_id": client_id, "call_id": call_id, "result": result, "expires": expires},
+        )
 
     def expire_retries(self, now: int) -> int:
         return self._exec(schema.EXPIRE_RETRIES, {"now": now})
@@ -270,8 +281,11 @@ class SqlStore:
         self._synchronous = synchronous.upper()
         self._engine = create_engine(
             URL.create("sqlite", database=str(self.path)),
-            poolclass=QueuePool, pool_size=8, max_overflow=-1,
-            connect_args={"check_same_thread": False})
+            poolclass=QueuePool,
+            pool_size=8,
+            max_overflow=-1,
+            connect_args={"check_same_thread": False},
+        )
         event.listen(self._engine, "connect", self._on_connect)
         event.listen(self._engine, "begin", _on_begin)
         self._lock = threading.Lock()
@@ -301,8 +315,7 @@ class SqlStore:
 
     def _writer_conn(self) -> Connection:
         if self._writer is None:
-            self._writer = self._engine.connect().execution_options(
-                hafs_begin="BEGIN IMMEDIATE")
+            self._writer = self._engine.connect().execution_options(hafs_begin="BEGIN IMMEDIATE")
         return self._writer
 
     def _create_schema(self) -> int:
@@ -313,8 +326,9 @@ class SqlStore:
             if version is None:
                 conn.execute(schema.PUT_META, {"key": SCHEMA_VERSION_KEY, "value": SCHEMA_VERSION})
             elif version != SCHEMA_VERSION:
-                raise StoreFailure(f"{self.path}: schema version {version}, "
-                                   f"this code reads {SCHEMA_VERSION}")
+                raise StoreFailure(
+                    f"{self.path}: schema version {version}, this code reads {SCHEMA_VERSION}"
+                )
             applied = conn.execute(schema.META, {"key": APPLIED_INDEX_KEY}).scalar()
         return applied or 0
 

@@ -14,8 +14,14 @@ _STATE = {"active": pb.ACTIVE, "standby": pb.STANDBY, "candidate": pb.CANDIDATE}
 
 
 class AdminService(admin_pb2_grpc.HaAdminServicer):
-    def __init__(self, consensus: Consensus, nameservice: str, address: str, version: str,
-                 checkpoint: Callable[[], tuple[str, int, int]]) -> None:
+    def __init__(
+        self,
+        consensus: Consensus,
+        nameservice: str,
+        address: str,
+        version: str,
+        checkpoint: Callable[[], tuple[str, int, int]],
+    ) -> None:
         self.consensus = consensus
         self.nameservice = nameservice
         self.address = address
@@ -27,15 +33,27 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
     def GetStatus(self, request, context):
         st = self.consensus.status()
         return pb.GetStatusResponse(
-            node_id=st.node_id, nameservice=self.nameservice, address=self.address,
-            state=_STATE[st.state], term=st.term, commit_index=st.commit_index,
-            applied_index=st.applied_index, leader_id=st.leader_id,
+            node_id=st.node_id,
+            nameservice=self.nameservice,
+            address=self.address,
+            state=_STATE[st.state],
+            term=st.term,
+            commit_index=st.commit_index,
+            applied_index=st.applied_index,
+            leader_id=st.leader_id,
             leader_address=st.leader_address,
-            members=[pb.MemberStatus(node_id=m.node_id, address=m.address,
-                                     reachable=m.reachable, match_index=m.match_index)
-                     for m in st.members],
+            members=[
+                pb.MemberStatus(
+                    node_id=m.node_id,
+                    address=m.address,
+                    reachable=m.reachable,
+                    match_index=m.match_index,
+                )
+                for m in st.members
+            ],
             uptime_ms=int((time.monotonic() - self.started) * 1000),
-            software_version=self.version)
+            software_version=self.version,
+        )
 
     @rpc
     def TransferLeadership(self, request, context):

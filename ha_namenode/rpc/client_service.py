@@ -21,44 +21,73 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
 
     @rpc
     def Mkdir(self, request, context):
-        status = self._mutate(request, c.Mkdir(paths.validate(request.path),
-                                               request.permission & 0o1777, request.parents,
-                                               request.exist_ok))
+        status = self._mutate(
+            request,
+            c.Mkdir(
+                paths.validate(request.path),
+                request.permission & 0o1777,
+                request.parents,
+                request.exist_ok,
+            ),
+        )
         return pb.MkdirResponse(status=convert.file_status(status))
 
     @rpc
     def Create(self, request, context):
         command = self.ns.create_command(
-            paths.validate(request.path), request.permission, request.header.client_id,
-            request.replication, request.block_size, request.overwrite, request.create_parent)
+            paths.validate(request.path),
+            request.permission,
+            request.header.client_id,
+            request.replication,
+            request.block_size,
+            request.overwrite,
+            request.create_parent,
+        )
         return pb.CreateResponse(status=convert.file_status(self._mutate(request, command)))
 
     @rpc
     def AddBlock(self, request, context):
-        command = c.AddBlock(paths.validate(request.path), request.header.client_id,
-                             request.file_id,
-                             convert.block_ref(request.previous, request.HasField("previous")))
+        command = c.AddBlock(
+            paths.validate(request.path),
+            request.header.client_id,
+            request.file_id,
+            convert.block_ref(request.previous, request.HasField("previous")),
+        )
         block = self._mutate(request, command)
         return pb.AddBlockResponse(block=convert.located_block(block))
 
     @rpc
     def AbandonBlock(self, request, context):
-        self._mutate(request, c.AbandonBlock(paths.validate(request.path),
-                                             request.header.client_id, request.block.block_id,
-                                             request.file_id))
+        self._mutate(
+            request,
+            c.AbandonBlock(
+                paths.validate(request.path),
+                request.header.client_id,
+                request.block.block_id,
+                request.file_id,
+            ),
+        )
         return pb.AbandonBlockResponse()
 
     @rpc
     def Complete(self, request, context):
-        done = self._mutate(request, c.Complete(
-            paths.validate(request.path), request.header.client_id, request.file_id,
-            convert.block_ref(request.last, request.HasField("last"))))
+        done = self._mutate(
+            request,
+            c.Complete(
+                paths.validate(request.path),
+                request.header.client_id,
+                request.file_id,
+                convert.block_ref(request.last, request.HasField("last")),
+            ),
+        )
         return pb.CompleteResponse(completed=done.value)
 
     @rpc
     def Append(self, request, context):
-        result = self._mutate(request, c.Append(paths.validate(request.path),
-                                                request.header.client_id, self.ns.soft_limit_ms))
+        result = self._mutate(
+            request,
+            c.Append(paths.validate(request.path), request.header.client_id, self.ns.soft_limit_ms),
+        )
         response = pb.AppendResponse(status=convert.file_status(result.status))
         if result.last_block is not None:
             response.last_block.CopyFrom(convert.located_block(result.last_block))
@@ -66,43 +95,62 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
 
     @rpc
     def Rename(self, request, context):
-        self._mutate(request, c.Rename(paths.validate(request.src), paths.validate(request.dst),
-                                       request.overwrite))
+        self._mutate(
+            request,
+            c.Rename(paths.validate(request.src), paths.validate(request.dst), request.overwrite),
+        )
         return pb.RenameResponse()
 
     @rpc
     def Delete(self, request, context):
-        result = self._mutate(request, self.ns.delete_command(
-            request.path, request.recursive, request.skip_trash))
+        result = self._mutate(
+            request, self.ns.delete_command(request.path, request.recursive, request.skip_trash)
+        )
         return pb.DeleteResponse(trash_path=result.trash_path)
 
     @rpc
     def GetFileInfo(self, request, context):
-        status = self.ns.read(convert.header(request.header), queries.stat,
-                              paths.validate(request.path))
+        status = self.ns.read(
+            convert.header(request.header), queries.stat, paths.validate(request.path)
+        )
         return pb.GetFileInfoResponse(status=convert.file_status(status))
 
     @rpc
     def GetListing(self, request, context):
-        limit = min(request.limit or self.ns.config.namespace.listing_limit,
-                    self.ns.config.namespace.listing_limit)
-        listing = self.ns.read(convert.header(request.header), queries.listing,
-                               paths.validate(request.path), request.start_after, limit)
-        return pb.GetListingResponse(entries=[convert.file_status(s) for s in listing.entries],
-                                     remaining=listing.remaining)
+        limit = min(
+            request.limit or self.ns.config.namespace.listing_limit,
+            self.ns.config.namespace.listing_limit,
+        )
+        listing = self.ns.read(
+            convert.header(request.header),
+            queries.listing,
+            paths.validate(request.path),
+            request.start_after,
+            limit,
+        )
+        return pb.GetListingResponse(
+            entries=[convert.file_status(s) for s in listing.entries], remaining=listing.remaining
+        )
 
     @rpc
     def GetBlockLocations(self, request, context):
-        located = self.ns.read(convert.header(request.header), queries.block_locations,
-                               paths.validate(request.path), request.offset, request.length)
+        located = self.ns.read(
+            convert.header(request.header),
+            queries.block_locations,
+            paths.validate(request.path),
+            request.offset,
+            request.length,
+        )
         return pb.GetBlockLocationsResponse(
             status=convert.file_status(located.status),
-            blocks=[convert.located_block(b) for b in located.blocks])
+            blocks=[convert.located_block(b) for b in located.blocks],
+        )
 
     @rpc
     def GetContentSummary(self, request, context):
-        summary = self.ns.read(convert.header(request.header), queries.content_summary,
-                               paths.validate(request.path))
+        summary = self.ns.read(
+            convert.header(request.header), queries.content_summary, paths.validate(request.path)
+        )
         return pb.GetContentSummaryResponse(summary=convert.content_summary(summary))
 
     @rpc
@@ -112,29 +160,36 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
 
     @rpc
     def SetOwner(self, request, context):
-        self._mutate(request, c.SetOwner(paths.validate(request.path), request.owner,
-                                         request.group))
+        self._mutate(
+            request, c.SetOwner(paths.validate(request.path), request.owner, request.group)
+        )
         return pb.SetOwnerResponse()
 
     @rpc
     def SetReplication(self, request, context):
         self.ns.check_replication(request.replication, request.path)
-        done = self._mutate(request, c.SetReplication(paths.validate(request.path),
-                                                      request.replication))
+        done = self._mutate(
+            request, c.SetReplication(paths.validate(request.path), request.replication)
+        )
         return pb.SetReplicationResponse(changed=done.value)
 
     @rpc
     def SetTimes(self, request, context):
-        self._mutate(request, c.SetTimes(paths.validate(request.path), request.mtime_ms,
-                                         request.atime_ms))
+        self._mutate(
+            request, c.SetTimes(paths.validate(request.path), request.mtime_ms, request.atime_ms)
+        )
         return pb.SetTimesResponse()
 
     @rpc
     def SetQuota(self, request, context):
-        self._mutate(request, c.SetQuota(
-            paths.validate(request.path),
-            request.ns_quota if request.HasField("ns_quota") else None,
-            request.ds_quota if request.HasField("ds_quota") else None))
+        self._mutate(
+            request,
+            c.SetQuota(
+                paths.validate(request.path),
+                request.ns_quota if request.HasField("ns_quota") else None,
+                request.ds_quota if request.HasField("ds_quota") else None,
+            ),
+        )
         return pb.SetQuotaResponse()
 
     @rpc
@@ -144,22 +199,29 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
 
     @rpc
     def RecoverLease(self, request, context):
-        done = self._mutate(request, c.RecoverLease(paths.validate(request.path),
-                                                    request.header.client_id))
+        done = self._mutate(
+            request, c.RecoverLease(paths.validate(request.path), request.header.client_id)
+        )
         return pb.RecoverLeaseResponse(closed=done.value)
 
     @rpc
     def ExpungeTrash(self, request, context):
         user = request.header.user
-        result = self._mutate(request, c.ExpungeTrash(
-            user, self.ns.trash_interval_ms, request.immediate))
-        return pb.ExpungeTrashResponse(checkpoint=result.checkpoints[0] if result.checkpoints
-                                       else "", removed=list(result.removed))
+        result = self._mutate(
+            request, c.ExpungeTrash(user, self.ns.trash_interval_ms, request.immediate)
+        )
+        return pb.ExpungeTrashResponse(
+            checkpoint=result.checkpoints[0] if result.checkpoints else "",
+            removed=list(result.removed),
+        )
 
     @rpc
     def GetServerDefaults(self, request, context):
         ns = self.ns.config.namespace
         return pb.GetServerDefaultsResponse(
-            block_size=ns.default_block_size, replication=ns.default_replication,
-            bytes_per_checksum=ns.bytes_per_checksum, trash_interval_ms=self.ns.trash_interval_ms,
-            listing_limit=ns.listing_limit)
+            block_size=ns.default_block_size,
+            replication=ns.default_replication,
+            bytes_per_checksum=ns.bytes_per_checksum,
+            trash_interval_ms=self.ns.trash_interval_ms,
+            listing_limit=ns.listing_limit,
+        )

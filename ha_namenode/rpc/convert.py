@@ -16,19 +16,32 @@ def header(msg: common_pb2.RequestHeader) -> Header:
 
 def file_status(status: FileStatus) -> common_pb2.FileStatus:
     return common_pb2.FileStatus(
-        path=status.path, kind=_KIND[status.kind], length=status.length,
-        replication=status.replication, block_size=status.block_size,
-        mtime_ms=status.mtime, atime_ms=status.atime, permission=status.perm,
-        owner=status.owner, group=status.group, inode_id=status.inode_id,
-        children=status.children, under_construction=status.under_construction)
+        path=status.path,
+        kind=_KIND[status.kind],
+        length=status.length,
+        replication=status.replication,
+        block_size=status.block_size,
+        mtime_ms=status.mtime,
+        atime_ms=status.atime,
+        permission=status.perm,
+        owner=status.owner,
+        group=status.group,
+        inode_id=status.inode_id,
+        children=status.children,
+        under_construction=status.under_construction,
+    )
 
 
 def located_block(block: LocatedBlock, term: int = 0) -> common_pb2.LocatedBlock:
     return common_pb2.LocatedBlock(
-        block=common_pb2.Block(block_id=block.block_id, gen_stamp=block.gen_stamp,
-                               num_bytes=block.num_bytes),
-        offset=block.offset, under_construction=block.under_construction, term=term,
-        locations=[common_pb2.DatanodeInfo(datanode_id=t) for t in block.targets])
+        block=common_pb2.Block(
+            block_id=block.block_id, gen_stamp=block.gen_stamp, num_bytes=block.num_bytes
+        ),
+        offset=block.offset,
+        under_construction=block.under_construction,
+        term=term,
+        locations=[common_pb2.DatanodeInfo(datanode_id=t) for t in block.targets],
+    )
 
 
 def block_ref(msg: common_pb2.Block, present: bool) -> BlockRef | None:
@@ -39,7 +52,11 @@ def block_ref(msg: common_pb2.Block, present: bool) -> BlockRef | None:
 
 def content_summary(summary: ContentSummary) -> common_pb2.ContentSummary:
     return common_pb2.ContentSummary(
-        length=summary.length, file_count=summary.file_count,
-        directory_count=summary.directory_count, ns_quota=summary.ns_quota,
-        ns_used=summary.ns_used, ds_quota=summary.ds_quota,
-        space_consumed=summary.space_consumed)
+        length=summary.length,
+        file_count=summary.file_count,
+        directory_count=summary.directory_count,
+        ns_quota=summary.ns_quota,
+        ns_used=summary.ns_used,
+        ds_quota=summary.ds_quota,
+        space_consumed=summary.space_consumed,
+    )

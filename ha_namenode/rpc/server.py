@@ -17,14 +17,22 @@ CLIENT_SERVICE = "hafs_api.v1.ClientNamenode"
 
 
 class RpcServer:
-    def __init__(self, address: str, workers: int, max_message_bytes: int,
-                 client: ClientService, admin: AdminService) -> None:
-        options = [("grpc.max_receive_message_length", max_message_bytes),
-                   ("grpc.max_send_message_length", max_message_bytes),
-                   ("grpc.so_reuseport", 0)]
-        self._server = grpc.server(ThreadPoolExecutor(max_workers=workers,
-                                                      thread_name_prefix="rpc"),
-                                   options=options)
+    def __init__(
+        self,
+        address: str,
+        workers: int,
+        max_message_bytes: int,
+        client: ClientService,
+        admin: AdminService,
+    ) -> None:
+        options = [
+            ("grpc.max_receive_message_length", max_message_bytes),
+            ("grpc.max_send_message_length", max_message_bytes),
+            ("grpc.so_reuseport", 0),
+        ]
+        self._server = grpc.server(
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"), options=options
+        )
         namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(client, self._server)
         admin_pb2_grpc.add_HaAdminServicer_to_server(admin, self._server)
         self.health = health.HealthServicer()
@@ -39,8 +47,11 @@ class RpcServer:
         log.info("serving on %s", self.address)
 
     def set_serving(self, serving: bool) -> None:
-        state = (health_pb2.HealthCheckResponse.SERVING if serving
-                 else health_pb2.HealthCheckResponse.NOT_SERVING)
+        state = (
+            health_pb2.HealthCheckResponse.SERVING
+            if serving
+            else health_pb2.HealthCheckResponse.NOT_SERVING
+        )
         for service in ("", CLIENT_SERVICE):
             self.health.set(service, state)
 

@@ -71,8 +71,9 @@ def make_file(address: str, user: str, path: str) -> None:
     with grpc.insecure_channel(address) as channel:
         stub = namenode_pb2_grpc.ClientNamenodeStub(channel)
         header = common_pb2.RequestHeader(client_id="maker", call_id=1, user=user)
-        status = stub.Create(pb.CreateRequest(header=header, path=path, permission=0o644,
-                                              replication=1)).status
+        status = stub.Create(
+            pb.CreateRequest(header=header, path=path, permission=0o644, replication=1)
+        ).status
         header.call_id = 2
         stub.Complete(pb.CompleteRequest(header=header, path=path, file_id=status.inode_id))
 
@@ -100,11 +101,16 @@ def test_fs_commands_print_like_hdfs(hactl, superuser):
     hactl("fs", "-mkdir", "-p", "/data/a", "/data/b")
     out = hactl("fs", "-ls", "/data").output.splitlines()
     assert out[0] == "Found 2 items"
-    assert re.fullmatch(rf"drwxr-xr-x\s+- {superuser} supergroup\s+0 \d{{4}}-\d\d-\d\d "
-                        r"\d\d:\d\d /data/a", out[1]), out[1]
+    assert re.fullmatch(
+        rf"drwxr-xr-x\s+- {superuser} supergroup\s+0 \d{{4}}-\d\d-\d\d "
+        r"\d\d:\d\d /data/a",
+        out[1],
+    ), out[1]
     assert out[2].endswith(" /data/b")
-    assert hactl("fs", "-stat", "%F %u:%g %a %n", "/data/a").output == \
-        f"directory {superuser}:supergroup 755 a\n"
+    assert (
+        hactl("fs", "-stat", "%F %u:%g %a %n", "/data/a").output
+        == f"directory {superuser}:supergroup 755 a\n"
+    )
     hactl("fs", "-mv", "/data/a", "/data/b")  # into the existing directory
     assert hactl("fs", "-ls", "/data/b").output.splitlines()[-1].endswith(" /data/b/a")
     hactl("fs", "-chmod", "-R", "go-rx", "/data")
@@ -149,8 +155,9 @@ def test_ha_status_checkpoint_and_image_query(hactl, trash_cluster):
     info = json.loads(hactl("--json", "ha", "checkpoint").output)
     image = info["image_path"]
     assert Path(image).exists()
-    rows = json.loads(hactl("--json", "image", "query", image,
-                            "SELECT name FROM inodes WHERE parent = 1").output)
+    rows = json.loads(
+        hactl("--json", "image", "query", image, "SELECT name FROM inodes WHERE parent = 1").output
+    )
     assert rows == [{"name": "imaged"}]
     refused = hactl("image", "query", image, "DELETE FROM inodes", code=1)
     assert "not authorized" in refused.stderr or "read-only" in refused.stderr
@@ -173,9 +180,11 @@ def test_retried_mutation_returns_the_first_result(trash_cluster, superuser):
 def test_hactl_entry_point_exit_codes(trash_cluster):
     hactl = str(Path(sys.executable).parent / "hactl")
     conf = ["--conf", str(trash_cluster.client_conf)]
-    ok = subprocess.run([hactl, *conf, "fs", "-ls", "/"], capture_output=True, text=True,
-                        timeout=60)
+    ok = subprocess.run(
+        [hactl, *conf, "fs", "-ls", "/"], capture_output=True, text=True, timeout=60
+    )
     assert ok.returncode == 0, ok.stderr
-    bad = subprocess.run([hactl, *conf, "fs", "-stat", "/missing"], capture_output=True,
-                         text=True, timeout=60)
+    bad = subprocess.run(
+        [hactl, *conf, "fs", "-stat", "/missing"], capture_output=True, text=True, timeout=60
+    )
     assert bad.returncode == 1 and "No such file or directory" in bad.stderr

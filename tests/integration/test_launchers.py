@@ -35,10 +35,16 @@ def wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> str
 def test_hactl_namenode_start_serves_and_stops_on_sigterm(tmp_path):
     address = f"127.0.0.1:{free_port()}"
     config = tmp_path / "nn1.toml"
-    write_toml(config, {"namenode": {"id": "nn1", "rpc_address": address,
-                                     "data_dir": str(tmp_path / "nn1")}})
-    process = subprocess.Popen([str(BIN / "hactl"), "namenode", "start", "--config", str(config)],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    write_toml(
+        config,
+        {"namenode": {"id": "nn1", "rpc_address": address, "data_dir": str(tmp_path / "nn1")}},
+    )
+    process = subprocess.Popen(
+        [str(BIN / "hactl"), "namenode", "start", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         wait_serving(address, 30)
         process.send_signal(signal.SIGTERM)
@@ -51,15 +57,23 @@ def test_hactl_namenode_start_serves_and_stops_on_sigterm(tmp_path):
 
 
 def test_dev_cluster_up_prints_how_to_use_it_and_stops(tmp_path):
-    process = subprocess.Popen([str(BIN / "hactl"), "dev", "up", "--dir", str(tmp_path / "dev")],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    process = subprocess.Popen(
+        [str(BIN / "hactl"), "dev", "up", "--dir", str(tmp_path / "dev")],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
         text = wait_for_line(process, ".venv/bin/hactl ha status", 60)
         assert "hafs dev cluster is up" in text
         conf = tmp_path / "dev" / "client.toml"
         assert f"export HAFS_CONF={conf}" in text
-        listing = subprocess.run([str(BIN / "hactl"), "--conf", str(conf), "fs", "-ls", "/"],
-                                 capture_output=True, text=True, timeout=60)
+        listing = subprocess.run(
+            [str(BIN / "hactl"), "--conf", str(conf), "fs", "-ls", "/"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert listing.returncode == 0, listing.stderr
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0

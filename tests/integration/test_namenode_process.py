@@ -37,14 +37,16 @@ class Raw:
         self.user = user
 
     def header(self, user: str | None = None) -> common_pb2.RequestHeader:
-        return common_pb2.RequestHeader(client_id="raw-client", call_id=next(_calls),
-                                        user=self.user if user is None else user)
+        return common_pb2.RequestHeader(
+            client_id="raw-client", call_id=next(_calls), user=self.user if user is None else user
+        )
 
     def call(self, method: str, user: str | None = None, **fields):
         request_type = getattr(pb, f"{method}Request")
         try:
-            return getattr(self.stub, method)(request_type(header=self.header(user), **fields),
-                                              timeout=10)
+            return getattr(self.stub, method)(
+                request_type(header=self.header(user), **fields), timeout=10
+            )
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
 
@@ -88,10 +90,12 @@ BAD_PATHS = [
 def test_malformed_paths_are_refused_and_change_nothing(raw, path, why):
     raw.call("Mkdir", path="/keep", permission=0o755)
     before = raw.names()
-    for method, fields in [("Mkdir", {"permission": 0o755, "parents": True}),
-                           ("Create", {"permission": 0o644}),
-                           ("Delete", {"recursive": True}),
-                           ("GetFileInfo", {})]:
+    for method, fields in [
+        ("Mkdir", {"permission": 0o755, "parents": True}),
+        ("Create", {"permission": 0o644}),
+        ("Delete", {"recursive": True}),
+        ("GetFileInfo", {}),
+    ]:
         with pytest.raises(InvalidPath, match=why.replace(".", r"\.").replace("'", ".")):
             raw.call(method, path=path, **fields)
     with pytest.raises(InvalidPath):
@@ -121,9 +125,14 @@ def test_permission_denial_and_quota_overrun_change_nothing(raw):
     assert raw.names("/private") == ["/private/one"]
 
 
-@pytest.mark.parametrize("fields", [
-    {"replication": 1000}, {"block_size": 1000}, {"block_size": (1 << 20) + 1},
-])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"replication": 1000},
+        {"block_size": 1000},
+        {"block_size": (1 << 20) + 1},
+    ],
+)
 def test_bad_create_arguments(raw, fields):
     with pytest.raises(InvalidArgument):
         raw.call("Create", path="/f", permission=0o644, **fields)
@@ -138,8 +147,9 @@ def test_bad_user_names_are_refused(raw):
 
 
 def test_unknown_users_refused_when_configured(make_cluster, superuser):
-    cluster = make_cluster(namespace={"allow_unknown_users": False, "trash_interval_s": 0},
-                           users={"alice": ["ml"]})
+    cluster = make_cluster(
+        namespace={"allow_unknown_users": False, "trash_interval_s": 0}, users={"alice": ["ml"]}
+    )
     raw = Raw(cluster.addresses[0], superuser)
     try:
         raw.call("Mkdir", path="/shared", permission=0o777)
@@ -154,13 +164,21 @@ def test_unknown_users_refused_when_configured(make_cluster, superuser):
 def test_state_survives_restart(cluster, raw):
     raw.call("Mkdir", path="/data/train", permission=0o755, parents=True)
     created = raw.call("Create", path="/data/train/part-0", permission=0o644, replication=1)
-    block = raw.stub.AddBlock(pb.AddBlockRequest(
-        header=raw.header(), path="/data/train/part-0",
-        file_id=created.status.inode_id)).block
-    raw.stub.Complete(pb.CompleteRequest(
-        header=raw.header(), path="/data/train/part-0", file_id=created.status.inode_id,
-        last=common_pb2.Block(block_id=block.block.block_id, gen_stamp=block.block.gen_stamp,
-                              num_bytes=1234)))
+    block = raw.stub.AddBlock(
+        pb.AddBlockRequest(
+            header=raw.header(), path="/data/train/part-0", file_id=created.status.inode_id
+        )
+    ).block
+    raw.stub.Complete(
+        pb.CompleteRequest(
+            header=raw.header(),
+            path="/data/train/part-0",
+            file_id=created.status.inode_id,
+            last=common_pb2.Block(
+                block_id=block.block.block_id, gen_stamp=block.block.gen_stamp, num_bytes=1234
+            ),
+        )
+    )
     cluster.stop()
     cluster.start()
     raw2 = Raw(cluster.addresses[0], raw.user)
@@ -178,8 +196,9 @@ def test_checkpoint_restore_and_offline_query(cluster, raw):
     reply = raw.admin.Checkpoint(admin_pb2.CheckpointRequest(), timeout=10)
     assert reply.applied_index > 0 and reply.size_bytes > 0
     with sqlite3.connect(f"file:{reply.image_path}?mode=ro", uri=True) as db:
-        rows = db.execute("SELECT name, perm FROM inodes WHERE name IN ('ckpt', 'a') "
-                          "ORDER BY id").fetchall()
+        rows = db.execute(
+            "SELECT name, perm FROM inodes WHERE name IN ('ckpt', 'a') ORDER BY id"
+        ).fetchall()
     assert rows == [("ckpt", 0o750), ("a", 0o750)]  # implicit parents: mode | u+wx
     raw.call("Mkdir", path="/after-image", permission=0o755)
     cluster.stop()
@@ -196,10 +215,22 @@ def test_checkpoint_restore_and_offline_query(cluster, raw):
 def test_second_namenode_on_the_same_data_dir_refuses(cluster, tmp_path):
     node = cluster.nodes[0]
     config = tmp_path / "twin.toml"
-    write_toml(config, {"namenode": {"id": "twin", "rpc_address": f"127.0.0.1:{free_port()}",
-                                     "data_dir": str(cluster.base_dir / "nn1")}})
-    result = subprocess.run([sys.executable, "-m", "ha_namenode", "--config", str(config)],
-                            capture_output=True, text=True, timeout=30)
+    write_toml(
+        config,
+        {
+            "namenode": {
+                "id": "twin",
+                "rpc_address": f"127.0.0.1:{free_port()}",
+                "data_dir": str(cluster.base_dir / "nn1"),
+            }
+        },
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "ha_namenode", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 1
     assert "in use by another NameNode" in result.stderr
     assert node.running
@@ -208,8 +239,12 @@ def test_second_namenode_on_the_same_data_dir_refuses(cluster, tmp_path):
 def test_bad_config_exits_2_naming_the_key(tmp_path):
     config = tmp_path / "bad.toml"
     config.write_text('[namenode]\nrpc_address = "nope"\n')
-    result = subprocess.run([sys.executable, "-m", "ha_namenode", "--config", str(config)],
-                            capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [sys.executable, "-m", "ha_namenode", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert result.returncode == 2
     assert "namenode.rpc_address" in result.stderr
 
@@ -219,6 +254,7 @@ def test_status_and_transfer(raw):
     assert status.state == admin_pb2.ACTIVE and status.node_id == "nn1"
     assert status.applied_index >= 1 and status.leader_id == "nn1"
     with pytest.raises(grpc.RpcError) as info:
-        raw.admin.TransferLeadership(admin_pb2.TransferLeadershipRequest(to_node_id="nn2"),
-                                     timeout=10)
+        raw.admin.TransferLeadership(
+            admin_pb2.TransferLeadershipRequest(to_node_id="nn2"), timeout=10
+        )
     assert info.value.code() == grpc.StatusCode.UNIMPLEMENTED

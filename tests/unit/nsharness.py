@@ -52,8 +52,15 @@ class Namespace:
         assert results is not None
         return results
 
-    def run(self, cmd: object, caller: Caller = SUPER, *, now: int | None = None,
-            client_id: str = "", call_id: int = 0) -> Any:
+    def run(
+        self,
+        cmd: object,
+        caller: Caller = SUPER,
+        *,
+        now: int | None = None,
+        client_id: str = "",
+        call_id: int = 0,
+    ) -> Any:
         env = Envelope(cmd, caller, self.now if now is None else now, client_id, call_id)
         [result] = self.batch([env])
         return result
@@ -65,8 +72,9 @@ class Namespace:
             raise make_error(result.code, result.message, result.path)
         return result
 
-    def fails(self, cmd: object, error: type[HafsError], caller: Caller = SUPER,
-              **kw: Any) -> Failed:
+    def fails(
+        self, cmd: object, error: type[HafsError], caller: Caller = SUPER, **kw: Any
+    ) -> Failed:
         """Assert ``cmd`` fails with exactly ``error`` and changes nothing; return the result."""
         before = self.state()
         result = self.run(cmd, caller, **kw)
@@ -75,9 +83,19 @@ class Namespace:
         assert self.state() == before, f"{type(cmd).__name__} failed but changed the state"
         return result
 
-    def write(self, path: str, sizes: Sequence[int] = (), caller: Caller = SUPER, *,
-              holder: str = "writer", replication: int = 3, block_size: int = 1024,
-              perm: int = 0o644, overwrite: bool = False, close: bool = True) -> int:
+    def write(
+        self,
+        path: str,
+        sizes: Sequence[int] = (),
+        caller: Caller = SUPER,
+        *,
+        holder: str = "writer",
+        replication: int = 3,
+        block_size: int = 1024,
+        perm: int = 0o644,
+        overwrite: bool = False,
+        close: bool = True,
+    ) -> int:
         """Create ``path`` with one block per size (and close it); return its inode id."""
         status = self.do(Create(path, perm, holder, replication, block_size, overwrite), caller)
         previous = None
@@ -129,9 +147,16 @@ class Namespace:
         """A copy of every table but the applied index and the retry cache."""
         t = self.store._tables
         meta = {k: v for k, v in t.meta.items() if k != "applied_index"}
-        return copy.deepcopy({"meta": meta, "inodes": t.inodes, "names": t.names,
-                              "blocks": t.blocks, "file_blocks": t.file_blocks,
-                              "leases": t.leases})
+        return copy.deepcopy(
+            {
+                "meta": meta,
+                "inodes": t.inodes,
+                "names": t.names,
+                "blocks": t.blocks,
+                "file_blocks": t.file_blocks,
+                "leases": t.leases,
+            }
+        )
 
     def check_invariants(self) -> None:
         """The tables agree with themselves; usage equals a recount under every quota."""

@@ -8,8 +8,13 @@ from ha_namenode.namespace.memstore import MemoryStore
 from ha_namenode.namespace.model import Caller
 
 SUPER = Caller("hdfs", ("supergroup",), True)
-LIMITS = dict(hard_limit_ms=1000, trash_interval_ms=5000, checkpoint_interval_ms=2000,
-              superuser="hdfs", supergroup="supergroup")
+LIMITS = dict(
+    hard_limit_ms=1000,
+    trash_interval_ms=5000,
+    checkpoint_interval_ms=2000,
+    superuser="hdfs",
+    supergroup="supergroup",
+)
 
 
 def planned(store, now, schedule):

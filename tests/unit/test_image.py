@@ -111,8 +111,10 @@ def test_image_while_writing_then_restore(tmp_path: Path) -> None:
     assert info.path == tmp_path / "images" / f"image-{info.applied_index:020d}.db"
     assert info.size_bytes == info.path.stat().st_size > 0
     stall = max((e - s for s, e in commits if s < ended and e > started), default=0.0)
-    print(f"image of {info.applied_index} entries in {ended - started:.3f}s, "
-          f"{after - before} commits meanwhile, longest commit {stall * 1000:.1f} ms")
+    print(
+        f"image of {info.applied_index} entries in {ended - started:.3f}s, "
+        f"{after - before} commits meanwhile, longest commit {stall * 1000:.1f} ms"
+    )
 
     # The image holds exactly the entries up to its own applied index.
     image_tables = tables(info.path)

@@ -28,8 +28,10 @@ def test_concurrent_proposals_are_group_committed(consensus):
     blocker = consensus._sm.store._lock
     blocker.acquire()
     try:
-        futures = [consensus.propose(c.Envelope(c.Mkdir(f"/d{i}", 0o755), SUPER, 2, "cl", i))
-                   for i in range(50)]
+        futures = [
+            consensus.propose(c.Envelope(c.Mkdir(f"/d{i}", 0o755), SUPER, 2, "cl", i))
+            for i in range(50)
+        ]
     finally:
         blocker.release()
     results = [f.result(5) for f in futures]
@@ -45,8 +47,7 @@ def test_domain_errors_are_results(consensus):
 
 
 @pytest.mark.parametrize(("disk_full", "error"), [(True, StorageFull), (False, Unavailable)])
-def test_store_failure_fails_the_batch_and_keeps_serving(consensus, monkeypatch, disk_full,
-                                                         error):
+def test_store_failure_fails_the_batch_and_keeps_serving(consensus, monkeypatch, disk_full, error):
     index = consensus.status().applied_index
     original = consensus._sm.apply
 
@@ -58,8 +59,9 @@ def test_store_failure_fails_the_batch_and_keeps_serving(consensus, monkeypatch,
         consensus.propose(c.Envelope(c.Mkdir("/x", 0o755), SUPER, 2)).result(5)
     assert consensus.status().applied_index == index
     monkeypatch.setattr(consensus._sm, "apply", original)
-    assert isinstance(consensus.propose(c.Envelope(c.Mkdir("/x", 0o755), SUPER, 3)).result(5),
-                      FileStatus)
+    assert isinstance(
+        consensus.propose(c.Envelope(c.Mkdir("/x", 0o755), SUPER, 3)).result(5), FileStatus
+    )
 
 
 def test_stopped_node_refuses(consensus):

@@ -105,16 +105,20 @@ def usage(ns: Namespace, path: str) -> tuple[int, int]:
 # ---- mkdir ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("cmd", "error"), [
-    (Mkdir("/d", 0o755), FileAlreadyExists),
-    (Mkdir("/", 0o755), FileAlreadyExists),
-    (Mkdir("/d/f", 0o755, exist_ok=True), FileAlreadyExists),
-    (Mkdir("/d/f", 0o755, parents=True, exist_ok=True), FileAlreadyExists),
-    (Mkdir("/d/f/x", 0o755), ParentNotDirectory),
-    (Mkdir("/d/f/x/y", 0o755, parents=True), ParentNotDirectory),
-    (Mkdir("/m/x", 0o755), FileNotFound),
-    (Mkdir("/d/m/x/y", 0o755), FileNotFound),
-], ids=repr)
+@pytest.mark.parametrize(
+    ("cmd", "error"),
+    [
+        (Mkdir("/d", 0o755), FileAlreadyExists),
+        (Mkdir("/", 0o755), FileAlreadyExists),
+        (Mkdir("/d/f", 0o755, exist_ok=True), FileAlreadyExists),
+        (Mkdir("/d/f", 0o755, parents=True, exist_ok=True), FileAlreadyExists),
+        (Mkdir("/d/f/x", 0o755), ParentNotDirectory),
+        (Mkdir("/d/f/x/y", 0o755, parents=True), ParentNotDirectory),
+        (Mkdir("/m/x", 0o755), FileNotFound),
+        (Mkdir("/d/m/x/y", 0o755), FileNotFound),
+    ],
+    ids=repr,
+)
 def test_mkdir_errors(ns: Namespace, cmd: Mkdir, error: type) -> None:
     build(ns, "/d/", "/d/f")
     ns.fails(cmd, error)
@@ -161,11 +165,15 @@ def test_create_overwrite(ns: Namespace) -> None:
     assert ns.stat("/").children == 1
 
 
-@pytest.mark.parametrize("cmd", [
-    Create("/d", 0o644, "c1", 3, BS),
-    Create("/d", 0o644, "c1", 3, BS, overwrite=True),
-    Create("/", 0o644, "c1", 3, BS, overwrite=True),
-], ids=repr)
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        Create("/d", 0o644, "c1", 3, BS),
+        Create("/d", 0o644, "c1", 3, BS, overwrite=True),
+        Create("/", 0o644, "c1", 3, BS, overwrite=True),
+    ],
+    ids=repr,
+)
 def test_create_over_a_directory(ns: Namespace, cmd: Create) -> None:
     build(ns, "/d/")
     ns.fails(cmd, FileAlreadyExists)
@@ -182,9 +190,14 @@ def test_create_parent(ns: Namespace) -> None:
     assert ns.stat("/x/y/f").under_construction
 
 
-@pytest.mark.parametrize("bad", [
-    Create("/f", 0o644, "c1", 0, BS), Create("/f", 0o644, "c1", 3, 0),
-], ids=repr)
+@pytest.mark.parametrize(
+    "bad",
+    [
+        Create("/f", 0o644, "c1", 0, BS),
+        Create("/f", 0o644, "c1", 3, 0),
+    ],
+    ids=repr,
+)
 def test_create_needs_positive_replication_and_block_size(ns: Namespace, bad: Create) -> None:
     ns.fails(bad, InvalidArgument)
 
@@ -223,19 +236,29 @@ def test_blocks_get_ids_stamps_and_offsets(ns: Namespace) -> None:
     assert (b2.block_id, b2.gen_stamp, b2.offset) == (FIRST_BLOCK + 1, FIRST_GS + 1, BS)
     open_view = ns.locations("/f").blocks
     assert [(b.offset, b.num_bytes, b.under_construction) for b in open_view] == [
-        (0, BS, False), (BS, 0, True)]
+        (0, BS, False),
+        (BS, 0, True),
+    ]
     b3 = ns.do(AddBlock("/f", "c1", previous=BlockRef(b2.block_id, b2.gen_stamp, BS)))
     assert ns.do(Complete("/f", "c1", last=BlockRef(b3.block_id, b3.gen_stamp, 100))) == Done()
     located = ns.locations("/f")
     assert not located.status.under_construction
     assert located.status.length == 2 * BS + 100
-    assert [(b.block_id, b.gen_stamp, b.offset, b.num_bytes, b.under_construction)
-            for b in located.blocks] == [
+    assert [
+        (b.block_id, b.gen_stamp, b.offset, b.num_bytes, b.under_construction)
+        for b in located.blocks
+    ] == [
         (FIRST_BLOCK, FIRST_GS, 0, BS, False),
         (FIRST_BLOCK + 1, FIRST_GS + 1, BS, BS, False),
-        (FIRST_BLOCK + 2, FIRST_GS + 2, 2 * BS, 100, False)]
-    ranges = {(BS, 1): [1], (BS + 1, BS): [1, 2], (0, BS): [0], (2 * BS + 99, 0): [2],
-              (5 * BS, 0): []}
+        (FIRST_BLOCK + 2, FIRST_GS + 2, 2 * BS, 100, False),
+    ]
+    ranges = {
+        (BS, 1): [1],
+        (BS + 1, BS): [1, 2],
+        (0, BS): [0],
+        (2 * BS + 99, 0): [2],
+        (5 * BS, 0): [],
+    }
     for (offset, length), expected in ranges.items():
         got = ns.locations("/f", offset=offset, length=length).blocks
         assert [b.block_id - FIRST_BLOCK for b in got] == expected, (offset, length)
@@ -251,27 +274,44 @@ def _ref(b: LocatedBlock, num_bytes: int = 10, *, block: int = 0, gs: int = 0) -
     return BlockRef(b.block_id + block, b.gen_stamp + gs, num_bytes)
 
 
-@pytest.mark.parametrize(("make", "error"), [
-    (lambda b: AddBlock("/f", "c1"), InvalidArgument),  # the open block is not passed
-    (lambda b: AddBlock("/f", "c1", previous=_ref(b, block=7)), InvalidArgument),
-    (lambda b: AddBlock("/f", "c1", previous=_ref(b, gs=1)), InvalidArgument),
-    (lambda b: AddBlock("/f", "c1", previous=_ref(b, BS + 1)), InvalidArgument),
-    (lambda b: AddBlock("/f", "c1", previous=_ref(b, -1)), InvalidArgument),
-    (lambda b: AddBlock("/f", "c2", previous=_ref(b)), LeaseExpired),
-    (lambda b: AddBlock("/f", "c1", file_id=999, previous=_ref(b)), LeaseExpired),
-    (lambda b: AddBlock("/nope", "c1"), LeaseExpired),
-    (lambda b: AddBlock("/d", "c1"), IsADirectory),
-    (lambda b: Complete("/f", "c1"), InvalidArgument),
-    (lambda b: Complete("/f", "c1", last=_ref(b, gs=-1)), InvalidArgument),
-    (lambda b: Complete("/f", "c2", last=_ref(b)), LeaseExpired),
-    (lambda b: Complete("/f", "c1", file_id=999, last=_ref(b)), LeaseExpired),
-    (lambda b: AbandonBlock("/f", "c1", b.block_id + 7), InvalidArgument),
-    (lambda b: AbandonBlock("/f", "c2", b.block_id), LeaseExpired),
-], ids=["no-previous", "wrong-previous", "wrong-gen-stamp", "too-long", "negative",
-        "holder-add", "file-id-add", "missing", "directory", "no-last", "last-gen-stamp",
-        "holder-complete", "file-id-complete", "abandon-wrong", "holder-abandon"])
-def test_block_errors(ns: Namespace, make: Callable[[LocatedBlock], object],
-                      error: type) -> None:
+@pytest.mark.parametrize(
+    ("make", "error"),
+    [
+        (lambda b: AddBlock("/f", "c1"), InvalidArgument),  # the open block is not passed
+        (lambda b: AddBlock("/f", "c1", previous=_ref(b, block=7)), InvalidArgument),
+        (lambda b: AddBlock("/f", "c1", previous=_ref(b, gs=1)), InvalidArgument),
+        (lambda b: AddBlock("/f", "c1", previous=_ref(b, BS + 1)), InvalidArgument),
+        (lambda b: AddBlock("/f", "c1", previous=_ref(b, -1)), InvalidArgument),
+        (lambda b: AddBlock("/f", "c2", previous=_ref(b)), LeaseExpired),
+        (lambda b: AddBlock("/f", "c1", file_id=999, previous=_ref(b)), LeaseExpired),
+        (lambda b: AddBlock("/nope", "c1"), LeaseExpired),
+        (lambda b: AddBlock("/d", "c1"), IsADirectory),
+        (lambda b: Complete("/f", "c1"), InvalidArgument),
+        (lambda b: Complete("/f", "c1", last=_ref(b, gs=-1)), InvalidArgument),
+        (lambda b: Complete("/f", "c2", last=_ref(b)), LeaseExpired),
+        (lambda b: Complete("/f", "c1", file_id=999, last=_ref(b)), LeaseExpired),
+        (lambda b: AbandonBlock("/f", "c1", b.block_id + 7), InvalidArgument),
+        (lambda b: AbandonBlock("/f", "c2", b.block_id), LeaseExpired),
+    ],
+    ids=[
+        "no-previous",
+        "wrong-previous",
+        "wrong-gen-stamp",
+        "too-long",
+        "negative",
+        "holder-add",
+        "file-id-add",
+        "missing",
+        "directory",
+        "no-last",
+        "last-gen-stamp",
+        "holder-complete",
+        "file-id-complete",
+        "abandon-wrong",
+        "holder-abandon",
+    ],
+)
+def test_block_errors(ns: Namespace, make: Callable[[LocatedBlock], object], error: type) -> None:
     block = _open_block(ns)
     ns.fails(make(block), error)
 
@@ -318,8 +358,7 @@ def test_append_reopens_a_partial_last_block_with_a_new_gen_stamp(ns: Namespace)
     assert (last.block_id, last.num_bytes, last.offset) == (old.block_id, 100, BS)
     assert last.gen_stamp > old.gen_stamp and last.under_construction
     assert set(ns.store._tables.leases) == {"c2"}
-    ns.fails(Complete("/f", "c2", last=BlockRef(old.block_id, old.gen_stamp, 300)),
-             InvalidArgument)
+    ns.fails(Complete("/f", "c2", last=BlockRef(old.block_id, old.gen_stamp, 300)), InvalidArgument)
     ns.do(Complete("/f", "c2", last=BlockRef(last.block_id, last.gen_stamp, 300)))
     located = ns.locations("/f")
     assert located.status.length == BS + 300
@@ -344,12 +383,15 @@ def test_append_after_a_full_last_block_starts_a_new_block(ns: Namespace) -> Non
     assert ns.do(Append("/empty", "c3")).last_block is None
 
 
-@pytest.mark.parametrize(("path", "caller", "error"), [
-    ("/d", SUPER, IsADirectory),
-    ("/nope", SUPER, FileNotFound),
-    ("/d/nope", SUPER, FileNotFound),
-    ("/d/f", ALICE, AccessDenied),
-])
+@pytest.mark.parametrize(
+    ("path", "caller", "error"),
+    [
+        ("/d", SUPER, IsADirectory),
+        ("/nope", SUPER, FileNotFound),
+        ("/d/nope", SUPER, FileNotFound),
+        ("/d/f", ALICE, AccessDenied),
+    ],
+)
 def test_append_errors(ns: Namespace, path: str, caller: Caller, error: type) -> None:
     build(ns, "/d/", "/d/f")
     ns.fails(Append(path, "c9"), error, caller)
@@ -374,23 +416,27 @@ def test_rename_moves_a_subtree_atomically(ns: Namespace) -> None:
     assert ns.stat("/a").mtime == ns.stat("/x").mtime == ns.now
 
 
-@pytest.mark.parametrize(("cmd", "error"), [
-    (Rename("/a", "/a/b/z"), InvalidArgument),
-    (Rename("/a", "/a/b", overwrite=True), InvalidArgument),
-    (Rename("/a/b/f", "/x/g"), FileAlreadyExists),
-    (Rename("/a/b", "/x/e"), FileAlreadyExists),
-    (Rename("/a/b", "/x/full", overwrite=True), DirectoryNotEmpty),
-    (Rename("/a/b/f", "/x/e", overwrite=True), IsADirectory),
-    (Rename("/a/b", "/x/g", overwrite=True), ParentNotDirectory),
-    (Rename("/a/b", "/a/b"), FileAlreadyExists),
-    (Rename("/a/b", "/a/b", overwrite=True), FileAlreadyExists),
-    (Rename("/", "/z"), InvalidPath),
-    (Rename("/a", "/"), FileAlreadyExists),
-    (Rename("/a/b/f", "/nope/f"), FileNotFound),
-    (Rename("/a/b/f", "/x/g/f"), ParentNotDirectory),
-    (Rename("/nope", "/x/nope"), FileNotFound),
-    (Rename("/a/b/f/g", "/x/nope"), FileNotFound),
-], ids=repr)
+@pytest.mark.parametrize(
+    ("cmd", "error"),
+    [
+        (Rename("/a", "/a/b/z"), InvalidArgument),
+        (Rename("/a", "/a/b", overwrite=True), InvalidArgument),
+        (Rename("/a/b/f", "/x/g"), FileAlreadyExists),
+        (Rename("/a/b", "/x/e"), FileAlreadyExists),
+        (Rename("/a/b", "/x/full", overwrite=True), DirectoryNotEmpty),
+        (Rename("/a/b/f", "/x/e", overwrite=True), IsADirectory),
+        (Rename("/a/b", "/x/g", overwrite=True), ParentNotDirectory),
+        (Rename("/a/b", "/a/b"), FileAlreadyExists),
+        (Rename("/a/b", "/a/b", overwrite=True), FileAlreadyExists),
+        (Rename("/", "/z"), InvalidPath),
+        (Rename("/a", "/"), FileAlreadyExists),
+        (Rename("/a/b/f", "/nope/f"), FileNotFound),
+        (Rename("/a/b/f", "/x/g/f"), ParentNotDirectory),
+        (Rename("/nope", "/x/nope"), FileNotFound),
+        (Rename("/a/b/f/g", "/x/nope"), FileNotFound),
+    ],
+    ids=repr,
+)
 def test_rename_errors(ns: Namespace, cmd: Rename, error: type) -> None:
     build(ns, *RENAME_TREE)
     ns.fails(cmd, error)
@@ -422,15 +468,19 @@ def test_rename_within_a_directory_keeps_the_count(ns: Namespace) -> None:
 # ---- delete and trash ----------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("cmd", "error"), [
-    (Delete("/a"), DirectoryNotEmpty),
-    (Delete("/a", trash_interval=TRASH), DirectoryNotEmpty),
-    (Delete("/a", skip_trash=True), DirectoryNotEmpty),
-    (Delete("/"), InvalidPath),
-    (Delete("/", recursive=True, skip_trash=True), InvalidPath),
-    (Delete("/nope"), FileNotFound),
-    (Delete("/a/b/f/x"), FileNotFound),
-], ids=repr)
+@pytest.mark.parametrize(
+    ("cmd", "error"),
+    [
+        (Delete("/a"), DirectoryNotEmpty),
+        (Delete("/a", trash_interval=TRASH), DirectoryNotEmpty),
+        (Delete("/a", skip_trash=True), DirectoryNotEmpty),
+        (Delete("/"), InvalidPath),
+        (Delete("/", recursive=True, skip_trash=True), InvalidPath),
+        (Delete("/nope"), FileNotFound),
+        (Delete("/a/b/f/x"), FileNotFound),
+    ],
+    ids=repr,
+)
 def test_delete_errors(ns: Namespace, cmd: Delete, error: type) -> None:
     build(ns, *RENAME_TREE)
     ns.fails(cmd, error)
@@ -476,10 +526,13 @@ def test_delete_moves_to_trash_and_adds_a_time_when_taken(homes: Namespace) -> N
     assert ns.ls(f"{CURRENT}/data") == ["f", f"f{ns.now}", f"f{ns.now + 1}"]
 
 
-@pytest.mark.parametrize("cmd", [
-    Delete("/data/f", skip_trash=True, trash_interval=TRASH),
-    Delete("/data/f"),  # trash disabled (interval 0)
-])
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        Delete("/data/f", skip_trash=True, trash_interval=TRASH),
+        Delete("/data/f"),  # trash disabled (interval 0)
+    ],
+)
 def test_delete_without_trash_is_permanent(homes: Namespace, cmd: Delete) -> None:
     homes.write("/data/f", [10], ALICE)
     assert homes.do(cmd, ALICE) == DeleteResult()
@@ -517,8 +570,7 @@ def test_trash_goes_around_a_file_in_the_way(ns: Namespace) -> None:
     assert ns.stat(f"{root}/p").kind is Kind.FILE
 
 
-def test_expunge_makes_a_checkpoint_then_deletes_it_after_the_interval(
-        homes: Namespace) -> None:
+def test_expunge_makes_a_checkpoint_then_deletes_it_after_the_interval(homes: Namespace) -> None:
     ns = homes
     ns.write("/data/f", [10], ALICE)
     ns.do(Delete("/data/f", trash_interval=TRASH), ALICE)
@@ -598,8 +650,15 @@ def test_reads_of_the_wrong_kind(ns: Namespace) -> None:
     with pytest.raises(IsADirectory):
         ns.locations("/d")
     summary = ns.summary("/d")
-    assert summary == ContentSummary(length=200, file_count=2, directory_count=2,
-                                      ns_quota=-1, ns_used=4, ds_quota=-1, space_consumed=600)
+    assert summary == ContentSummary(
+        length=200,
+        file_count=2,
+        directory_count=2,
+        ns_quota=-1,
+        ns_used=4,
+        ds_quota=-1,
+        space_consumed=600,
+    )
 
 
 # ---- attributes ----------------------------------------------------------------------
@@ -613,26 +672,30 @@ def owned(ns: Namespace) -> Namespace:
     return ns
 
 
-@pytest.mark.parametrize(("cmd", "caller", "error"), [
-    (SetPermission("/home/al/f", 0o600), BOB, AccessDenied),
-    (SetPermission("/home/al/f", 0o10000), ALICE, InvalidArgument),
-    (SetPermission("/home/al/nope", 0o600), ALICE, FileNotFound),
-    (SetOwner("/home/al/f", owner="bob"), ALICE, AccessDenied),
-    (SetOwner("/home/al/f", group="wheel"), ALICE, AccessDenied),
-    (SetOwner("/home/al/f", group="staff"), BOB, AccessDenied),
-    (SetOwner("/home/al/f"), SUPER, InvalidArgument),
-    (SetOwner("/home/al/f", owner="a b"), SUPER, InvalidArgument),
-    (SetReplication("/home/al/f", 0), ALICE, InvalidArgument),
-    (SetReplication("/home/al/f", 2), BOB, AccessDenied),
-    (SetReplication("/home/al/nope", 2), ALICE, FileNotFound),
-    (SetTimes("/home/al/f", mtime=-2), ALICE, InvalidArgument),
-    (SetTimes("/home/al/f", mtime=5), BOB, AccessDenied),
-    (SetQuota("/home/al", ns_quota=10), ALICE, AccessDenied),
-    (SetQuota("/home/al/f", ns_quota=10), SUPER, InvalidArgument),
-    (SetQuota("/home/al", ns_quota=0), SUPER, InvalidArgument),
-    (SetQuota("/home/al", ds_quota=-2), SUPER, InvalidArgument),
-    (SetQuota("/home/nope", ns_quota=5), SUPER, FileNotFound),
-], ids=repr)
+@pytest.mark.parametrize(
+    ("cmd", "caller", "error"),
+    [
+        (SetPermission("/home/al/f", 0o600), BOB, AccessDenied),
+        (SetPermission("/home/al/f", 0o10000), ALICE, InvalidArgument),
+        (SetPermission("/home/al/nope", 0o600), ALICE, FileNotFound),
+        (SetOwner("/home/al/f", owner="bob"), ALICE, AccessDenied),
+        (SetOwner("/home/al/f", group="wheel"), ALICE, AccessDenied),
+        (SetOwner("/home/al/f", group="staff"), BOB, AccessDenied),
+        (SetOwner("/home/al/f"), SUPER, InvalidArgument),
+        (SetOwner("/home/al/f", owner="a b"), SUPER, InvalidArgument),
+        (SetReplication("/home/al/f", 0), ALICE, InvalidArgument),
+        (SetReplication("/home/al/f", 2), BOB, AccessDenied),
+        (SetReplication("/home/al/nope", 2), ALICE, FileNotFound),
+        (SetTimes("/home/al/f", mtime=-2), ALICE, InvalidArgument),
+        (SetTimes("/home/al/f", mtime=5), BOB, AccessDenied),
+        (SetQuota("/home/al", ns_quota=10), ALICE, AccessDenied),
+        (SetQuota("/home/al/f", ns_quota=10), SUPER, InvalidArgument),
+        (SetQuota("/home/al", ns_quota=0), SUPER, InvalidArgument),
+        (SetQuota("/home/al", ds_quota=-2), SUPER, InvalidArgument),
+        (SetQuota("/home/nope", ns_quota=5), SUPER, FileNotFound),
+    ],
+    ids=repr,
+)
 def test_attribute_errors(owned: Namespace, cmd: object, caller: Caller, error: type) -> None:
     owned.fails(cmd, error, caller)
 
@@ -700,8 +763,9 @@ def test_space_quota_charges_an_open_block_in_full(ns: Namespace) -> None:
     block = ns.do(AddBlock("/q/f", "c1"))
     assert usage(ns, "/q") == (2, 3 * BS)
     error = ns.fails(AddBlock("/q/f", "c1", previous=_ref(block, 100)), DsQuotaExceeded)
-    assert error.message == ("The DiskSpace quota of /q is exceeded: quota = 3072 B but "
-                             "diskspace consumed = 3372 B")
+    assert error.message == (
+        "The DiskSpace quota of /q is exceeded: quota = 3072 B but diskspace consumed = 3372 B"
+    )
     ns.do(Complete("/q/f", "c1", last=_ref(block, 100)))
     assert usage(ns, "/q") == (2, 300)
     assert ns.summary("/q").space_consumed == 300
@@ -808,12 +872,18 @@ def test_traverse_needs_execute_on_every_ancestor(ns: Namespace) -> None:
     ns.write("/private/sub/f", [100])
     with pytest.raises(AccessDenied) as e:
         ns.stat("/private/sub/f", ALICE)
-    assert e.value.message == ('Permission denied: user=alice, access=EXECUTE, '
-                               'inode="/private":hdfs:supergroup:drwx------')
-    for cmd in (Mkdir("/private/sub/x", 0o755), Mkdir("/private/nope/x", 0o755),
-                Mkdir("/private/sub/f/x", 0o755), Delete("/private/sub/f"),
-                Create("/private/sub/g", 0o644, "c1", 3, BS), SetTimes("/private/sub", 1),
-                Rename("/private/sub/f", "/g")):
+    assert e.value.message == (
+        'Permission denied: user=alice, access=EXECUTE, inode="/private":hdfs:supergroup:drwx------'
+    )
+    for cmd in (
+        Mkdir("/private/sub/x", 0o755),
+        Mkdir("/private/nope/x", 0o755),
+        Mkdir("/private/sub/f/x", 0o755),
+        Delete("/private/sub/f"),
+        Create("/private/sub/g", 0o644, "c1", 3, BS),
+        SetTimes("/private/sub", 1),
+        Rename("/private/sub/f", "/g"),
+    ):
         ns.fails(cmd, AccessDenied, ALICE)
     assert ns.stat("/private/sub/f", SUPER).length == 100  # the superuser passes
     ns.do(SetPermission("/private", 0o711))
@@ -822,8 +892,11 @@ def test_traverse_needs_execute_on_every_ancestor(ns: Namespace) -> None:
 
 def test_permission_denied_message_names_user_access_and_inode(ns: Namespace) -> None:
     error = ns.fails(Create("/f", 0o644, "c1", 3, BS), AccessDenied, ALICE)
-    assert re.fullmatch(r'Permission denied: user=alice, access=WRITE(_EXECUTE)?, '
-                        r'inode="/":hdfs:supergroup:drwxr-xr-x', error.message), error.message
+    assert re.fullmatch(
+        r"Permission denied: user=alice, access=WRITE(_EXECUTE)?, "
+        r'inode="/":hdfs:supergroup:drwxr-xr-x',
+        error.message,
+    ), error.message
 
 
 def test_sticky_bit_lets_only_owners_delete_or_rename(ns: Namespace) -> None:
@@ -899,7 +972,8 @@ def test_a_retried_create_returns_the_first_result_after_a_delete(ns: Namespace)
     assert ns.state() == before and not ns.exists("/f")
     assert ns.run(cmd, client_id="cl", call_id=2).inode_id != first.inode_id
     assert ns.run(cmd, client_id="other", call_id=1) == Failed(
-        "LEASE_CONFLICT", "c1 is already the holder of the file", "/f")
+        "LEASE_CONFLICT", "c1 is already the holder of the file", "/f"
+    )
 
 
 def test_a_retried_failure_returns_the_first_failure(ns: Namespace) -> None:
@@ -959,7 +1033,10 @@ def test_expire_leases_closes_only_holders_past_the_hard_limit(ns: Namespace) ->
     assert ns.do(ExpireLeases(hard)) == LeaseRecoveryResult(closed=("/f1", "/f3"))
     assert set(ns.store._tables.leases) == {"c2"}
     assert [(s.length, s.under_construction) for s in map(ns.stat, ("/f1", "/f2", "/f3"))] == [
-        (BS, False), (0, True), (100, False)]
+        (BS, False),
+        (0, True),
+        (100, False),
+    ]
     assert [b.num_bytes for b in ns.locations("/f1").blocks] == [BS]
     assert [b.num_bytes for b in ns.locations("/f3").blocks] == [100]
 
@@ -1025,10 +1102,17 @@ def test_bad_paths_are_invalid_and_change_nothing(ns: Namespace, path: str, make
         ns.stat(path)
 
 
-@pytest.mark.parametrize("path", [
-    "/" + "n" * 255, "/" + "é" * 127 + "e", "/" + "/".join(["p" * 199] * 40), "/d" * 1000,
-    "/a b/ünï/.hidden/..x",
-], ids=["name-255", "utf8-name-255", "path-8000", "1000-components", "odd-but-valid"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/" + "n" * 255,
+        "/" + "é" * 127 + "e",
+        "/" + "/".join(["p" * 199] * 40),
+        "/d" * 1000,
+        "/a b/ünï/.hidden/..x",
+    ],
+    ids=["name-255", "utf8-name-255", "path-8000", "1000-components", "odd-but-valid"],
+)
 def test_paths_at_the_limits_are_valid(ns: Namespace, path: str) -> None:
     ns.do(Mkdir(path, 0o755, parents=True))
     assert ns.stat(path).kind is Kind.DIR
@@ -1038,7 +1122,8 @@ def test_paths_at_the_limits_are_valid(ns: Namespace, path: str) -> None:
 
 
 def test_an_unexpected_exception_is_internal_and_rolled_back(
-        ns: Namespace, monkeypatch: pytest.MonkeyPatch) -> None:
+    ns: Namespace, monkeypatch: pytest.MonkeyPatch
+) -> None:
     real = applier.HANDLERS[Mkdir]
 
     def crash(ctx, cmd):
@@ -1048,8 +1133,12 @@ def test_an_unexpected_exception_is_internal_and_rolled_back(
 
     monkeypatch.setitem(applier.HANDLERS, Mkdir, crash)
     before = ns.state()
-    crashed, created = ns.batch([Envelope(Mkdir("/x", 0o755), SUPER, ns.now, "cl", 1),
-                                 Envelope(Create("/f", 0o644, "c1", 3, BS), SUPER, ns.now)])
+    crashed, created = ns.batch(
+        [
+            Envelope(Mkdir("/x", 0o755), SUPER, ns.now, "cl", 1),
+            Envelope(Create("/f", 0o644, "c1", 3, BS), SUPER, ns.now),
+        ]
+    )
     assert crashed == Failed("INTERNAL", "ZeroDivisionError: integer division or modulo by zero")
     assert isinstance(created, FileStatus)
     assert ns.store.applied_index() == ns.index
@@ -1096,18 +1185,28 @@ def test_an_invalid_payload_applies_as_empty(ns: Namespace, payload: bytes) -> N
     ns.do(Mkdir("/after", 0o755))
 
 
-@pytest.mark.parametrize("changes", [
-    {"now": "x"},
-    {"caller": "hdfs"},
-    {"command": {"_": "Done", "value": True}},
-    {"command": {"_": "Mkdir", "path": "/x", "perm": "rwx"}},
-    {"caller": {"_": "Caller", "user": "u\udc80", "groups": [], "superuser": True}},
-], ids=["now-str", "caller-str", "not-a-command", "perm-str", "unencodable-result"])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"now": "x"},
+        {"caller": "hdfs"},
+        {"command": {"_": "Done", "value": True}},
+        {"command": {"_": "Mkdir", "path": "/x", "perm": "rwx"}},
+        {"caller": {"_": "Caller", "user": "u\udc80", "groups": [], "superuser": True}},
+    ],
+    ids=["now-str", "caller-str", "not-a-command", "perm-str", "unencodable-result"],
+)
 def test_a_malformed_envelope_fails_alone(ns: Namespace, changes: dict) -> None:
     before = ns.state()
-    payload = json.dumps({"v": 1, "e": [_envelope_json(**changes),
-                                       _envelope_json(call_id=2, command=codec.to_plain(
-                                           Mkdir("/ok", 0o755)))]}).encode()
+    payload = json.dumps(
+        {
+            "v": 1,
+            "e": [
+                _envelope_json(**changes),
+                _envelope_json(call_id=2, command=codec.to_plain(Mkdir("/ok", 0o755))),
+            ],
+        }
+    ).encode()
     crashed, made = ns.apply_raw(payload)
     assert crashed.code == "INTERNAL" and made.path == "/ok"
     assert ns.state()["inodes"].keys() - before["inodes"].keys() == {made.inode_id}
@@ -1129,7 +1228,10 @@ def test_format_only_once(ns: Namespace) -> None:
     assert ns.do(Format("other", "others")) == Done(False)
     assert ns.state() == before
     assert (ns.stat("/").owner, ns.stat("/").group, ns.stat("/").perm) == (
-        "hdfs", "supergroup", 0o755)
+        "hdfs",
+        "supergroup",
+        0o755,
+    )
 
 
 # ---- codec ---------------------------------------------------------------------------
@@ -1195,17 +1297,20 @@ def test_batches_round_trip() -> None:
     assert codec.decode_batch(codec.encode_batch(envelopes)) == envelopes
 
 
-@pytest.mark.parametrize("data", [
-    b'{"_": "Inode", "id": 1}',
-    b'{"_": "subprocess.Popen", "args": "sh"}',
-    b'{"_": "__main__.Evil"}',
-    b'{"id": 1}',
-    b'{"_": 5}',
-    b'{"_": "Mkdir", "path": "/a", "perm": 1, "bogus": 2}',
-    b'{"_": "Mkdir"}',
-    b'{"_": "FileStatus", "kind": 7}',
-    b"{",
-])
+@pytest.mark.parametrize(
+    "data",
+    [
+        b'{"_": "Inode", "id": 1}',
+        b'{"_": "subprocess.Popen", "args": "sh"}',
+        b'{"_": "__main__.Evil"}',
+        b'{"id": 1}',
+        b'{"_": 5}',
+        b'{"_": "Mkdir", "path": "/a", "perm": 1, "bogus": 2}',
+        b'{"_": "Mkdir"}',
+        b'{"_": "FileStatus", "kind": 7}',
+        b"{",
+    ],
+)
 def test_unknown_or_malformed_values_are_codec_errors(data: bytes) -> None:
     with pytest.raises(codec.CodecError):
         codec.loads(data)
@@ -1215,5 +1320,6 @@ def test_unknown_or_malformed_values_are_codec_errors(data: bytes) -> None:
 
 def test_unregistered_values_do_not_encode() -> None:
     from ha_namenode.namespace.model import Lease
+
     with pytest.raises(TypeError):
         codec.dumps(Lease("c", 1))

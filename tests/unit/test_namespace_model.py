@@ -197,8 +197,9 @@ class Model:
             raise Err("FILE_NOT_FOUND")
         self.make_dirs(user, chain, perm & 0o1777, True)
 
-    def create(self, user: Caller, path: str, perm: int, overwrite: bool,
-               create_parent: bool) -> None:
+    def create(
+        self, user: Caller, path: str, perm: int, overwrite: bool, create_parent: bool
+    ) -> None:
         if path == "/":
             raise Err("FILE_ALREADY_EXISTS")
         chain = self.chain(path)
@@ -258,7 +259,7 @@ class Model:
             self.remove(dst)
         self.charge(dst_dirs - src_dirs, len(self.under(src)))
         for p in self.under(src):
-            moved = dst + p[len(src):]
+            moved = dst + p[len(src) :]
             self.tree[moved] = self.tree.pop(p)
             if p in self.quota:
                 self.quota[moved] = self.quota.pop(p)
@@ -311,14 +312,20 @@ class Model:
         self.rename(SUPER, path, target, False)
         return target
 
-    def expunge(self, user: str, now: int, interval: int,
-                immediate: bool) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def expunge(
+        self, user: str, now: int, interval: int, immediate: bool
+    ) -> tuple[tuple[str, ...], tuple[str, ...]]:
         if user:
             users = [user]
         else:
             home = self.tree.get("/user")
-            users = [] if home is None or home.kind != DIR else sorted(
-                paths.basename(p) for p in self.tree if p != "/" and paths.parent(p) == "/user")
+            users = (
+                []
+                if home is None or home.kind != DIR
+                else sorted(
+                    paths.basename(p) for p in self.tree if p != "/" and paths.parent(p) == "/user"
+                )
+            )
         made: list[str] = []
         removed: list[str] = []
         for name in users:
@@ -411,8 +418,11 @@ class NamespaceMachine(RuleBasedStateMachine):
             choices.append(st.builds(paths.child, st.sampled_from(dirs), st.sampled_from("abcd")))
         return data.draw(st.one_of(choices))
 
-    @initialize(spec=st.lists(st.tuples(PATHS, USERS, st.sampled_from([0o755, 0o777, 0o1777, 0])),
-                              max_size=12))
+    @initialize(
+        spec=st.lists(
+            st.tuples(PATHS, USERS, st.sampled_from([0o755, 0o777, 0o1777, 0])), max_size=12
+        )
+    )
     def populate(self, spec: list[tuple[str, Caller, int]]) -> None:
         """Start from a random tree: a perm of 0 makes a file, anything else a directory."""
         for path, user, perm in spec:
@@ -423,17 +433,34 @@ class NamespaceMachine(RuleBasedStateMachine):
 
     @rule(user=USERS, path=PATHS, perm=DIR_PERMS, parents=st.booleans(), exist_ok=st.booleans())
     def mkdir(self, user: Caller, path: str, perm: int, parents: bool, exist_ok: bool) -> None:
-        self.step(Mkdir(path, perm, parents, exist_ok), user,
-                  lambda m: m.mkdir(user, path, perm, parents, exist_ok))
+        self.step(
+            Mkdir(path, perm, parents, exist_ok),
+            user,
+            lambda m: m.mkdir(user, path, perm, parents, exist_ok),
+        )
 
-    @rule(user=USERS, path=PATHS, perm=FILE_PERMS, overwrite=st.booleans(),
-          create_parent=st.booleans(), replication=st.integers(1, 3))
-    def create(self, user: Caller, path: str, perm: int, overwrite: bool, create_parent: bool,
-               replication: int) -> None:
+    @rule(
+        user=USERS,
+        path=PATHS,
+        perm=FILE_PERMS,
+        overwrite=st.booleans(),
+        create_parent=st.booleans(),
+        replication=st.integers(1, 3),
+    )
+    def create(
+        self,
+        user: Caller,
+        path: str,
+        perm: int,
+        overwrite: bool,
+        create_parent: bool,
+        replication: int,
+    ) -> None:
         holder = f"w{self.ns.index}"
         cmd = Create(path, perm, holder, replication, BS, overwrite, create_parent)
-        result, _ = self.step(cmd, user,
-                              lambda m: m.create(user, path, perm, overwrite, create_parent))
+        result, _ = self.step(
+            cmd, user, lambda m: m.create(user, path, perm, overwrite, create_parent)
+        )
         if not isinstance(result, Failed):
             assert self.ns.do(Complete(path, holder, result.inode_id), user) == Done()
 
@@ -451,17 +478,25 @@ class NamespaceMachine(RuleBasedStateMachine):
     @rule(recursive=st.booleans(), data=st.data())
     def delete_to_trash(self, recursive: bool, data: st.DataObject) -> None:
         path = self.pick(data)
-        result, where = self.step(Delete(path, recursive, trash_interval=TRASH), SUPER,
-                                  lambda m: m.trash(path, recursive, self.ns.now))
+        result, where = self.step(
+            Delete(path, recursive, trash_interval=TRASH),
+            SUPER,
+            lambda m: m.trash(path, recursive, self.ns.now),
+        )
         if not isinstance(result, Failed):
             assert result.trash_path == where
 
-    @rule(user=st.sampled_from(["hdfs", ""]), interval=st.sampled_from([0, 10**12]),
-          immediate=st.booleans())
+    @rule(
+        user=st.sampled_from(["hdfs", ""]),
+        interval=st.sampled_from([0, 10**12]),
+        immediate=st.booleans(),
+    )
     def expunge(self, user: str, interval: int, immediate: bool) -> None:
         result, (made, removed) = self.step(
-            ExpungeTrash(user, interval, immediate), SUPER,
-            lambda m: m.expunge(user, self.ns.now, interval, immediate))
+            ExpungeTrash(user, interval, immediate),
+            SUPER,
+            lambda m: m.expunge(user, self.ns.now, interval, immediate),
+        )
         assert (result.checkpoints, result.removed) == (made, removed)
 
     @rule(user=USERS, perm=DIR_PERMS, data=st.data())
@@ -472,8 +507,7 @@ class NamespaceMachine(RuleBasedStateMachine):
     @rule(user=USERS, quota=st.sampled_from([1, 2, 3, 5, 8, -1]), data=st.data())
     def set_quota(self, user: Caller, quota: int, data: st.DataObject) -> None:
         path = self.pick(data, root=True)
-        self.step(SetQuota(path, ns_quota=quota), user,
-                  lambda m: m.set_quota(user, path, quota))
+        self.step(SetQuota(path, ns_quota=quota), user, lambda m: m.set_quota(user, path, quota))
 
     @rule(user=USERS, size=st.integers(0, 5 * BS // 2), data=st.data())
     def append(self, user: Caller, size: int, data: st.DataObject) -> None:
@@ -501,8 +535,9 @@ class NamespaceMachine(RuleBasedStateMachine):
     @rule(user=USERS, replication=st.integers(1, 4), data=st.data())
     def set_replication(self, user: Caller, replication: int, data: st.DataObject) -> None:
         path = self.pick(data)
-        result, is_file = self.step(SetReplication(path, replication), user,
-                                    lambda m: m.set_replication(user, path))
+        result, is_file = self.step(
+            SetReplication(path, replication), user, lambda m: m.set_replication(user, path)
+        )
         if not isinstance(result, Failed):
             assert result == Done(is_file)
 
@@ -533,8 +568,9 @@ class NamespaceMachine(RuleBasedStateMachine):
         self.ns.check_invariants()
         assert not self.ns.store._tables.leases  # every file the machine opens, it closes
         with self.ns.store.read() as view:
-            quotas = {path_of(view, n): n for n in self.ns.store._tables.inodes.values()
-                      if n.has_quota}
+            quotas = {
+                path_of(view, n): n for n in self.ns.store._tables.inodes.values() if n.has_quota
+            }
         assert {p: n.ns_quota for p, n in quotas.items()} == self.model.quota
         for p, node in quotas.items():
             assert node.ns_used == len(self.model.under(p))
@@ -542,14 +578,26 @@ class NamespaceMachine(RuleBasedStateMachine):
 
 @pytest.mark.timeout(900)  # a failure shrinks for up to five minutes
 def test_namespace_against_the_model() -> None:
-    run_state_machine_as_test(NamespaceMachine, settings=settings(
-        max_examples=150, stateful_step_count=50, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow]))
+    run_state_machine_as_test(
+        NamespaceMachine,
+        settings=settings(
+            max_examples=150,
+            stateful_step_count=50,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )
 
 
 @pytest.mark.soak
 @pytest.mark.timeout(3600)
 def test_namespace_against_the_model_soak() -> None:
-    run_state_machine_as_test(NamespaceMachine, settings=settings(
-        max_examples=2000, stateful_step_count=150, deadline=None,
-        suppress_health_check=[HealthCheck.too_slow]))
+    run_state_machine_as_test(
+        NamespaceMachine,
+        settings=settings(
+            max_examples=2000,
+            stateful_step_count=150,
+            deadline=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )

@@ -26,14 +26,28 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
 
 
 def d(inode_id: int, parent: int, name: str, **kw: object) -> Inode:
-    fields: dict[str, object] = {"perm": 0o755, "owner": "hdfs", "group": "supergroup",
-                                 "mtime": 1, "atime": 1, **kw}
+    fields: dict[str, object] = {
+        "perm": 0o755,
+        "owner": "hdfs",
+        "group": "supergroup",
+        "mtime": 1,
+        "atime": 1,
+        **kw,
+    }
     return Inode(inode_id, parent, name, Kind.DIR, **fields)
 
 
 def f(inode_id: int, parent: int, name: str, **kw: object) -> Inode:
-    fields: dict[str, object] = {"perm": 0o644, "owner": "alice", "group": "staff", "mtime": 2,
-                                 "atime": 3, "replication": 3, "block_size": 128, **kw}
+    fields: dict[str, object] = {
+        "perm": 0o644,
+        "owner": "alice",
+        "group": "staff",
+        "mtime": 2,
+        "atime": 3,
+        "replication": 3,
+        "block_size": 128,
+        **kw,
+    }
     return Inode(inode_id, parent, name, Kind.FILE, **fields)
 
 
@@ -68,8 +82,9 @@ def test_empty_store(store: Store) -> None:
 
 def test_inode_round_trip_keeps_types(store: Store) -> None:
     full = f(2, ROOT_ID, "a", length=300, holder="client-1", uc_block=True, mtime=10**12)
-    quota_dir = d(3, ROOT_ID, "q", children=4, ns_quota=100, ds_quota=10**13,
-                  ns_used=5, ds_used=2**40)
+    quota_dir = d(
+        3, ROOT_ID, "q", children=4, ns_quota=100, ds_quota=10**13, ns_used=5, ds_used=2**40
+    )
     seeded(store, full, quota_dir)
     with store.read() as view:
         assert view.inode(2) == full and view.inode(3) == quota_dir
@@ -185,7 +200,7 @@ def test_children_paging_and_count(store: Store) -> None:
         assert listed == by_bytes and pages == 5
         assert view.children(2, "", 0) == []
         start = by_bytes.index("a") + 1
-        assert [c.name for c in view.children(2, "a", 2)] == by_bytes[start:start + 2]
+        assert [c.name for c in view.children(2, "a", 2)] == by_bytes[start : start + 2]
         assert view.count_children_after(2, "") == len(NAMES)
         assert view.count_children_after(2, "e") == sum(1 for n in NAMES if n > "e")
         assert view.count_children_after(2, by_bytes[-1]) == 0
@@ -199,8 +214,12 @@ def test_children_paging_and_count(store: Store) -> None:
 def test_blocks_in_index_order_and_lookup(store: Store) -> None:
     seeded(store, f(2, ROOT_ID, "a"), f(3, ROOT_ID, "b"))
     with store.write(2) as txn:
-        for block in (Block(30, 2, 2, 1, 0), Block(10, 2, 0, 1, 128), Block(20, 2, 1, 1, 128),
-                      Block(40, 3, 0, 1, 7)):
+        for block in (
+            Block(30, 2, 2, 1, 0),
+            Block(10, 2, 0, 1, 128),
+            Block(20, 2, 1, 1, 128),
+            Block(40, 3, 0, 1, 7),
+        ):
             txn.put_block(block)
     with store.write(3) as txn:
         txn.put_block(Block(30, 2, 2, 5, 64))  # new gen stamp and length
@@ -226,8 +245,7 @@ def test_leases_and_expiry_order(store: Store) -> None:
         txn.delete_lease("zz")  # missing: no-op
     with store.read() as view:
         assert view.lease("e") == Lease("e", 50) and view.lease("d") is None
-        assert view.leases_renewed_before(300) == [Lease("e", 50), Lease("b", 100),
-                                                   Lease("c", 100)]
+        assert view.leases_renewed_before(300) == [Lease("e", 50), Lease("b", 100), Lease("c", 100)]
         assert view.leases_renewed_before(50) == []
         assert len(view.leases_renewed_before(301)) == 4
 
@@ -244,8 +262,13 @@ def test_block_index_is_unique_per_file(store: Store) -> None:
 
 
 def test_files_held_by(store: Store) -> None:
-    seeded(store, f(5, ROOT_ID, "x", holder="h1"), f(3, ROOT_ID, "y", holder="h1"),
-           f(4, ROOT_ID, "z", holder="h2"), f(6, ROOT_ID, "w"))
+    seeded(
+        store,
+        f(5, ROOT_ID, "x", holder="h1"),
+        f(3, ROOT_ID, "y", holder="h1"),
+        f(4, ROOT_ID, "z", holder="h2"),
+        f(6, ROOT_ID, "w"),
+    )
     with store.write(2) as txn:
         txn.update_inode(4, {"holder": "h1"})
         txn.update_inode(5, {"holder": ""})
@@ -405,7 +428,12 @@ def test_reader_keeps_its_snapshot_while_the_writer_commits(store: Store) -> Non
     assert store.applied_index() == 2
     committed.set()
     thread.join(10)
-    assert seen == {"committed": True, "index": 1, "new": None,
-                    "old": f(2, ROOT_ID, "a"), "listing": ["a"]}
+    assert seen == {
+        "committed": True,
+        "index": 1,
+        "new": None,
+        "old": f(2, ROOT_ID, "a"),
+        "listing": ["a"],
+    }
     with store.read() as view:
         assert view.inode(3) is not None and view.inode(2).length == 9
