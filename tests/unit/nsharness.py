@@ -15,15 +15,29 @@ from typing import Any
 
 from ha_namenode.namespace import codec, queries, quota
 from ha_namenode.namespace.applier import RETRY_TTL_MS, StateMachine
-from ha_namenode.namespace.commands import AddBlock, BlockRef, Complete, Create, Envelope, Format
+from ha_namenode.namespace.commands import (
+    AddBlock,
+    BlockRef,
+    Complete,
+    Create,
+    Envelope,
+    Format,
+    Mkdir,
+)
 from ha_namenode.namespace.memstore import MemoryStore
-from ha_namenode.namespace.model import ROOT_ID, Caller, Failed
+from ha_namenode.namespace.model import ROOT_ID, Caller, Failed, LocatedBlock
+from hafs_api import paths
 from hafs_api.errors import HafsError, make_error
 
 SUPER = Caller("hdfs", ("supergroup",), True)
 ALICE = Caller("alice", ("alice", "staff"))
 BOB = Caller("bob", ("bob", "staff"))
 START = 1_700_000_000_000  # 2023-11-14, ms
+CAROL = Caller("carol", ("carol",))
+BS = 1024  # block size of the scenario tests' files; replication 3 unless said
+FIRST_BLOCK = 1 << 30
+FIRST_GS = 1001
+TRASH = 3_600_000  # trash interval, ms
 
 
 class Namespace:
@@ -202,3 +216,23 @@ def _recount(view, root) -> tuple[int, int]:
         else:
             stack += view.children(node.id)
     return ns, ds
+
+
+def build(ns: Namespace, *spec: str) -> None:
+    """``/x/`` makes a directory (with parents), ``/x`` a closed file of 100 bytes."""
+    for path in spec:
+        ns.do(Mkdir(paths.parent(path.rstrip("/")), 0o755, parents=True, exist_ok=True))
+        if path.endswith("/"):
+            ns.do(Mkdir(path.rstrip("/"), 0o755))
+        else:
+            ns.write(path, [100])
+
+
+def usage(ns: Namespace, path: str) -> tuple[int, int]:
+    node = ns.inode(path)
+    return node.ns_used, node.ds_used
+
+
+def block_ref(b: LocatedBlock, num_bytes: int = 10, *, block: int = 0, gs: int = 0) -> BlockRef:
+    """The writer's report of block ``b``, optionally with a wrong id or generation stamp."""
+    return BlockRef(b.block_id + block, b.gen_stamp + gs, num_bytes)
