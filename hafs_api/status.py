@@ -73,7 +73,10 @@ def abort(context: grpc.ServicerContext, error: HafsError) -> None:
 
 def from_rpc_error(exc: grpc.RpcError) -> HafsError:
     """The hafs error a failed call stands for."""
-    status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+    try:
+        status = rpc_status.from_call(exc) if isinstance(exc, grpc.Call) else None
+    except ValueError:  # a status whose details disagree with the call: not from hafs
+        status = None
     if status is not None:
         for any_detail in status.details:
             detail = common_pb2.ErrorDetail()

@@ -114,27 +114,22 @@ class LocalConsensus:
         self._fail_pending()
 
     def _apply(self, batch: list[tuple[Envelope, Future]]) -> None:
-        payload = codec.encode_batch([env for env, _ in batch])
+        """Apply one batch as the next log entry; every future resolves, whatever happens."""
         index = self._sm.store.applied_index() + 1
         try:
-            results = self._sm.apply(index, payload)
+            results = self._sm.apply(index, codec.encode_batch([env for env, _ in batch]))
         except StoreFailure as e:
             log.error("log entry %d not applied: %s", index, e)
-            error = (
-                StorageFull(f"NameNode storage is full: {e}")
-                if e.disk_full
-                else Unavailable(f"NameNode storage failed: {e}")
-            )
-            for _, future in batch:
-                future.set_exception(error)
-            return
+            if e.disk_full:
+                return _fail(batch, StorageFull(f"NameNode storage is full: {e}"))
+            return _fail(batch, Unavailable(f"NameNode storage failed: {e}"))
         except Exception as e:  # a bug: fail the batch loudly, keep the node up
             log.exception("log entry %d not applied", index)
-            for _, future in batch:
-                future.set_exception(Unavailable(f"apply failed: {type(e).__name__}"))
-            return
+            return _fail(batch, Unavailable(f"apply failed: {type(e).__name__}"))
+        if results is None:  # only another writer could have applied this index
+            log.error("log entry %d was already applied; failing its batch", index)
+            return _fail(batch, Unavailable("the write's log position was taken; retry"))
         self.batches += 1
-        assert results is not None, "the apply thread is the only writer"
         for (_, future), result in zip(batch, results, strict=True):
             future.set_result(result)
 
@@ -146,3 +141,8 @@ class LocalConsensus:
                 return
             if item is not _STOP:
                 item[1].set_exception(NotLeader("the NameNode stopped"))
+
+
+def _fail(batch: list[tuple[Envelope, Future]], error: Exception) -> None:
+    for _, future in batch:
+        future.set_exception(error)

@@ -76,3 +76,12 @@ def test_single_member_cannot_transfer(consensus):
     with pytest.raises(Unsupported, match="single NameNode"):
         consensus.transfer_leadership("nn2")
     assert isinstance(consensus.propose(c.Envelope(c.RenewLease("x"), SUPER, 2)).result(5), Done)
+
+
+def test_an_unencodable_proposal_fails_alone_and_the_node_goes_on(consensus):
+    bad = c.Envelope(c.Mkdir("/x", 0o755), Caller("\udc80"), 2)  # a lone surrogate
+    with pytest.raises(Unavailable):
+        consensus.propose(bad).result(5)
+    assert isinstance(
+        consensus.propose(c.Envelope(c.Mkdir("/x", 0o755), SUPER, 3)).result(5), FileStatus
+    )
