@@ -28,24 +28,8 @@ def dev_up(args: argparse.Namespace) -> int:
     except Exception as e:
         print(f"the dev cluster did not start: {e}\n{cluster.logs()}", file=sys.stderr)
         return 1
-    conf = cluster.client_conf
-    print(
-        f"""
-hafs dev cluster is up (Ctrl-C stops it)
-  nameservice  {cluster.nameservice}
-  namenodes    {", ".join(f"{n.node_id}={n.address}" for n in cluster.nodes)}
-  logs         {base}/*.log
-  client conf  {conf}
-
-In another shell, as {getpass.getuser()} (the superuser of this cluster):
-  export HAFS_CONF={conf}
-  .venv/bin/hactl fs -mkdir -p /user/$USER
-  .venv/bin/hactl fs -ls /
-  .venv/bin/hactl ha status
-""",
-        flush=True,
-    )
-    try:
+    try:  # from here on, whatever happens, the cluster's processes are stopped
+        print(banner(cluster, base), flush=True)
         while not stopping.wait(1.0):
             dead = [n.node_id for n in cluster.nodes if not n.running]
             if dead:
@@ -55,6 +39,24 @@ In another shell, as {getpass.getuser()} (the superuser of this cluster):
         cluster.stop()
         print("hafs dev cluster stopped", flush=True)
     return 0
+
+
+def banner(cluster: LocalCluster, base: Path) -> str:
+    user = getpass.getuser()
+    nodes = ", ".join(f"{n.node_id}={n.address}" for n in cluster.nodes)
+    return f"""
+hafs dev cluster is up (Ctrl-C stops it)
+  nameservice  {cluster.nameservice}
+  namenodes    {nodes}
+  logs         {base}/*.log
+  client conf  {cluster.client_conf}
+
+In another shell, as {user} (the superuser of this cluster):
+  export HAFS_CONF={cluster.client_conf}
+  .venv/bin/hactl fs -mkdir -p /user/{user}
+  .venv/bin/hactl fs -ls /
+  .venv/bin/hactl ha status
+"""
 
 
 def main(argv: list[str] | None = None) -> int:
