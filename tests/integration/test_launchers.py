@@ -32,6 +32,12 @@ def wait_for_line(process: subprocess.Popen, needle: str, timeout: float) -> str
     raise AssertionError(f"{needle!r} not printed in {timeout} s; got:\n{''.join(seen)}")
 
 
+def reap(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.kill()
+        process.wait(10)
+
+
 def test_hactl_namenode_start_serves_and_stops_on_sigterm(tmp_path):
     address = f"127.0.0.1:{free_port()}"
     config = tmp_path / "nn1.toml"
@@ -50,9 +56,7 @@ def test_hactl_namenode_start_serves_and_stops_on_sigterm(tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        reap(process)
     assert (tmp_path / "nn1" / "namespace.db").exists()
 
 
@@ -78,9 +82,7 @@ def test_dev_cluster_up_prints_how_to_use_it_and_stops(tmp_path):
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
     finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait(10)
+        reap(process)
         kill_namenodes_under(tmp_path / "dev")
     assert "hafs dev cluster stopped" in process.stdout.read()
 
