@@ -82,6 +82,59 @@ def write_image(store: SqlStore, dest_dir: Path, *, keep: int = 2) -> ImageInfo:
     return info
 
 
+def write_dump(store: SqlStore, dump: Path, extra: str) -> ImageInfo:
+    """Write a self-contained dump: an image of ``store`` carrying ``extra`` (text).
+
+    The consensus layer's full dump (the Raft snapshot): what a restarted replica
+    restores and what a leader ships to a lagging follower. ``extra`` holds the
+    consensus layer's own record (its log position and members). The dump's
+    state may be newer than that record; replay skips what it already holds.
+    Safe to call from any thread while the apply thread writes.
+    """
+    dump = Path(dump)
+    fd, tmp_name = tempfile.mkstemp(dir=dump.parent, prefix=".dump-", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    started = time.monotonic()
+    try:
+        _vacuum_into(store.path, tmp)
+        with contextlib.closing(sqlite3.connect(tmp, isolation_level=None)) as conn:
+            conn.execute("CREATE TABLE raft_dump (value TEXT NOT NULL)")
+            conn.execute("INSERT INTO raft_dump (value) VALUES (?)", (extra,))
+        index = _image_index(tmp)
+        _fsync_file(tmp)
+        os.replace(tmp, dump)
+        _fsync_dir(dump.parent)
+    except BaseException:
+        for path in (tmp, *(Path(f"{tmp}{s}") for s in _SIDE_FILES)):
+            path.unlink(missing_ok=True)
+        raise
+    info = ImageInfo(dump, index, dump.stat().st_size)
+    log.info(
+        "wrote dump %s (index %d, %d bytes) in %.3fs",
+        dump.name,
+        index,
+        info.size_bytes,
+        time.monotonic() - started,
+    )
+    return info
+
+
+def read_dump(dump: Path) -> tuple[int, str]:
+    """(applied index, extra) of a dump; ValueError naming the file if it is not one."""
+    dump = Path(dump)
+    index = _image_index(dump)
+    uri = dump.resolve().as_uri() + "?mode=ro&immutable=1"
+    try:
+        with contextlib.closing(sqlite3.connect(uri, uri=True)) as conn:
+            row = conn.execute("SELECT value FROM raft_dump").fetchone()
+    except sqlite3.DatabaseError as exc:
+        raise ValueError(f"{dump} is not a hafs dump: {exc}") from exc
+    if row is None:
+        raise ValueError(f"{dump} is not a hafs dump: its raft_dump table is empty")
+    return index, row[0]
+
+
 def images(dest_dir: Path) -> list[Path]:
     """The images in ``dest_dir``, oldest first."""
     if not Path(dest_dir).is_dir():

@@ -279,6 +279,13 @@ class SqlStore:
             raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, not {synchronous!r}")
         self.path = Path(path)
         self._synchronous = synchronous.upper()
+        self._lock = threading.Lock()
+        self._writing: int | None = None  # the thread inside write(), to refuse re-entry
+        self._closed = False
+        self._writer: Connection | None = None
+        self._open()
+
+    def _open(self) -> None:
         self._engine = create_engine(
             URL.create("sqlite", database=str(self.path)),
             poolclass=QueuePool,
@@ -288,10 +295,6 @@ class SqlStore:
         )
         event.listen(self._engine, "connect", self._on_connect)
         event.listen(self._engine, "begin", _on_begin)
-        self._lock = threading.Lock()
-        self._writing: int | None = None  # the thread inside write(), to refuse re-entry
-        self._closed = False
-        self._writer: Connection | None = None
         try:
             self._applied = self._create_schema()
         except BaseException as exc:
@@ -300,6 +303,23 @@ class SqlStore:
             if isinstance(exc, DBAPIError):
                 _raise_store_error(exc)
             raise
+
+    def restore(self, image: Path) -> int:
+        """Replace the whole state with ``image`` (a snapshot install); return its index.
+
+        Waits for the writer; readers opened before may fail and must retry.
+        """
+        from ha_namenode.persistence.image import restore_image  # image builds on this module
+
+        with self._lock:
+            self._check_open()
+            self._drop_writer()
+            self._engine.dispose()
+            try:
+                restore_image(image, self.path)
+            finally:
+                self._open()
+            return self._applied
 
     def _on_connect(self, dbapi_conn: sqlite3.Connection, _record: object) -> None:
         dbapi_conn.isolation_level = None  # we emit BEGIN ourselves (see _on_begin)

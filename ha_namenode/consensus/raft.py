@@ -1,0 +1,399 @@
+"""Raft consensus through pysyncobj: the only code that imports pysyncobj.
+
+``RaftConsensus`` implements ``base.Consensus`` for a nameservice of several
+NameNodes (ARCHITECTURE §3 lists the pysyncobj facts this code is built on):
+
+- **One replicated entry point.** ``_Replica.apply_entry(payload)`` carries one
+  encoded batch of envelopes (``namespace.codec``). It learns its log index
+  from ``raftLastApplied + 1``, which makes apply idempotent per index.
+  Nothing escapes it: the state machine turns errors into results, and a
+  failure of the store stops the process (fail-stop), because a replica that
+  skipped an entry must not go on.
+- **Group commit.** One proposer thread packs every queued proposal (up to
+  ``max_batch``) into one log entry, with at most ``max_inflight`` entries
+  outstanding. Under load, batches grow by themselves.
+- **Linearizable reads.** ``read_barrier`` rides on the next batch: the batch
+  commits in the leader's current term and is applied here before the read
+  runs. A deposed or paused old leader cannot commit it, so it never answers
+  with stale data. Concurrent reads share a batch.
+- **Snapshots without blocking the tick thread.** The serializer only records
+  pysyncobj's log position and starts ``write_dump`` (``VACUUM INTO`` from its
+  own read snapshot) on a thread. It writes nothing at the temporary path, so
+  pysyncobj's immediate rename of that path fails (silently, in 0.3.17), and
+  ``serializeChecker`` reports SERIALIZING until the dump is complete and
+  atomically in place. Only then does pysyncobj drop journal entries.
+- **Security.** ``password`` is always set. Without it, pysyncobj unpickles
+  network input.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+
+from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
+from pysyncobj.config import SERIALIZER_STATE
+from pysyncobj.node import TCPNode
+
+from ha_namenode.consensus.base import ConsensusStatus, Member
+from ha_namenode.namespace import codec
+from ha_namenode.namespace.applier import StateMachine
+from ha_namenode.namespace.commands import Envelope
+from ha_namenode.persistence import SqlStore, read_dump, write_dump
+from hafs_api.errors import InvalidArgument, NotLeader, Unavailable
+
+log = logging.getLogger(__name__)
+_STATES = {0: "standby", 1: "candidate", 2: "active"}  # pysyncobj's _RAFT_STATE
+
+
+class StartupError(RuntimeError):
+    """A file the replica needs is unreadable; the message names it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Peer:
+    node_id: str
+    raft_address: str  # host:port of the Raft transport
+    rpc_address: str  # host:port of the client gRPC service
+
+
+@dataclass(frozen=True, slots=True)
+class RaftTuning:
+    """Timeouts and limits; docs/design.md gives the reason for each."""
+
+    min_timeout: float = 0.3
+    max_timeout: float = 0.6
+    append_entries_period: float = 0.05
+    leader_fallback_timeout: float = 2.5
+    connection_timeout: float = 3.0
+    connection_retry_time: float = 0.5
+    compaction_min_entries: int = 20_000
+    compaction_min_time: float = 600.0
+    max_batch: int = 512
+    max_inflight: int = 8
+
+
+class _Replica(SyncObj):
+    def __init__(self, owner: RaftConsensus, me: str, partners: list[str], conf: SyncObjConf):
+        self._owner = owner
+        super().__init__(me, partners, conf)
+
+    @replicated
+    def apply_entry(self, payload: bytes):
+        return self._owner._apply(self.raftLastApplied + 1, payload)
+
+
+@dataclass
+class _Pending:
+    envelope: Envelope | None  # None: a read barrier
+    future: Future
+
+
+def _entry_to_plain(entry: tuple) -> list:
+    command, index, term = entry
+    return [base64.b64encode(command).decode(), index, term]
+
+
+def _entry_from_plain(plain: list) -> tuple:
+    return (base64.b64decode(plain[0]), int(plain[1]), int(plain[2]))
+
+
+class RaftConsensus:
+    def __init__(
+        self,
+        machine: StateMachine,
+        store: SqlStore,
+        me: Peer,
+        peers: list[Peer],
+        data_dir: Path,
+        password: str,
+        tuning: RaftTuning = RaftTuning(),
+        fail_stop: Callable[[str], None] | None = None,
+    ) -> None:
+        if not password:
+            raise InvalidArgument(
+                "a Raft password is required (pysyncobj unpickles "
+                "network input from anyone who has it)"
+            )
+        self._sm = machine
+        self._store = store
+        self._me = me
+        self._peers = {p.node_id: p for p in peers if p.node_id != me.node_id}
+        self._by_raft = {p.raft_address: p for p in (me, *self._peers.values())}
+        self._data = Path(data_dir)
+        self._dump = self._data / "raft.dump"
+        self._journal = self._data / "raft.journal"
+        self._password = password
+        self._tuning = tuning
+        self._fail_stop = fail_stop or _exit_process
+        self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
+        self._inflight = threading.Semaphore(tuning.max_inflight)
+        self._serializing = SERIALIZER_STATE.NOT_SERIALIZING
+        self._replica: _Replica | None = None
+        self._running = False
+        self._proposer: threading.Thread | None = None
+
+    # ---- lifecycle ------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._data.mkdir(parents=True, exist_ok=True)
+        if self._dump.exists():
+            try:
+                read_dump(self._dump)
+            except ValueError as e:
+                raise StartupError(f"cannot start from the Raft dump {self._dump}: {e}") from e
+        t = self._tuning
+        conf = SyncObjConf(
+            password=self._password,
+            journalFile=str(self._journal),
+            fullDumpFile=str(self._dump),
+            serializer=self._serialize,
+            deserializer=self._deserialize,
+            serializeChecker=self._check_serializing,
+            useFork=False,
+            appendEntriesUseBatch=False,
+            dynamicMembershipChange=True,
+            raftMinTimeout=t.min_timeout,
+            raftMaxTimeout=t.max_timeout,
+            appendEntriesPeriod=t.append_entries_period,
+            leaderFallbackTimeout=t.leader_fallback_timeout,
+            connectionTimeout=t.connection_timeout,
+            connectionRetryTime=t.connection_retry_time,
+            logCompactionMinEntries=t.compaction_min_entries,
+            logCompactionMinTime=t.compaction_min_time,
+        )
+        partners = [p.raft_address for p in self._peers.values()]
+        self._running = True
+        self._replica = _Replica(self, self._me.raft_address, partners, conf)
+        self._proposer = threading.Thread(target=self._propose_loop, name="proposer", daemon=True)
+        self._proposer.start()
+
+    def stop(self) -> None:
+        if not self._running:
+            return
+        self._running = False
+        if self._proposer is not None:
+            self._proposer.join(timeout=5)
+        if self._replica is not None:
+            self._replica.destroy()
+        while True:
+            try:
+                self._queue.get_nowait().future.set_exception(NotLeader("the NameNode stopped"))
+            except queue.Empty:
+                break
+
+    # ---- the Consensus interface ---------------------------------------------------------
+
+    @property
+    def is_leader(self) -> bool:
+        return self._running and self._replica is not None and self._replica._isLeader()
+
+    def leader_address(self) -> str:
+        leader = self._replica._getLeader() if self._replica is not None else None
+        peer = self._by_raft.get(getattr(leader, "id", str(leader))) if leader else None
+        return peer.rpc_address if peer else ""
+
+    def propose(self, envelope: Envelope) -> Future:
+        future: Future = Future()
+        if not self.is_leader:
+            future.set_exception(
+                NotLeader("this NameNode is not the leader", leader_hint=self.leader_address())
+            )
+        else:
+            self._queue.put(_Pending(envelope, future))
+        return future
+
+    def read_barrier(self, timeout: float) -> None:
+        future = self.propose_barrier()
+        future.result(timeout)
+
+    def propose_barrier(self) -> Future:
+        future: Future = Future()
+        if not self.is_leader:
+            future.set_exception(
+                NotLeader("this NameNode is not the leader", leader_hint=self.leader_address())
+            )
+        else:
+            self._queue.put(_Pending(None, future))
+        return future
+
+    def status(self) -> ConsensusStatus:
+        replica = self._replica
+        if replica is None:
+            raise Unavailable("the Raft replica is not running")
+        st = replica.getStatus()
+        leader = st.get("leader")
+        leader_peer = self._by_raft.get(leader.id) if leader is not None else None
+        members = [Member(self._me.node_id, self._me.rpc_address, True, st["last_applied"])]
+        for peer in self._peers.values():
+            key = peer.raft_address
+            members.append(
+                Member(
+                    peer.node_id,
+                    peer.rpc_address,
+                    st.get(f"partner_node_status_server_{key}") == 2,
+                    st.get(f"match_idx_server_{key}", 0),
+                )
+            )
+        return ConsensusStatus(
+            node_id=self._me.node_id,
+            state=_STATES.get(st["state"], "standby"),
+            term=st["raft_term"],
+            commit_index=st["commit_idx"],
+            applied_index=st["last_applied"],
+            leader_id=leader_peer.node_id if leader_peer else "",
+            leader_address=leader_peer.rpc_address if leader_peer else "",
+            members=tuple(members),
+        )
+
+    def transfer_leadership(self, node_id: str) -> None:
+        peer = self._peers.get(node_id)
+        if peer is None:
+            raise InvalidArgument(
+                f"unknown NameNode {node_id!r} (known: {', '.join(sorted(self._peers)) or 'none'})"
+            )
+        if not self.is_leader:
+            raise NotLeader(
+                "only the leader can transfer leadership", leader_hint=self.leader_address()
+            )
+        done: Future = Future()
+        self._replica.transferLeadership(  # type: ignore[union-attr]
+            node=peer.raft_address, callback=lambda res, err: done.set_result(err)
+        )
+        error = done.result(timeout=10)
+        if error != FAIL_REASON.SUCCESS:
+            raise Unavailable(f"leadership transfer to {node_id} failed (reason {error})")
+
+    # ---- the proposer (its own thread) ------------------------------------------------------
+
+    def _propose_loop(self) -> None:
+        while self._running:
+            try:
+                first = self._queue.get(timeout=0.1)
+            except queue.Empty:
+                continue
+            batch = [first]
+            while len(batch) < self._tuning.max_batch:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            while not self._inflight.acquire(timeout=0.1):
+                if not self._running:
+                    _fail_all(batch, NotLeader("the NameNode stopped"))
+                    return
+            self._submit(batch)
+
+    def _submit(self, batch: list[_Pending]) -> None:
+        writes = [p.envelope for p in batch if p.envelope is not None]
+        try:
+            payload = codec.encode_batch(writes)
+        except Exception as e:  # an unencodable proposal fails alone
+            log.exception("cannot encode a batch; failing it")
+            self._inflight.release()
+            _fail_all(batch, Unavailable(f"the proposal could not be encoded: {e}"))
+            return
+        replica = self._replica
+        assert replica is not None
+        replica.apply_entry(payload, callback=lambda res, err: self._committed(batch, res, err))
+
+    def _committed(self, batch: list[_Pending], results, error) -> None:
+        """pysyncobj's callback, on the tick thread: resolve futures, nothing slow."""
+        self._inflight.release()
+        if error != FAIL_REASON.SUCCESS:
+            if error == FAIL_REASON.NOT_LEADER:
+                failure: Exception = NotLeader(
+                    "this NameNode is not the leader", leader_hint=self.leader_address()
+                )
+            else:
+                failure = Unavailable(
+                    f"the write's outcome is unknown (Raft reason {error}); "
+                    "retry with the same call id"
+                )
+            _fail_all(batch, failure)
+            return
+        writes = [p for p in batch if p.envelope is not None]
+        if results is None or len(results) != len(writes):
+            _fail_all(
+                batch, Unavailable("the entry was applied before; retry with the same call id")
+            )
+            return
+        for pending, result in zip(writes, results, strict=True):
+            pending.future.set_result(result)
+        for pending in batch:
+            if pending.envelope is None:
+                pending.future.set_result(None)
+
+    # ---- apply and snapshots (the tick thread) -----------------------------------------------
+
+    def _apply(self, index: int, payload: bytes):
+        try:
+            return self._sm.apply(index, payload)
+        except BaseException as e:  # the store broke: this replica must not go on
+            log.critical("cannot apply log entry %d: %s; stopping this NameNode", index, e)
+            self._fail_stop(f"log entry {index} could not be applied: {e}")
+            return None
+
+    def _serialize(self, tmp_path: str, raft_tuple: tuple) -> None:
+        last, prev, cluster = raft_tuple
+        extra = json.dumps(
+            {
+                "last": _entry_to_plain(last),
+                "prev": _entry_to_plain(prev),
+                "cluster": sorted(getattr(n, "id", str(n)) for n in cluster),
+            }
+        )
+        Path(tmp_path).unlink(missing_ok=True)  # pysyncobj must find nothing to rename
+        self._serializing = SERIALIZER_STATE.SERIALIZING
+        threading.Thread(target=self._write_dump, args=(extra,), name="dump", daemon=True).start()
+
+    def _write_dump(self, extra: str) -> None:
+        try:
+            write_dump(self._store, self._dump, extra)
+            self._serializing = SERIALIZER_STATE.SUCCESS
+        except Exception:
+            log.exception("writing the Raft dump failed; the journal is kept")
+            self._serializing = SERIALIZER_STATE.FAILED
+
+    def _check_serializing(self) -> int:
+        state = self._serializing
+        if state in (SERIALIZER_STATE.SUCCESS, SERIALIZER_STATE.FAILED):
+            self._serializing = SERIALIZER_STATE.NOT_SERIALIZING
+        return state
+
+    def _deserialize(self, path: str) -> tuple:
+        index, extra = read_dump(Path(path))
+        if index > self._store.applied_index():
+            log.info(
+                "installing the snapshot at index %d (state was at %d)",
+                index,
+                self._store.applied_index(),
+            )
+            self._store.restore(Path(path))
+        meta = json.loads(extra)
+        cluster = {TCPNode(address) for address in meta["cluster"]}
+        return (_entry_from_plain(meta["last"]), _entry_from_plain(meta["prev"]), cluster)
+
+    def force_compaction(self) -> None:
+        """Ask pysyncobj for a snapshot now (``hactl ha checkpoint``)."""
+        if self._replica is not None:
+            self._replica.forceLogCompaction()
+
+
+def _fail_all(batch: list[_Pending], error: Exception) -> None:
+    for pending in batch:
+        if not pending.future.done():
+            pending.future.set_exception(error)
+
+
+def _exit_process(reason: str) -> None:
+    logging.shutdown()
+    os._exit(70)
