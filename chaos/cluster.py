@@ -9,7 +9,9 @@ SIGKILL, and ``logs()`` returns their output for a failing test to print.
 
 from __future__ import annotations
 
+import getpass
 import os
+import secrets
 import signal
 import socket
 import subprocess
@@ -21,6 +23,8 @@ from typing import Any
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from hafs_api.v1 import admin_pb2, admin_pb2_grpc, common_pb2, namenode_pb2, namenode_pb2_grpc
 
 HOST = "127.0.0.1"
 
@@ -66,6 +70,32 @@ def wait_serving(address: str, timeout: float) -> None:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"{address} not serving after {timeout:.0f} s")
             time.sleep(0.05)
+
+
+# Short timeouts for a laptop or CI (docs/design.md explains the production ones).
+DEV_RAFT: dict[str, Any] = {
+    "min_timeout_s": 0.3,
+    "max_timeout_s": 0.6,
+    "append_entries_period_s": 0.05,
+    "leader_fallback_timeout_s": 2.0,
+}
+
+
+def _is_active_and_formatted(address: str) -> bool:
+    with grpc.insecure_channel(address) as channel:
+        try:
+            status = admin_pb2_grpc.HaAdminStub(channel).GetStatus(
+                admin_pb2.GetStatusRequest(), timeout=1.0
+            )
+            if status.state != admin_pb2.ACTIVE:
+                return False
+            header = common_pb2.RequestHeader(user=getpass.getuser())
+            namenode_pb2_grpc.ClientNamenodeStub(channel).GetFileInfo(
+                namenode_pb2.GetFileInfoRequest(header=header, path="/"), timeout=1.0
+            )
+            return True
+        except grpc.RpcError:
+            return False
 
 
 @dataclass
@@ -123,47 +153,73 @@ class LocalCluster:
     users: dict[str, list[str]] = field(default_factory=dict)
     nodes: list[NodeProcess] = field(default_factory=list)
 
+    raft: dict[str, Any] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         self.base_dir = Path(self.base_dir)
-        if self.namenodes != 1:
-            raise ValueError(
-                "a replicated nameservice needs the Raft consensus adapter; "
-                "this build runs one NameNode per nameservice"
-            )
+        if self.namenodes < 1:
+            raise ValueError("a nameservice needs at least one NameNode")
 
     def start(self, timeout: float = 30.0) -> LocalCluster:
         self.base_dir.mkdir(parents=True, exist_ok=True)
         if not self.nodes:
-            self.nodes = [self._configure(i + 1) for i in range(self.namenodes)]
+            self.nodes = self._configure_all()
         try:
             for node in self.nodes:
                 if not node.running:
                     node.start()
             for node in self.nodes:
                 wait_serving(node.address, timeout)
+            self.wait_leader(timeout)
         except BaseException:
             self.stop()
             raise
         self.write_client_conf()
         return self
 
-    def _configure(self, n: int) -> NodeProcess:
-        node_id = f"nn{n}"
-        address = f"{HOST}:{free_port()}"
-        config = self.base_dir / f"{node_id}.toml"
-        sections: dict[str, dict[str, Any]] = {
-            "namenode": {
-                "id": node_id,
-                "nameservice": self.nameservice,
-                "rpc_address": address,
-                "data_dir": str(self.base_dir / node_id),
-            },
-            "namespace": dict(self.namespace),
-        }
-        if self.users:
-            sections["users"] = dict(self.users)
-        write_toml(config, sections)
-        return NodeProcess(node_id, config, self.base_dir / f"{node_id}.log", address)
+    def _configure_all(self) -> list[NodeProcess]:
+        ids = [f"nn{i + 1}" for i in range(self.namenodes)]
+        rpc = {i: f"{HOST}:{free_port()}" for i in ids}
+        members: dict[str, dict[str, Any]] = {}
+        raft: dict[str, Any] = {}
+        if self.namenodes > 1:
+            members = {
+                i: {"rpc_address": rpc[i], "raft_address": f"{HOST}:{free_port()}"} for i in ids
+            }
+            raft = {"password": secrets.token_hex(16), **DEV_RAFT, **self.raft}
+        nodes = []
+        for node_id in ids:
+            config = self.base_dir / f"{node_id}.toml"
+            sections: dict[str, dict[str, Any]] = {
+                "namenode": {
+                    "id": node_id,
+                    "nameservice": self.nameservice,
+                    "rpc_address": rpc[node_id],
+                    "data_dir": str(self.base_dir / node_id),
+                },
+                "namespace": dict(self.namespace),
+            }
+            if self.users:
+                sections["users"] = dict(self.users)
+            if members:
+                sections["raft"] = raft
+                sections.update({f"members.{i}": m for i, m in members.items()})
+            write_toml(config, sections)
+            nodes.append(
+                NodeProcess(node_id, config, self.base_dir / f"{node_id}.log", rpc[node_id])
+            )
+        return nodes
+
+    def wait_leader(self, timeout: float = 30.0) -> NodeProcess:
+        """The node that is active and has formatted the namespace."""
+        deadline = time.monotonic() + timeout
+        while True:
+            for node in self.nodes:
+                if node.running and _is_active_and_formatted(node.address):
+                    return node
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no leader among {self.addresses} after {timeout:.0f} s")
+            time.sleep(0.05)
 
     @property
     def addresses(self) -> list[str]:

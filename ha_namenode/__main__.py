@@ -9,6 +9,7 @@ import sys
 import threading
 
 from ha_namenode.config import ConfigError, NameNodeConfig
+from ha_namenode.consensus.raft import StartupError
 from ha_namenode.node import DataDirInUse, NameNode
 
 
@@ -31,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         node = NameNode.from_config(config).start()
-    except (DataDirInUse, OSError) as e:
+    except (DataDirInUse, StartupError, OSError) as e:
         logging.getLogger("ha_namenode").error("cannot start: %s", e)
         return 1
     stopping = threading.Event()

@@ -6,6 +6,9 @@ Loaded and validated once at start-up; every error names the bad key::
     [namespace]  superuser, supergroup, replication and block-size policy,
                  trash and lease timings, retry-cache TTL, user policy
     [users]      static group mapping: alice = ["users", "ml"]
+    [members.ID] the nameservice's NameNodes: rpc_address, raft_address (none: a
+                 single NameNode without Raft)
+    [raft]       password (required with members) and timeouts
 
 Environment overrides use ``HAFS__SECTION__KEY`` (for example
 ``HAFS__NAMENODE__RPC_ADDRESS=127.0.0.1:9000``); values are parsed as TOML
@@ -69,10 +72,35 @@ class NamespaceSection:
 
 
 @dataclass(frozen=True)
+class MemberSection:
+    rpc_address: str = ""
+    raft_address: str = ""
+
+
+@dataclass(frozen=True)
+class RaftSection:
+    password: str = ""  # shared by the group; pysyncobj unpickles traffic without it
+    min_timeout_s: float = 0.3
+    max_timeout_s: float = 0.6
+    append_entries_period_s: float = 0.05
+    leader_fallback_timeout_s: float = 2.5
+    connection_timeout_s: float = 3.0
+    connection_retry_time_s: float = 0.5
+    compaction_min_entries: int = 20_000
+    compaction_min_time_s: float = 600.0
+
+
+@dataclass(frozen=True)
 class NameNodeConfig:
     namenode: NodeSection = field(default_factory=NodeSection)
     namespace: NamespaceSection = field(default_factory=NamespaceSection)
     users: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    members: dict[str, MemberSection] = field(default_factory=dict)
+    raft: RaftSection = field(default_factory=RaftSection)
+
+    @property
+    def replicated(self) -> bool:
+        return bool(self.members)
 
     @property
     def data_path(self) -> Path:
@@ -98,7 +126,7 @@ class NameNodeConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NameNodeConfig:
-        unknown = set(data) - {"namenode", "namespace", "users"}
+        unknown = set(data) - {"namenode", "namespace", "users", "members", "raft"}
         if unknown:
             raise ConfigError(f"{sorted(unknown)[0]}: unknown section")
         users = data.get("users", {})
@@ -109,10 +137,18 @@ class NameNodeConfig:
             if not isinstance(groups, list) or not all(isinstance(g, str) for g in groups):
                 raise ConfigError(f"users.{user}: expected a list of group names")
             mapping[user] = tuple(groups)
+        members = data.get("members", {})
+        if not isinstance(members, dict):
+            raise ConfigError("members: expected a table of [members.ID] tables")
         return cls(
             namenode=_section(NodeSection, data.get("namenode", {}), "namenode"),
             namespace=_section(NamespaceSection, data.get("namespace", {}), "namespace"),
             users=mapping,
+            members={
+                node_id: _section(MemberSection, member, f"members.{node_id}")
+                for node_id, member in members.items()
+            },
+            raft=_section(RaftSection, data.get("raft", {}), "raft"),
         )
 
 
@@ -223,3 +259,26 @@ def validate(config: NameNodeConfig) -> None:
     for key, ok, why in checks:
         if not ok:
             raise ConfigError(f"{key}: {why}")
+    _validate_members(config)
+
+
+def _validate_members(config: NameNodeConfig) -> None:
+    if not config.members:
+        return
+    me = config.namenode.id
+    if me not in config.members:
+        raise ConfigError(f"members: this NameNode ({me}) is not among {sorted(config.members)}")
+    for node_id, member in config.members.items():
+        parse_address(member.rpc_address, f"members.{node_id}.rpc_address")
+        parse_address(member.raft_address, f"members.{node_id}.raft_address")
+    if not config.raft.password:
+        raise ConfigError("raft.password: required when [members] lists a Raft group")
+    r = config.raft
+    if not r.min_timeout_s > 3 * r.append_entries_period_s:
+        raise ConfigError("raft.min_timeout_s: must exceed 3 * raft.append_entries_period_s")
+    if not r.max_timeout_s > r.min_timeout_s:
+        raise ConfigError("raft.max_timeout_s: must exceed raft.min_timeout_s")
+    if not r.connection_timeout_s >= r.max_timeout_s:
+        raise ConfigError("raft.connection_timeout_s: must be at least raft.max_timeout_s")
+    if not r.leader_fallback_timeout_s > r.append_entries_period_s:
+        raise ConfigError("raft.leader_fallback_timeout_s: must exceed the append period")

@@ -6,6 +6,8 @@ Layout of ``data_dir``::
     in_use.lock        held while a NameNode runs here (a second one refuses to start)
     namespace.db       the live SQLite state (disposable: rebuilt from an image)
     image/             images: consistent copies of the state, named by applied index
+    raft.journal       the Raft log (the edit log), with [members] only
+    raft.dump          the Raft snapshot: a self-contained image, with [members] only
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ import os
 from pathlib import Path
 
 from ha_namenode.config import NameNodeConfig
+from ha_namenode.consensus.base import Consensus
 from ha_namenode.consensus.local import LocalConsensus
+from ha_namenode.consensus.raft import Peer, RaftConsensus, RaftTuning
 from ha_namenode.duties import Duties
 from ha_namenode.identity import GroupMapping
 from ha_namenode.namespace.applier import StateMachine
@@ -45,6 +49,27 @@ def lock_data_dir(path: Path) -> int:
     os.ftruncate(fd, 0)
     os.write(fd, f"{os.getpid()}\n".encode())
     return fd
+
+
+def make_consensus(config: NameNodeConfig, machine: StateMachine, store: SqlStore) -> Consensus:
+    """A Raft replica when ``[members]`` lists a group, else a one-member group."""
+    node = config.namenode
+    if not config.replicated:
+        return LocalConsensus(machine, node.id, node.rpc_address)
+    r = config.raft
+    tuning = RaftTuning(
+        min_timeout=r.min_timeout_s,
+        max_timeout=r.max_timeout_s,
+        append_entries_period=r.append_entries_period_s,
+        leader_fallback_timeout=r.leader_fallback_timeout_s,
+        connection_timeout=r.connection_timeout_s,
+        connection_retry_time=r.connection_retry_time_s,
+        compaction_min_entries=r.compaction_min_entries,
+        compaction_min_time=r.compaction_min_time_s,
+    )
+    peers = [Peer(i, m.raft_address, m.rpc_address) for i, m in sorted(config.members.items())]
+    me = next(p for p in peers if p.node_id == node.id)
+    return RaftConsensus(machine, store, me, peers, config.data_path, r.password, tuning)
 
 
 class NameNode:
@@ -84,7 +109,7 @@ class NameNode:
             store = SqlStore(live, synchronous=config.namenode.sqlite_synchronous)
             node_cfg, ns_cfg = config.namenode, config.namespace
             machine = StateMachine(store, retry_ttl_ms=int(ns_cfg.retry_cache_ttl_s * 1000))
-            consensus = LocalConsensus(machine, node_cfg.id, node_cfg.rpc_address)
+            consensus = make_consensus(config, machine, store)
             groups = GroupMapping(
                 config.users,
                 ns_cfg.effective_superuser,
@@ -108,7 +133,8 @@ class NameNode:
                 admin,
             )
             admin.address = server.address
-            consensus.advertise(server.address)
+            if isinstance(consensus, LocalConsensus):
+                consensus.advertise(server.address)
         except BaseException:
             os.close(lock_fd)
             raise
