@@ -33,6 +33,7 @@ import json
 import logging
 import os
 import queue
+import struct
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
@@ -40,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
+from pysyncobj import journal as pysyncobj_journal
 from pysyncobj.config import SERIALIZER_STATE
 from pysyncobj.node import TCPNode
 
@@ -145,6 +147,7 @@ class RaftConsensus:
 
     def start(self) -> None:
         self._data.mkdir(parents=True, exist_ok=True)
+        check_journal(self._journal)
         if self._dump.exists():
             try:
                 read_dump(self._dump)
@@ -386,6 +389,46 @@ class RaftConsensus:
         """Ask pysyncobj for a snapshot now (``hactl ha checkpoint``)."""
         if self._replica is not None:
             self._replica.forceLogCompaction()
+
+
+def check_journal(path: Path) -> int:
+    """Walk pysyncobj's journal file; return its entry count, or raise StartupError.
+
+    pysyncobj reads its journal without checks: a truncated or overwritten file
+    would crash it or, worse, load as a shorter log. Each record is
+    ``len | index | term | command | len``, indexes consecutive.
+    """
+    if not path.exists():
+        return 0
+    j = pysyncobj_journal
+    data = path.read_bytes()
+
+    def bad(why: str) -> StartupError:
+        return StartupError(f"the Raft journal {path} is damaged: {why}")
+
+    if len(data) < j.FIRST_RECORD_OFFSET or not data.startswith(j.APP_NAME):
+        raise bad("its header is missing")
+    (version,) = struct.unpack_from("<I", data, j.NAME_SIZE + j.VERSION_SIZE)
+    if version != j.JOURNAL_FORMAT_VERSION:
+        raise bad(f"format version {version}, expected {j.JOURNAL_FORMAT_VERSION}")
+    (end,) = struct.unpack_from("<I", data, j.LAST_RECORD_OFFSET_OFFSET)
+    if not j.FIRST_RECORD_OFFSET <= end <= len(data):
+        raise bad(f"its end offset {end} is outside the file ({len(data)} bytes)")
+    offset, count, last_index = j.FIRST_RECORD_OFFSET, 0, None
+    while offset < end:
+        if offset + 4 > end:
+            raise bad(f"a record at byte {offset} is cut short")
+        (size,) = struct.unpack_from("<I", data, offset)
+        if size < 16 or offset + size + 8 > end:
+            raise bad(f"the record at byte {offset} has an impossible length {size}")
+        (trailer,) = struct.unpack_from("<I", data, offset + 4 + size)
+        if trailer != size:
+            raise bad(f"the record at byte {offset} does not end where it says")
+        index, _term = struct.unpack_from("<QQ", data, offset + 4)
+        if last_index is not None and index != last_index + 1:
+            raise bad(f"entry {index} follows entry {last_index}")
+        last_index, count, offset = index, count + 1, offset + size + 8
+    return count
 
 
 def _fail_all(batch: list[_Pending], error: Exception) -> None:

@@ -13,7 +13,9 @@ layer calls. For each envelope in the batch it:
    state broke.
 
 The whole batch and the log index commit in one store transaction, so apply is
-idempotent per index: an index already applied returns None.
+idempotent per index: an index already applied returns None. An entry that
+does not decode (its checksum or structure is wrong) raises ``StoreFailure``
+and changes nothing: skipping it would make this replica diverge.
 """
 
 from __future__ import annotations
@@ -86,9 +88,9 @@ class StateMachine:
         """Apply log entry ``index``; results in envelope order, or None if already applied."""
         try:
             envelopes = codec.decode_batch(payload)
-        except codec.CodecError as e:
-            log.critical("log entry %d is not a valid batch (%s); applying it as empty", index, e)
-            envelopes = []
+        except codec.CodecError as e:  # only corruption makes one: never skip it silently
+            log.critical("log entry %d is not a valid batch: %s", index, e)
+            raise StoreFailure(f"log entry {index} is corrupt: {e}") from e
         try:
             with self.store.write(index) as txn:
                 return [self._apply_one(txn, env) for env in envelopes]

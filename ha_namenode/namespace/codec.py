@@ -4,7 +4,10 @@ A value encodes to JSON: a registered dataclass becomes ``{"_": "Name", field: .
 tuples become lists, enums their values. Decoding accepts only registered
 class names, so a journal entry can never construct an arbitrary object.
 
-A batch (one log entry) is ``{"v": FORMAT_VERSION, "e": [envelope, ...]}``.
+A batch (one log entry) is a frame: ``MAGIC``, the CRC-32 of the body (4 bytes,
+big-endian), then the body ``{"v": FORMAT_VERSION, "e": [envelope, ...]}``. The
+Raft journal keeps no checksum of its own, so the frame is what tells a
+corrupted entry from a valid one.
 """
 
 from __future__ import annotations
@@ -13,11 +16,13 @@ import dataclasses
 import enum
 import json
 import typing
+import zlib
 from typing import Any
 
 from ha_namenode.namespace import commands, model
 
 FORMAT_VERSION = 1
+MAGIC = b"hafs"
 
 _REGISTRY: dict[str, type] = {}
 _ENUM_FIELDS: dict[type, dict[str, type[enum.Enum]]] = {}
@@ -120,12 +125,30 @@ def loads(data: bytes) -> Any:
         raise CodecError("value nested too deeply") from None
 
 
+def frame(body: bytes) -> bytes:
+    return MAGIC + zlib.crc32(body).to_bytes(4, "big") + body
+
+
+def unframe(data: bytes) -> bytes:
+    head = len(MAGIC) + 4
+    if len(data) < head or not data.startswith(MAGIC):
+        raise CodecError("not a hafs log entry (no frame header)")
+    body = data[head:]
+    if zlib.crc32(body) != int.from_bytes(data[len(MAGIC) : head], "big"):
+        raise CodecError("log entry checksum mismatch: the entry is corrupt")
+    return body
+
+
 def encode_batch(envelopes: list[commands.Envelope]) -> bytes:
     body = {"v": FORMAT_VERSION, "e": [to_plain(e) for e in envelopes]}
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()
+    return frame(json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode())
 
 
 def decode_batch(data: bytes) -> list[commands.Envelope]:
+    return decode_body(unframe(data))
+
+
+def decode_body(data: bytes) -> list[commands.Envelope]:
     try:
         body = json.loads(data)
     except (ValueError, UnicodeDecodeError, RecursionError) as e:

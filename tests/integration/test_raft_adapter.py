@@ -194,3 +194,53 @@ def test_a_lagging_follower_catches_up_by_snapshot_install(group):
     group.wait_converged(timeout=20)
     assert group.names(lagging) == group.names(leader_id)
     assert "/while-down29" in group.names(lagging)
+
+
+def _journal_end(data: bytes) -> int:
+    from pysyncobj import journal
+
+    return int.from_bytes(data[journal.LAST_RECORD_OFFSET_OFFSET :][:4], "little")
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda b: b[:20],  # header cut
+        lambda b: b[: _journal_end(b) - 7],  # the last record cut short
+        lambda b: b[:60] + b"\xff" * 8 + b[68:],  # a length overwritten
+        lambda b: b"",
+    ],
+    ids=["header", "tail", "length", "empty"],
+)
+def test_a_damaged_journal_is_a_clear_startup_error(group, damage):
+    leader = group.leader()
+    write(leader, c.Format("hdfs", "supergroup"), 1)
+    write(leader, c.Mkdir("/x", 0o755), 2)
+    node_id = next(k for k, n in group.nodes.items() if n is leader)
+    group.stop(node_id)
+    journal = group.base / node_id / "raft.journal"
+    journal.write_bytes(damage(journal.read_bytes()))
+    with pytest.raises(StartupError, match=f"journal {journal} is damaged"):
+        group.start(node_id)
+    group.stores.pop(node_id).close()
+    group.nodes.pop(node_id)
+
+
+def test_a_store_failure_stops_the_replica(group, monkeypatch):
+    """Nothing escapes apply: a broken store makes the replica stop, not skip the entry."""
+    from ha_namenode.namespace.store import StoreFailure
+
+    leader = group.leader()
+    write(leader, c.Format("hdfs", "supergroup"), 1)
+    follower_id = next(k for k, n in group.nodes.items() if n is not leader)
+    follower = group.nodes[follower_id]
+
+    def broken(index, payload):
+        raise StoreFailure("disk I/O error")
+
+    monkeypatch.setattr(follower._sm, "apply", broken)
+    write(leader, c.Mkdir("/y", 0o755), 2)  # a majority still commits it
+    deadline = time.monotonic() + 10
+    while not group.stops and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert group.stops and "could not be applied" in group.stops[0]

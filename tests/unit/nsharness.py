@@ -61,6 +61,10 @@ class Namespace:
         self.index += 1
         return self.machine.apply(self.index, payload)
 
+    def apply_body(self, body: bytes) -> list[Any] | None:
+        """Apply a hand-made batch body, framed as the codec frames batches."""
+        return self.apply_raw(codec.frame(body))
+
     def batch(self, envelopes: list[Envelope]) -> list[Any]:
         results = self.apply_raw(codec.encode_batch(envelopes))
         assert results is not None

@@ -60,6 +60,7 @@ from ha_namenode.namespace.model import (
     Listing,
     LocatedBlock,
 )
+from ha_namenode.namespace.store import StoreFailure
 from hafs_api.errors import (
     InvalidPath,
 )
@@ -150,7 +151,7 @@ def _ascii_payload(env: Envelope) -> bytes:
 def test_bad_paths_are_invalid_and_change_nothing(ns: Namespace, path: str, make) -> None:
     build(ns, "/ok/")
     before = ns.state()
-    [result] = ns.apply_raw(_ascii_payload(Envelope(make(path), SUPER, ns.now, "cl", 1)))
+    [result] = ns.apply_body(_ascii_payload(Envelope(make(path), SUPER, ns.now, "cl", 1)))
     assert isinstance(result, Failed) and result.code == "INVALID_PATH", result
     assert ns.state() == before
     with pytest.raises(InvalidPath):
@@ -232,12 +233,36 @@ INVALID_PAYLOADS = {
 
 
 @pytest.mark.parametrize("payload", INVALID_PAYLOADS.values(), ids=INVALID_PAYLOADS.keys())
-def test_an_invalid_payload_applies_as_empty(ns: Namespace, payload: bytes) -> None:
-    before = ns.state()
-    assert ns.apply_raw(payload) == []
-    assert ns.store.applied_index() == ns.index
+def test_an_invalid_body_is_refused_and_changes_nothing(ns: Namespace, payload: bytes) -> None:
+    before, applied = ns.state(), ns.store.applied_index()
+    with pytest.raises(StoreFailure, match="is corrupt"):
+        ns.apply_body(payload)
+    assert ns.store.applied_index() == applied
     assert ns.state() == before
     ns.do(Mkdir("/after", 0o755))
+
+
+def _flip(data: bytes, at: int) -> bytes:
+    return data[:at] + bytes([data[at] ^ 0x01]) + data[at + 1 :]
+
+
+GOOD = codec.encode_batch([Envelope(Mkdir("/x", 0o755), SUPER, 5, "cl", 1)])
+BAD_FRAMES = {
+    "empty": b"",
+    "bare-json": b'{"v": 1, "e": []}',
+    "short": GOOD[:6],
+    "flipped-body": _flip(GOOD, len(GOOD) - 3),
+    "flipped-crc": _flip(GOOD, 5),
+    "truncated": GOOD[:-1],
+}
+
+
+@pytest.mark.parametrize("payload", BAD_FRAMES.values(), ids=BAD_FRAMES.keys())
+def test_a_corrupt_entry_is_refused_and_changes_nothing(ns: Namespace, payload: bytes) -> None:
+    before, applied = ns.state(), ns.store.applied_index()
+    with pytest.raises(StoreFailure):
+        ns.apply_raw(payload)
+    assert (ns.state(), ns.store.applied_index()) == (before, applied)
 
 
 @pytest.mark.parametrize(
@@ -262,7 +287,7 @@ def test_a_malformed_envelope_fails_alone(ns: Namespace, changes: dict) -> None:
             ],
         }
     ).encode()
-    crashed, made = ns.apply_raw(payload)
+    crashed, made = ns.apply_body(payload)
     assert crashed.code == "INTERNAL" and made.path == "/ok"
     assert ns.state()["inodes"].keys() - before["inodes"].keys() == {made.inode_id}
     assert ns.store.applied_index() == ns.index
@@ -370,7 +395,7 @@ def test_unknown_or_malformed_values_are_codec_errors(data: bytes) -> None:
     with pytest.raises(codec.CodecError):
         codec.loads(data)
     with pytest.raises(codec.CodecError):
-        codec.decode_batch(b'{"v": 1, "e": [' + data + b"]}")
+        codec.decode_batch(codec.frame(b'{"v": 1, "e": [' + data + b"]}"))
 
 
 def test_unregistered_values_do_not_encode() -> None:
