@@ -37,6 +37,7 @@ import struct
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,6 +139,8 @@ class RaftConsensus:
         self._fail_stop = fail_stop or _exit_process
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._inflight = threading.Semaphore(tuning.max_inflight)
+        self._outstanding: dict[int, list[_Pending]] = {}  # submitted, not yet answered
+        self._outstanding_lock = threading.Lock()
         self._serializing = SERIALIZER_STATE.NOT_SERIALIZING
         self._replica: _Replica | None = None
         self._running = False
@@ -164,6 +167,7 @@ class RaftConsensus:
             useFork=False,
             appendEntriesUseBatch=False,
             dynamicMembershipChange=True,
+            onStateChanged=self._on_state_changed,
             raftMinTimeout=t.min_timeout,
             raftMaxTimeout=t.max_timeout,
             appendEntriesPeriod=t.append_entries_period,
@@ -185,8 +189,8 @@ class RaftConsensus:
         self._running = False
         if self._proposer is not None:
             self._proposer.join(timeout=5)
-        if self._replica is not None:
-            self._replica.destroy()
+        if self._replica is not None:  # wait for the tick thread: stopped means stopped
+            self._replica.destroy_synchronous()
         while True:
             try:
                 self._queue.get_nowait().future.set_exception(NotLeader("the NameNode stopped"))
@@ -215,8 +219,13 @@ class RaftConsensus:
         return future
 
     def read_barrier(self, timeout: float) -> None:
-        future = self.propose_barrier()
-        future.result(timeout)
+        try:
+            self.propose_barrier().result(timeout)
+        except FutureTimeout:
+            raise Unavailable(
+                "no read barrier committed in time; this NameNode may have lost its quorum",
+                leader_hint="",
+            ) from None
 
     def propose_barrier(self) -> Future:
         future: Future = Future()
@@ -306,11 +315,41 @@ class RaftConsensus:
             return
         replica = self._replica
         assert replica is not None
+        with self._outstanding_lock:
+            self._outstanding[id(batch)] = batch
         replica.apply_entry(payload, callback=lambda res, err: self._committed(batch, res, err))
+
+    def _settle(self, batch: list[_Pending]) -> bool:
+        """Take ``batch`` off the outstanding list; False if it was already answered."""
+        with self._outstanding_lock:
+            if self._outstanding.pop(id(batch), None) is None:
+                return False
+        self._inflight.release()
+        return True
+
+    def _on_state_changed(self, old: int, new: int) -> None:
+        """On the tick thread. A leader that lost its role will never hear back about the
+        entries it proposed: their outcome is unknown, so their callers must retry."""
+        log.info("Raft state %s -> %s", _STATES.get(old, old), _STATES.get(new, new))
+        if old != 2 or new == 2:
+            return
+        with self._outstanding_lock:
+            batches = list(self._outstanding.values())
+        for batch in batches:
+            if self._settle(batch):
+                _fail_all(
+                    batch,
+                    Unavailable(
+                        "leadership was lost before the write was "
+                        "acknowledged; its outcome is unknown (retry "
+                        "with the same call id)"
+                    ),
+                )
 
     def _committed(self, batch: list[_Pending], results, error) -> None:
         """pysyncobj's callback, on the tick thread: resolve futures, nothing slow."""
-        self._inflight.release()
+        if not self._settle(batch):
+            return
         if error != FAIL_REASON.SUCCESS:
             if error == FAIL_REASON.NOT_LEADER:
                 failure: Exception = NotLeader(
@@ -330,9 +369,10 @@ class RaftConsensus:
             )
             return
         for pending, result in zip(writes, results, strict=True):
-            pending.future.set_result(result)
+            if not pending.future.done():
+                pending.future.set_result(result)
         for pending in batch:
-            if pending.envelope is None:
+            if pending.envelope is None and not pending.future.done():
                 pending.future.set_result(None)
 
     # ---- apply and snapshots (the tick thread) -----------------------------------------------

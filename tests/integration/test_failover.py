@@ -87,3 +87,89 @@ def test_killing_every_namenode_then_restarting_keeps_the_namespace(make_cluster
     cluster.start()
     with Client(addresses=cluster.addresses, user=superuser) as fs:
         assert tree(fs) == before
+
+
+def raw_stub(address: str):
+    import grpc
+
+    from hafs_api.v1 import namenode_pb2_grpc
+
+    channel = grpc.insecure_channel(address)
+    return channel, namenode_pb2_grpc.ClientNamenodeStub(channel)
+
+
+def test_a_paused_old_leader_never_answers_a_read_with_stale_data(make_cluster, superuser):
+    import grpc
+
+    from hafs_api.status import from_rpc_error
+    from hafs_api.v1 import common_pb2
+    from hafs_api.v1 import namenode_pb2 as pb
+
+    cluster = make_cluster(namenodes=3)
+    old = cluster.wait_leader()
+    with Client(addresses=cluster.addresses, user=superuser) as fs:
+        fs.mkdir("/v1")
+        old.signal(signal.SIGSTOP)
+        try:
+            new = cluster.wait_leader(timeout=30)
+            assert new is not old
+            fs.mkdir("/v2")  # acknowledged by the new leader's majority
+        finally:
+            old.signal(signal.SIGCONT)
+    channel, stub = raw_stub(old.address)
+    answers = []
+    try:
+        deadline = time.monotonic() + 3
+        call = 0
+        while time.monotonic() < deadline:  # read through the old leader right after it wakes
+            call += 1
+            header = common_pb2.RequestHeader(client_id="reader", call_id=call, user=superuser)
+            try:
+                stub.GetFileInfo(pb.GetFileInfoRequest(header=header, path="/v2"), timeout=5)
+                answers.append("new value")
+            except grpc.RpcError as e:
+                answers.append(type(from_rpc_error(e)).__name__)
+    finally:
+        channel.close()
+    print("answers from the woken old leader:", {a: answers.count(a) for a in set(answers)})
+    assert "FileNotFound" not in answers, answers  # the stale answer
+    assert set(answers) <= {"new value", "NotLeader", "Unavailable"}, answers
+
+
+def test_retries_across_a_failover_take_effect_exactly_once(make_cluster, superuser):
+    from hafs_api.v1 import common_pb2
+    from hafs_api.v1 import namenode_pb2 as pb
+
+    cluster = make_cluster(namenodes=3)
+    old = cluster.wait_leader()
+    with Client(addresses=cluster.addresses, user=superuser) as fs:
+        fs.mkdir("/src")
+        fs.mkdir("/doomed")
+
+    def header(call: int):
+        return common_pb2.RequestHeader(client_id="retrier", call_id=call, user=superuser)
+
+    calls = [
+        (
+            "Create",
+            pb.CreateRequest(header=header(1), path="/new", permission=0o644, replication=1),
+        ),
+        ("Rename", pb.RenameRequest(header=header(2), src="/src", dst="/dst")),
+        ("Delete", pb.DeleteRequest(header=header(3), path="/doomed", skip_trash=True)),
+    ]
+    channel, stub = raw_stub(old.address)
+    try:
+        first = [getattr(stub, method)(request, timeout=10) for method, request in calls]
+    finally:
+        channel.close()
+    old.signal(signal.SIGKILL)
+    new = cluster.wait_leader(timeout=30)
+    channel, stub = raw_stub(new.address)
+    try:  # the same calls again, as a client retrying after the failover would send them
+        again = [getattr(stub, method)(request, timeout=10) for method, request in calls]
+    finally:
+        channel.close()
+    assert again == first
+    with Client(addresses=cluster.addresses, user=superuser) as fs:
+        names = sorted(s.name for s in fs.ls("/"))
+    assert names == ["dst", "new"]

@@ -244,3 +244,22 @@ def test_a_store_failure_stops_the_replica(group, monkeypatch):
     while not group.stops and time.monotonic() < deadline:
         time.sleep(0.02)
     assert group.stops and "could not be applied" in group.stops[0]
+
+
+def test_an_isolated_leader_cannot_pass_a_read_barrier(group):
+    """Until leaderFallbackTimeout it still thinks it leads; its reads must fail, not go stale."""
+    from hafs_api.errors import Unavailable
+
+    leader = group.leader()
+    write(leader, c.Format("hdfs", "supergroup"), 1)
+    for node_id in [k for k, n in group.nodes.items() if n is not leader]:
+        group.stop(node_id)
+    assert leader.is_leader  # it has not noticed yet
+    with pytest.raises((Unavailable, NotLeader)):
+        leader.read_barrier(1.0)
+    with pytest.raises((Unavailable, NotLeader)):
+        leader.propose(c.Envelope(c.Mkdir("/lost", 0o755), SUPER, 2, "client", 2)).result(5)
+    deadline = time.monotonic() + 10
+    while leader.is_leader and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not leader.is_leader  # it stepped down within leaderFallbackTimeout
