@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/hactl dev up
+	$(BIN)/hactl dev up --foreground
 
 test: $(STAMP)
 	$(BIN)/python -m pytest

@@ -1,74 +1,82 @@
-"""``python -m chaos dev up``: run a local dev cluster in the foreground until Ctrl-C.
+"""``python -m chaos dev ACTION``: the dev cluster commands behind ``hactl dev``.
 
-``hactl dev up`` and ``make run`` start this. State lives under ``--dir``
+``hactl dev ...`` (and ``make run``) exec this with the same arguments; what
+each action does is in ``chaos/devctl.py``. State lives under ``--dir``
 (default ``.dev/cluster``) and survives restarts.
+
+    dev up [--dir DIR] [--namenodes N] [--datanodes 0] [--nameservices 1]
+           [--foreground] [--timeout S]
+    dev status [--dir DIR] [--json]
+    dev kill|stop|start|pause|resume [--dir DIR] [--timeout S] NODE
+    dev down [--dir DIR] [--timeout S]
 """
 
 from __future__ import annotations
 
 import argparse
-import getpass
-import signal
 import sys
-import threading
 from pathlib import Path
 
-from chaos.cluster import LocalCluster
+from chaos import devctl
+
+DEFAULT_DIR = ".dev/cluster"
 
 
-def dev_up(args: argparse.Namespace) -> int:
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="python -m chaos")
+    sub = top.add_subparsers(dest="command", required=True)
+    dev = sub.add_parser("dev", help="local development cluster")
+    actions = dev.add_subparsers(dest="action", required=True)
+
+    def action(name: str, help: str) -> argparse.ArgumentParser:
+        p = actions.add_parser(name, help=help)
+        p.add_argument("--dir", default=DEFAULT_DIR, help="the cluster's directory")
+        return p
+
+    up = action("up", "start the cluster (in the background unless --foreground)")
+    up.add_argument("--namenodes", type=int, default=None, help="default: as recorded, else 3")
+    up.add_argument("--datanodes", type=int, default=0)
+    up.add_argument("--nameservices", type=int, default=1)
+    up.add_argument("--foreground", action="store_true", help="stay until Ctrl-C, then stop all")
+    up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a leader")
+    status = action("status", "list the nodes: pid, alive, role, addresses")
+    status.add_argument("--json", action="store_true")
+    for name in devctl.NODE_ACTIONS:
+        node = action(name, f"{name} one node")
+        node.add_argument("--timeout", type=float, default=30.0)
+        node.add_argument("node", metavar="NODE")
+    down = action("down", "stop every process of the cluster")
+    down.add_argument("--timeout", type=float, default=10.0, help="SIGTERM grace before SIGKILL")
+    return top
+
+
+def run(args: argparse.Namespace) -> int:
     base = Path(args.dir).resolve()
-    cluster = LocalCluster(base, namenodes=args.namenodes)
-    stopping = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    signal.signal(signal.SIGINT, lambda *_: stopping.set())
-    print(f"starting a hafs dev cluster in {base} ...", flush=True)
-    try:
-        cluster.start()
-    except Exception as e:
-        print(f"the dev cluster did not start: {e}\n{cluster.logs()}", file=sys.stderr)
-        return 1
-    try:  # from here on, whatever happens, the cluster's processes are stopped
-        print(banner(cluster, base), flush=True)
-        while not stopping.wait(1.0):
-            dead = [n.node_id for n in cluster.nodes if not n.running]
-            if dead:
-                print(f"node(s) {', '.join(dead)} exited; see the logs", file=sys.stderr)
-                return 1
-    finally:
-        cluster.stop()
-        print("hafs dev cluster stopped", flush=True)
-    return 0
-
-
-def banner(cluster: LocalCluster, base: Path) -> str:
-    user = getpass.getuser()
-    nodes = ", ".join(f"{n.node_id}={n.address}" for n in cluster.nodes)
-    return f"""
-hafs dev cluster is up (Ctrl-C stops it)
-  nameservice  {cluster.nameservice}
-  namenodes    {nodes}
-  logs         {base}/*.log
-  client conf  {cluster.client_conf}
-
-In another shell, as {user} (the superuser of this cluster):
-  export HAFS_CONF={cluster.client_conf}
-  .venv/bin/hactl fs -mkdir -p /user/{user}
-  .venv/bin/hactl fs -ls /
-  .venv/bin/hactl ha status
-"""
+    if args.action == "up":
+        if args.namenodes is not None and args.namenodes < 1:
+            raise devctl.UsageError("--namenodes: a nameservice needs at least one NameNode")
+        return devctl.up(
+            base,
+            namenodes=args.namenodes,
+            datanodes=args.datanodes,
+            nameservices=args.nameservices,
+            foreground=args.foreground,
+            timeout=args.timeout,
+        )
+    if args.action == "status":
+        return devctl.status(base, as_json=args.json)
+    if args.action == "down":
+        return devctl.down(base, timeout=args.timeout)
+    return devctl.node_action(base, args.action, args.node, timeout=args.timeout)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m chaos")
-    sub = parser.add_subparsers(dest="command", required=True)
-    dev = sub.add_parser("dev", help="local development cluster")
-    dev_sub = dev.add_subparsers(dest="action", required=True)
-    up = dev_sub.add_parser("up", help="start a dev cluster in the foreground")
-    up.add_argument("--dir", default=".dev/cluster")
-    up.add_argument("--namenodes", type=int, default=1)
-    args = parser.parse_args(argv)
-    return dev_up(args)
+    args = parser().parse_args(argv)
+    try:
+        return run(args)
+    except devctl.DevError as e:
+        print(f"hactl dev {args.action}: {e}", file=sys.stderr)
+        return e.exit_code
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """The ``hactl`` command group: global options and the subcommand groups.
 
-``hactl [--conf FILE] [--user NAME] [--json] fs|ha|image|namenode ...``.
-``hactl namenode start --config FILE`` and ``hactl dev up`` replace this
-process with ``python -m ha_namenode`` / ``python -m chaos dev up``
-(``os.execv``): the CLI never imports server code.
+``hactl [--conf FILE] [--user NAME] [--json] fs|ha|image|namenode|dev ...``.
+``hactl namenode start --config FILE`` and ``hactl dev ...`` (``client/cli/dev.py``)
+replace this process with ``python -m ha_namenode`` / ``python -m chaos dev ...``
+(``os.execv``): the CLI never imports server or chaos code.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import sys
 import click
 
 from client.cli.context import State
+from client.cli.dev import dev
 from client.cli.fs import fs
 from client.cli.ha import ha
 from client.cli.image import image
@@ -57,28 +58,7 @@ def start(config: str) -> None:
         raise Failure(f"namenode start: cannot exec {sys.executable}: {err}") from None
 
 
-@cli.group("dev")
-def dev() -> None:
-    """A local development cluster on 127.0.0.1."""
-
-
-@dev.command("up")
-@click.option(
-    "--dir",
-    "directory",
-    default=".dev/cluster",
-    show_default=True,
-    help="Where the cluster keeps its configs, data and logs.",
-)
-def dev_up(directory: str) -> None:
-    """Start a dev cluster in the foreground (Ctrl-C stops it); what `make run` does."""
-    argv = [sys.executable, "-m", "chaos", "dev", "up", "--dir", directory]
-    try:
-        os.execv(sys.executable, argv)
-    except OSError as err:
-        raise Failure(f"dev up: cannot exec {sys.executable}: {err}") from None
-
-
+cli.add_command(dev)
 cli.add_command(fs)
 cli.add_command(ha)
 cli.add_command(image)

@@ -1,8 +1,9 @@
-"""The ways a user starts hafs: `hactl namenode start` and the dev cluster of `make run`."""
+"""How a user starts hafs: `hactl namenode start` and `make run` (`hactl dev up --foreground`)."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from chaos.cluster import free_port, wait_serving, write_toml
+from chaos.cluster import free_port, os_process, wait_serving, write_toml
 
 pytestmark = pytest.mark.integration
 BIN = Path(sys.executable).parent
@@ -60,17 +61,32 @@ def test_hactl_namenode_start_serves_and_stops_on_sigterm(tmp_path):
     assert (tmp_path / "nn1" / "namespace.db").exists()
 
 
-def test_dev_cluster_up_prints_how_to_use_it_and_stops(tmp_path):
-    process = subprocess.Popen(
-        [str(BIN / "hactl"), "dev", "up", "--dir", str(tmp_path / "dev")],
+def start_foreground(base: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(BIN / "hactl"), "dev", "up", "--foreground", "--dir", str(base)],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
+
+
+def node_pids(base: Path) -> list[int]:
+    return [n["pid"] for n in json.loads((base / "cluster.json").read_text())["nodes"]]
+
+
+def exists(pid: int) -> bool:
+    found = os_process(pid)
+    return found is not None and found[0] not in ("Z", "X")
+
+
+def test_dev_cluster_up_foreground_prints_how_to_use_it_and_stops(tmp_path):
+    """What `make run` does: 3 NameNodes in the foreground; SIGTERM (or Ctrl-C) stops all."""
+    base = tmp_path / "dev"
+    process = start_foreground(base)
     try:
-        text = wait_for_line(process, ".venv/bin/hactl ha status", 60)
-        assert "hafs dev cluster is up" in text
-        conf = tmp_path / "dev" / "client.toml"
+        text = wait_for_line(process, "dev down --dir", 60)
+        assert "hafs dev cluster is up (Ctrl-C stops it): 3 NameNode(s)" in text
+        conf = base / "cluster.toml"
         assert f"export HAFS_CONF={conf}" in text
         listing = subprocess.run(
             [str(BIN / "hactl"), "--conf", str(conf), "fs", "-ls", "/"],
@@ -79,11 +95,35 @@ def test_dev_cluster_up_prints_how_to_use_it_and_stops(tmp_path):
             timeout=60,
         )
         assert listing.returncode == 0, listing.stderr
+        pids = node_pids(base)
+        assert len(pids) == 3 and all(exists(pid) for pid in pids)
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
+        assert not [pid for pid in pids if exists(pid)]
     finally:
         reap(process)
-        kill_namenodes_under(tmp_path / "dev")
+        kill_namenodes_under(base)
+    assert "hafs dev cluster stopped" in process.stdout.read()
+
+
+def test_dev_down_stops_a_foreground_cluster(tmp_path):
+    base = tmp_path / "dev"
+    process = start_foreground(base)
+    try:
+        wait_for_line(process, "dev down --dir", 60)
+        pids = node_pids(base)
+        down = subprocess.run(
+            [str(BIN / "hactl"), "dev", "down", "--dir", str(base)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert down.returncode == 0, down.stderr
+        assert process.wait(30) == 0
+        assert not [pid for pid in pids if exists(pid)]
+    finally:
+        reap(process)
+        kill_namenodes_under(base)
     assert "hafs dev cluster stopped" in process.stdout.read()
 
 
