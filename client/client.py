@@ -19,7 +19,7 @@ from dataclasses import replace
 from client import convert
 from client.config import ClientConfig, from_addresses, load
 from client.retry import RetryPolicy
-from client.rpc import NamenodeConnection
+from client.rpc import HA_ADMIN, NamenodeConnection
 from client.types import (
     CheckpointInfo,
     ContentSummary,
@@ -34,6 +34,7 @@ from hafs_api.v1 import admin_pb2
 from hafs_api.v1 import namenode_pb2 as pb
 
 STATUS_TIMEOUT = 2.0
+_Answer = tuple[NodeStatus, list[admin_pb2.MemberStatus]]
 
 
 def normalize(path: str) -> str:
@@ -301,10 +302,23 @@ class Client:
     # -- HA administration ------------------------------------------------------
 
     def ha_status(self, timeout: float = STATUS_TIMEOUT) -> list[NodeStatus]:
-        """``GetStatus`` of every configured NameNode, in config order, in parallel."""
-        addresses = self.connection.addresses
-        with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
-            found = list(pool.map(lambda a: self._node_status(a, timeout), addresses))
+        """``GetStatus`` of every NameNode of the nameservice, in parallel.
+
+        The configured addresses come first, in config order, then members the
+        NameNodes report that the config does not list (added since). When a node
+        is active, its membership decides: a configured NameNode it does not count
+        as a member (removed since) is left out.
+        """
+        answers = self._statuses(self.connection.addresses, timeout)
+        active = next((a for a in answers if a[0].state == "active"), None)
+        reported = active[1] if active else [m for _, members in answers for m in members]
+        seen = {n.address for n, _ in answers} | {n.node_id for n, _ in answers if n.node_id}
+        extra = [m.address for m in reported if m.address and not {m.address, m.node_id} & seen]
+        answers += self._statuses(list(dict.fromkeys(extra)), timeout)
+        if active is not None and active[1]:  # a server that lists no members decides nothing
+            names = {m.node_id for m in active[1]} | {m.address for m in active[1]}
+            answers = [a for a in answers if (a[0].node_id or a[0].address) in names]
+        found = [node for node, _ in answers]
         active = next((node for node in found if node.state == "active"), None)
         if active is None:
             return found
@@ -326,6 +340,26 @@ class Client:
             admin_pb2.TransferLeadershipRequest(to_node_id=target.node_id),
             timeout=self.config.client.attempt_timeout_s,
         )
+
+    def add_replica(self, node_id: str, rpc_address: str, raft_address: str) -> bool:
+        """Add a NameNode to the Raft group (at the leader); False if it was a member.
+
+        Start the new NameNode with ``[members]`` listing the group and itself. It
+        catches up from the leader; ``ha_status`` shows its applied index.
+        """
+        request = admin_pb2.AddReplicaRequest(
+            node_id=node_id, rpc_address=rpc_address, raft_address=raft_address
+        )
+        return self.connection.call("AddReplica", request, mutation=True, service=HA_ADMIN).changed
+
+    def remove_replica(self, node_id: str) -> bool:
+        """Remove a NameNode from the Raft group (at the leader); False if it was not a
+        member any more. Stop the removed NameNode afterwards; the leader itself cannot
+        be removed (transfer leadership first)."""
+        request = admin_pb2.RemoveReplicaRequest(node_id=node_id)
+        return self.connection.call(
+            "RemoveReplica", request, mutation=True, service=HA_ADMIN
+        ).changed
 
     def checkpoint(self, address: str | None = None) -> CheckpointInfo:
         """Have a NameNode (default: the active one) write an image now."""
@@ -352,14 +386,21 @@ class Client:
             request.ds_quota = ds
         self._call("SetQuota", request, mutation=True)
 
-    def _node_status(self, address: str, timeout: float) -> NodeStatus:
+    def _statuses(self, addresses: Sequence[str], timeout: float) -> list[_Answer]:
+        if not addresses:
+            return []
+        with ThreadPoolExecutor(max_workers=len(addresses)) as pool:
+            return list(pool.map(lambda a: self._node_status(a, timeout), addresses))
+
+    def _node_status(self, address: str, timeout: float) -> _Answer:
+        """The node's status and the members it reports (none when unreachable)."""
         try:
             resp = self.connection.call_at(
                 address, "GetStatus", admin_pb2.GetStatusRequest(), timeout=timeout
             )
         except HafsError as err:
-            return NodeStatus(address=address, state="unreachable", error=str(err))
-        return convert.node_status(address, resp)
+            return NodeStatus(address=address, state="unreachable", error=str(err)), []
+        return convert.node_status(address, resp), list(resp.members)
 
     def _active(self, nodes: list[NodeStatus]) -> NodeStatus:
         for node in nodes:

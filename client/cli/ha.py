@@ -1,8 +1,10 @@
-"""``hactl ha``: NameNode HA status, leadership transfer and checkpoints.
+"""``hactl ha``: NameNode HA status, leadership transfer, membership and checkpoints.
 
 ``status`` prints a table (id, address, state, term, commit index, applied
-index, lag) and exits 1 only when no NameNode answered. JSON shapes: ``status``
-a list of NodeStatus objects; ``transfer`` ``{"to"}``; ``checkpoint`` a
+index, lag) of the configured NameNodes and the members they report, and exits
+1 only when no NameNode answered. JSON shapes: ``status`` a list of NodeStatus
+objects; ``transfer`` ``{"to"}``; ``add-replica`` ``{"id", "rpc", "raft",
+"changed"}``; ``remove-replica`` ``{"id", "changed"}``; ``checkpoint`` a
 CheckpointInfo object.
 """
 
@@ -19,7 +21,7 @@ _STYLES = {"active": "bold green", "candidate": "yellow", "unreachable": "red"}
 
 @click.group("ha")
 def ha() -> None:
-    """High availability: status of the NameNodes, leadership, checkpoints."""
+    """High availability: status of the NameNodes, leadership, membership, checkpoints."""
 
 
 @ha.command("status")
@@ -33,7 +35,7 @@ def ha() -> None:
 @json_option
 @pass_state
 def status(state, timeout, json_) -> None:
-    """Show every configured NameNode: state, term, commit and applied index."""
+    """Show every NameNode (configured or reported as a member): state, term, indexes."""
     report = report_for(state, json_, "ha status")
     try:
         nodes = state.client().ha_status(timeout=timeout)
@@ -92,6 +94,55 @@ def transfer(state, to, json_) -> None:
         return
     report.line(f"Leadership transfer to {to} requested")
     report.finish({"to": to})
+
+
+@ha.command("add-replica")
+@click.option("--id", "node_id", required=True, metavar="ID", help="The new NameNode's id.")
+@click.option("--rpc", "rpc", required=True, metavar="HOST:PORT", help="Its client RPC address.")
+@click.option("--raft", "raft", required=True, metavar="HOST:PORT", help="Its Raft address.")
+@json_option
+@pass_state
+def add_replica(state, node_id, rpc, raft, json_) -> None:
+    """Add a NameNode to the Raft group (one at a time).
+
+    Start it with a config whose [members] lists the group and itself; it
+    catches up from the leader (see its applied index in `hactl ha status`).
+    """
+    report = report_for(state, json_, "ha add-replica")
+    try:
+        changed = state.client().add_replica(node_id, rpc, raft)
+    except HafsError as err:
+        report.error(err)
+        report.finish(None)
+        return
+    if changed:
+        report.line(f"Added {node_id} (rpc {rpc}, raft {raft}) to the group")
+    else:
+        report.line(f"{node_id} is a member already (rpc {rpc}, raft {raft})")
+    report.finish({"id": node_id, "rpc": rpc, "raft": raft, "changed": changed})
+
+
+@ha.command("remove-replica")
+@click.argument("node_id", metavar="ID")
+@json_option
+@pass_state
+def remove_replica(state, node_id, json_) -> None:
+    """Remove NameNode ID from the Raft group (one at a time), then stop it.
+
+    The active NameNode cannot remove itself: `hactl ha transfer --to OTHER` first.
+    """
+    report = report_for(state, json_, "ha remove-replica")
+    try:
+        changed = state.client().remove_replica(node_id)
+    except HafsError as err:
+        report.error(err)
+        report.finish(None)
+        return
+    if changed:
+        report.line(f"Removed {node_id} from the group; stop its process now")
+    else:
+        report.line(f"{node_id} is not a member (removed already)")
+    report.finish({"id": node_id, "changed": changed})
 
 
 @ha.command("checkpoint")

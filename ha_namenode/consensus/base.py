@@ -15,6 +15,7 @@ class Member:
     address: str  # client RPC address
     reachable: bool
     match_index: int = 0
+    raft_address: str = ""  # "" without Raft
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,4 +58,31 @@ class Consensus(Protocol):
 
     def status(self) -> ConsensusStatus: ...
 
-    def transfer_leadership(self, node_id: str) -> None: ...
+    def transfer_leadership(self, node_id: str) -> None:
+        """On the leader: hand leadership to ``node_id`` and return once it leads.
+
+        Raises NotLeader elsewhere, InvalidArgument for a node that is not a member,
+        Unavailable when the transfer did not complete, Unsupported without Raft.
+        """
+        ...
+
+    def add_member(self, node_id: str, rpc_address: str, raft_address: str) -> bool:
+        """On the leader: add a NameNode to the group; return once the change is committed.
+
+        One change at a time. False when it is a member already with these
+        addresses. Raises NotLeader on a follower, InvalidArgument for a clash with
+        a member or a change that would leave the group without a reachable quorum,
+        Unavailable while another change is in progress or when the outcome is
+        unknown (retry), Unsupported without Raft.
+        """
+        ...
+
+    def remove_member(self, node_id: str) -> bool:
+        """On the leader: remove a NameNode from the group; return once committed.
+
+        False when ``node_id`` was a member but is not any more. Raises
+        InvalidArgument for an id never seen, for the leader itself (transfer
+        leadership first) or a change that would lose the reachable quorum; the
+        rest as ``add_member``.
+        """
+        ...

@@ -95,6 +95,18 @@ class LocalConsensus:
             "there is no other to transfer leadership to"
         )
 
+    def add_member(self, node_id: str, rpc_address: str, raft_address: str) -> bool:
+        raise Unsupported(
+            f"nameservice has a single NameNode ({self._node_id}) and no Raft group; "
+            "replicas can be added only to NameNodes started with [members] in their config"
+        )
+
+    def remove_member(self, node_id: str) -> bool:
+        raise Unsupported(
+            f"nameservice has a single NameNode ({self._node_id}) and no Raft group; "
+            "there is no replica to remove"
+        )
+
     def _run(self) -> None:
         while True:
             item = self._queue.get()

@@ -24,6 +24,12 @@ NameNodes (ARCHITECTURE §3 lists the pysyncobj facts this code is built on):
   atomically in place. Only then does pysyncobj drop journal entries.
 - **Security.** ``password`` is always set. Without it, pysyncobj unpickles
   network input.
+- **Membership and transfer.** ``add_member``/``remove_member`` propose
+  pysyncobj's own membership entries, one server at a time. The proposed node
+  carries ``node_id`` and ``rpc_address``, so every replica learns them when it
+  applies or replays the entry, and dumps record them (``membership``).
+  ``transfer_leadership`` holds the proposer meanwhile, so the target's log is as
+  long as the leader's when it campaigns.
 """
 
 from __future__ import annotations
@@ -35,9 +41,11 @@ import os
 import queue
 import struct
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,6 +54,7 @@ from pysyncobj import journal as pysyncobj_journal
 from pysyncobj.config import SERIALIZER_STATE
 from pysyncobj.node import TCPNode
 
+from ha_namenode.consensus import membership
 from ha_namenode.consensus.base import ConsensusStatus, Member
 from ha_namenode.namespace import codec
 from ha_namenode.namespace.applier import StateMachine
@@ -55,6 +64,10 @@ from hafs_api.errors import InvalidArgument, NotLeader, Unavailable
 
 log = logging.getLogger(__name__)
 _STATES = {0: "standby", 1: "candidate", 2: "active"}  # pysyncobj's _RAFT_STATE
+
+
+_ADMIN_TIMEOUT = 10.0  # seconds a transfer or membership change may take to commit
+_ELECTION_WAIT = 5.0  # seconds a transfer's target may take to win its election
 
 
 class StartupError(RuntimeError):
@@ -131,6 +144,10 @@ class RaftConsensus:
         self._me = me
         self._peers = {p.node_id: p for p in peers if p.node_id != me.node_id}
         self._by_raft = {p.raft_address: p for p in (me, *self._peers.values())}
+        self._directory = membership.Directory(self._by_raft.values())
+        self._admin = threading.Lock()  # one transfer or membership change at a time
+        self._tick_tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
+        self._tick_hooked = False
         self._data = Path(data_dir)
         self._dump = self._data / "raft.dump"
         self._journal = self._data / "raft.journal"
@@ -205,7 +222,7 @@ class RaftConsensus:
 
     def leader_address(self) -> str:
         leader = self._replica._getLeader() if self._replica is not None else None
-        peer = self._by_raft.get(getattr(leader, "id", str(leader))) if leader else None
+        peer = self._peer_of(leader) if leader else None
         return peer.rpc_address if peer else ""
 
     def propose(self, envelope: Envelope) -> Future:
@@ -241,11 +258,18 @@ class RaftConsensus:
         replica = self._replica
         if replica is None:
             raise Unavailable("the Raft replica is not running")
-        st = replica.getStatus()
+        for attempt in range(3):  # getStatus iterates sets a membership change may resize
+            try:
+                st = replica.getStatus()
+                break
+            except RuntimeError:
+                if attempt == 2:
+                    raise
         leader = st.get("leader")
-        leader_peer = self._by_raft.get(leader.id) if leader is not None else None
-        members = [Member(self._me.node_id, self._me.rpc_address, True, st["last_applied"])]
-        for peer in self._peers.values():
+        leader_peer = self._peer_of(leader)
+        me = self._me
+        members = [Member(me.node_id, me.rpc_address, True, st["last_applied"], me.raft_address)]
+        for peer in self._members()[1:]:
             key = peer.raft_address
             members.append(
                 Member(
@@ -253,6 +277,7 @@ class RaftConsensus:
                     peer.rpc_address,
                     st.get(f"partner_node_status_server_{key}") == 2,
                     st.get(f"match_idx_server_{key}", 0),
+                    key,
                 )
             )
         return ConsensusStatus(
@@ -267,22 +292,229 @@ class RaftConsensus:
         )
 
     def transfer_leadership(self, node_id: str) -> None:
-        peer = self._peers.get(node_id)
+        peer = next((p for p in self._members() if node_id and p.node_id == node_id), None)
         if peer is None:
-            raise InvalidArgument(
-                f"unknown NameNode {node_id!r} (known: {', '.join(sorted(self._peers)) or 'none'})"
-            )
+            raise InvalidArgument(f"unknown NameNode {node_id!r} (members: {self._member_ids()})")
         if not self.is_leader:
             raise NotLeader(
                 "only the leader can transfer leadership", leader_hint=self.leader_address()
             )
-        done: Future = Future()
-        self._replica.transferLeadership(  # type: ignore[union-attr]
-            node=peer.raft_address, callback=lambda res, err: done.set_result(err)
+        if peer == self._me:
+            return
+        replica = self._replica
+        assert replica is not None
+        # The proposer is held for the transfer: with the leader's log still growing,
+        # the target's log would be shorter than the leader's when it campaigns, and
+        # the old leader would refuse it its vote. pysyncobj denies a target that is
+        # not fully caught up, which the pause makes momentary: ask until it accepts.
+        deadline = time.monotonic() + _ADMIN_TIMEOUT
+        with self._admin, self._proposals_held(deadline):
+            while True:
+                error = self._call_on_tick(
+                    lambda done: replica.transferLeadership(node=peer.raft_address, callback=done)
+                )
+                if error == FAIL_REASON.SUCCESS:
+                    break
+                if error == FAIL_REASON.NOT_LEADER:
+                    raise NotLeader("leadership moved meanwhile", leader_hint=self.leader_address())
+                if time.monotonic() > deadline:
+                    raise Unavailable(
+                        f"{node_id} did not catch up with the leader's log in "
+                        f"{_ADMIN_TIMEOUT:.0f} s (or is not connected); leadership stays here"
+                    )
+                time.sleep(0.05)
+            # Success means only that TimeoutNow was sent: wait for the election.
+            elected_by = time.monotonic() + _ELECTION_WAIT
+            while time.monotonic() < elected_by:
+                leader = replica._getLeader()
+                if leader is not None and leader.id == peer.raft_address:
+                    log.info("leadership transferred to %s", node_id)
+                    return
+                time.sleep(0.02)
+        leader = self._peer_of(replica._getLeader())
+        raise Unavailable(
+            f"{node_id} was asked to take over but did not become leader "
+            f"(leader now: {leader.node_id if leader else 'none'})"
         )
-        error = done.result(timeout=10)
-        if error != FAIL_REASON.SUCCESS:
-            raise Unavailable(f"leadership transfer to {node_id} failed (reason {error})")
+
+    @contextmanager
+    def _proposals_held(self, deadline: float) -> Iterator[None]:
+        """Take every in-flight permit (so every batch in flight has been committed) and
+        keep them, so the proposer submits nothing until the block ends."""
+        taken = 0
+        try:
+            while taken < self._tuning.max_inflight:
+                if not self._inflight.acquire(timeout=max(deadline - time.monotonic(), 0)):
+                    raise Unavailable("writes in flight did not commit in time; leadership stays")
+                taken += 1
+            yield
+        finally:
+            for _ in range(taken):
+                self._inflight.release()
+
+    # ---- membership: one server at a time, through pysyncobj's membership entries -----------
+
+    def add_member(self, node_id: str, rpc_address: str, raft_address: str) -> bool:
+        if not node_id:
+            raise InvalidArgument("a NameNode id is required")
+        for what, address in (("rpc address", rpc_address), ("raft address", raft_address)):
+            host, _, port = address.rpartition(":")
+            if not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise InvalidArgument(f"{what} must be HOST:PORT, got {address!r}")
+        new = Peer(node_id, raft_address, rpc_address)
+        self._require_leader("add a NameNode")
+        with self._admin:
+            members = self._members()
+            if new in members:
+                return False
+            for m in members:
+                if m.node_id == node_id:
+                    raise InvalidArgument(
+                        f"{node_id} is a member already (rpc {m.rpc_address}, raft "
+                        f"{m.raft_address}); remove it first to change its addresses"
+                    )
+                if raft_address == m.raft_address or rpc_address == m.rpc_address:
+                    raise InvalidArgument(
+                        f"member {m.node_id} uses rpc {m.rpc_address}, raft "
+                        f"{m.raft_address} already"
+                    )
+            reachable = self._reachable(members)
+            problem = membership.quorum_problem("add", node_id, len(members) + 1, reachable)
+            if problem:
+                raise InvalidArgument(problem)
+            self._directory.learn(new)
+            self._change("add", new)
+        return True
+
+    def remove_member(self, node_id: str) -> bool:
+        self._require_leader("remove a NameNode")
+        with self._admin:
+            members = self._members()
+            peer = next((m for m in members if node_id and m.node_id == node_id), None)
+            if peer is None:
+                if node_id and self._directory.by_id(node_id) is not None:
+                    return False  # a former member: removed already
+                raise InvalidArgument(
+                    f"unknown NameNode {node_id!r} (members: {self._member_ids()})"
+                )
+            if peer == self._me:
+                raise InvalidArgument(
+                    f"{node_id} is the leader and cannot remove itself; move leadership "
+                    "first (hactl ha transfer --to ID), then remove it"
+                )
+            reachable = self._reachable(members) - (peer in self._connected())
+            problem = membership.quorum_problem("remove", node_id, len(members) - 1, reachable)
+            if problem:
+                raise InvalidArgument(problem)
+            self._change("rem", peer)
+        return True
+
+    def _require_leader(self, what: str) -> None:
+        if not self.is_leader:
+            raise NotLeader(f"only the leader can {what}", leader_hint=self.leader_address())
+
+    def _members(self) -> list[Peer]:
+        """The group as pysyncobj has it now: this NameNode first, then the others by id."""
+        replica = self._replica
+        others = [self._peer_of(n) for n in (replica.otherNodes if replica else ())]
+        return [self._me, *sorted((p for p in others if p), key=lambda p: p.node_id)]
+
+    def _member_ids(self) -> str:
+        return ", ".join(p.node_id for p in self._members())
+
+    def _peer_of(self, node) -> Peer | None:
+        """Name a pysyncobj node: from the id and rpc address a membership entry put on
+        it (learned for later), else from the directory; unknown: id and rpc are ""."""
+        if node is None:
+            return None
+        raft_address = getattr(node, "id", str(node))
+        node_id, rpc_address = getattr(node, "node_id", ""), getattr(node, "rpc_address", "")
+        if node_id and rpc_address:
+            peer = Peer(node_id, raft_address, rpc_address)
+            if self._directory.by_raft(raft_address) != peer:
+                self._directory.learn(peer)
+            return peer
+        return self._directory.by_raft(raft_address) or Peer("", raft_address, "")
+
+    def _connected(self) -> set[Peer]:
+        replica = self._replica
+        if replica is None:
+            return set()
+        nodes = [n for n in replica.otherNodes if replica.isNodeConnected(n)]
+        return {p for p in map(self._peer_of, nodes) if p is not None}
+
+    def _reachable(self, members: list[Peer]) -> int:
+        """Members the leader reaches now, itself included."""
+        return 1 + len(self._connected() & set(members))
+
+    def _change(self, kind: str, peer: Peer) -> None:
+        """Propose one membership entry and wait for its commit; pysyncobj pickles the
+        node (its own format, behind the password) with our id and rpc address on it."""
+        replica = self._replica
+        assert replica is not None
+        node = TCPNode(peer.raft_address, node_id=peer.node_id, rpc_address=peer.rpc_address)
+        done: Future = Future()
+        callback = lambda res, err: _resolve(done, err)  # noqa: E731
+        if kind == "add":
+            replica.addNodeToCluster(node, callback=callback)
+        else:
+            replica.removeNodeFromCluster(node, callback=callback)
+        verb = "adding" if kind == "add" else "removing"
+        try:
+            error = done.result(timeout=_ADMIN_TIMEOUT)
+        except FutureTimeout:
+            raise Unavailable(
+                f"{verb} {peer.node_id} was not committed within {_ADMIN_TIMEOUT:.0f} s; "
+                "its outcome is unknown (hactl ha status shows it; retrying is safe)"
+            ) from None
+        if error == FAIL_REASON.SUCCESS:
+            log.info(
+                "membership: %s %s (rpc %s, raft %s) committed",
+                verb,
+                peer.node_id,
+                peer.rpc_address,
+                peer.raft_address,
+            )
+            return
+        if error in (FAIL_REASON.NOT_LEADER, FAIL_REASON.MISSING_LEADER):
+            raise NotLeader("leadership moved meanwhile", leader_hint=self.leader_address())
+        if error == FAIL_REASON.REQUEST_DENIED:
+            raise Unavailable(
+                f"the leader cannot start {verb} {peer.node_id} yet: the previous membership "
+                "change or the leader's first entry of its term is not committed; retry"
+            )
+        raise Unavailable(
+            f"{verb} {peer.node_id}: outcome unknown (Raft reason {error}); retrying is safe"
+        )
+
+    def _call_on_tick(self, start: Callable[[Callable], None]) -> int:
+        """Run ``start(callback)`` on pysyncobj's tick thread; return its FAIL_REASON.
+
+        pysyncobj is not thread-safe outside its command queue: ``transferLeadership``
+        reads Raft state and writes to sockets, so it must run on the tick thread.
+        """
+        replica = self._replica
+        assert replica is not None
+        if not self._tick_hooked:
+            replica.addOnTickCallback(self._run_tick_tasks)
+            self._tick_hooked = True
+        done: Future = Future()
+
+        def task() -> None:
+            try:
+                start(lambda res, err: _resolve(done, err))
+            except Exception as e:  # never into pysyncobj's tick loop
+                done.set_exception(e)
+
+        self._tick_tasks.put(task)
+        try:
+            return done.result(timeout=_ADMIN_TIMEOUT)
+        except FutureTimeout:
+            raise Unavailable("the Raft tick thread did not run the request") from None
+
+    def _run_tick_tasks(self) -> None:
+        while not self._tick_tasks.empty():
+            self._tick_tasks.get_nowait()()
 
     # ---- the proposer (its own thread) ------------------------------------------------------
 
@@ -392,6 +624,7 @@ class RaftConsensus:
                 "last": _entry_to_plain(last),
                 "prev": _entry_to_plain(prev),
                 "cluster": sorted(getattr(n, "id", str(n)) for n in cluster),
+                "members": membership.dump_entries(filter(None, map(self._peer_of, cluster))),
             }
         )
         Path(tmp_path).unlink(missing_ok=True)  # pysyncobj must find nothing to rename
@@ -422,7 +655,8 @@ class RaftConsensus:
             )
             self._store.restore(Path(path))
         meta = json.loads(extra)
-        cluster = {TCPNode(address) for address in meta["cluster"]}
+        known = membership.load_entries(meta.get("members"))
+        cluster = {_tcp_node(address, known.get(address)) for address in meta["cluster"]}
         return (_entry_from_plain(meta["last"]), _entry_from_plain(meta["prev"]), cluster)
 
     def force_compaction(self) -> None:
@@ -469,6 +703,17 @@ def check_journal(path: Path) -> int:
             raise bad(f"entry {index} follows entry {last_index}")
         last_index, count, offset = index, count + 1, offset + size + 8
     return count
+
+
+def _tcp_node(raft_address: str, named: tuple[str, str] | None) -> TCPNode:
+    if named is None:
+        return TCPNode(raft_address)
+    return TCPNode(raft_address, node_id=named[0], rpc_address=named[1])
+
+
+def _resolve(future: Future, reason: int) -> None:
+    if not future.done():
+        future.set_result(reason)
 
 
 def _fail_all(batch: list[_Pending], error: Exception) -> None:

@@ -24,29 +24,37 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17hafs_api/v1/admin.proto\x12\x0bhafs_api.v1\"X\n\x0cMemberStatus\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x11\n\treachable\x18\x03 \x01(\x08\x12\x13\n\x0bmatch_index\x18\x04 \x01(\x04\"\x12\n\x10GetStatusRequest\"\xb0\x02\n\x11GetStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0bnameservice\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.hafs_api.v1.NodeState\x12\x0c\n\x04term\x18\x05 \x01(\x04\x12\x14\n\x0c\x63ommit_index\x18\x06 \x01(\x04\x12\x15\n\rapplied_index\x18\x07 \x01(\x04\x12\x11\n\tleader_id\x18\x08 \x01(\t\x12\x16\n\x0eleader_address\x18\t \x01(\t\x12*\n\x07members\x18\n \x03(\x0b\x32\x19.hafs_api.v1.MemberStatus\x12\x11\n\tuptime_ms\x18\x0b \x01(\x04\x12\x18\n\x10software_version\x18\x0c \x01(\t\"/\n\x19TransferLeadershipRequest\x12\x12\n\nto_node_id\x18\x01 \x01(\t\"\x1c\n\x1aTransferLeadershipResponse\"\x13\n\x11\x43heckpointRequest\"S\n\x12\x43heckpointResponse\x12\x12\n\nimage_path\x18\x01 \x01(\t\x12\x15\n\rapplied_index\x18\x02 \x01(\x04\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04*O\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\x0b\n\x07STANDBY\x10\x02\x12\r\n\tCANDIDATE\x10\x03\x32\x8b\x02\n\x07HaAdmin\x12J\n\tGetStatus\x12\x1d.hafs_api.v1.GetStatusRequest\x1a\x1e.hafs_api.v1.GetStatusResponse\x12\x65\n\x12TransferLeadership\x12&.hafs_api.v1.TransferLeadershipRequest\x1a\'.hafs_api.v1.TransferLeadershipResponse\x12M\n\nCheckpoint\x12\x1e.hafs_api.v1.CheckpointRequest\x1a\x1f.hafs_api.v1.CheckpointResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17hafs_api/v1/admin.proto\x12\x0bhafs_api.v1\"n\n\x0cMemberStatus\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x11\n\treachable\x18\x03 \x01(\x08\x12\x13\n\x0bmatch_index\x18\x04 \x01(\x04\x12\x14\n\x0craft_address\x18\x05 \x01(\t\"\x12\n\x10GetStatusRequest\"\xb0\x02\n\x11GetStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0bnameservice\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.hafs_api.v1.NodeState\x12\x0c\n\x04term\x18\x05 \x01(\x04\x12\x14\n\x0c\x63ommit_index\x18\x06 \x01(\x04\x12\x15\n\rapplied_index\x18\x07 \x01(\x04\x12\x11\n\tleader_id\x18\x08 \x01(\t\x12\x16\n\x0eleader_address\x18\t \x01(\t\x12*\n\x07members\x18\n \x03(\x0b\x32\x19.hafs_api.v1.MemberStatus\x12\x11\n\tuptime_ms\x18\x0b \x01(\x04\x12\x18\n\x10software_version\x18\x0c \x01(\t\"/\n\x19TransferLeadershipRequest\x12\x12\n\nto_node_id\x18\x01 \x01(\t\"\x1c\n\x1aTransferLeadershipResponse\"\x13\n\x11\x43heckpointRequest\"S\n\x12\x43heckpointResponse\x12\x12\n\nimage_path\x18\x01 \x01(\t\x12\x15\n\rapplied_index\x18\x02 \x01(\x04\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\"O\n\x11\x41\x64\x64ReplicaRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0brpc_address\x18\x02 \x01(\t\x12\x14\n\x0craft_address\x18\x03 \x01(\t\"Q\n\x12\x41\x64\x64ReplicaResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12*\n\x07members\x18\x02 \x03(\x0b\x32\x19.hafs_api.v1.MemberStatus\"\'\n\x14RemoveReplicaRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"T\n\x15RemoveReplicaResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12*\n\x07members\x18\x02 \x03(\x0b\x32\x19.hafs_api.v1.MemberStatus*O\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\x0b\n\x07STANDBY\x10\x02\x12\r\n\tCANDIDATE\x10\x03\x32\xb2\x03\n\x07HaAdmin\x12J\n\tGetStatus\x12\x1d.hafs_api.v1.GetStatusRequest\x1a\x1e.hafs_api.v1.GetStatusResponse\x12\x65\n\x12TransferLeadership\x12&.hafs_api.v1.TransferLeadershipRequest\x1a\'.hafs_api.v1.TransferLeadershipResponse\x12M\n\nCheckpoint\x12\x1e.hafs_api.v1.CheckpointRequest\x1a\x1f.hafs_api.v1.CheckpointResponse\x12M\n\nAddReplica\x12\x1e.hafs_api.v1.AddReplicaRequest\x1a\x1f.hafs_api.v1.AddReplicaResponse\x12V\n\rRemoveReplica\x12!.hafs_api.v1.RemoveReplicaRequest\x1a\".hafs_api.v1.RemoveReplicaResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hafs_api.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODESTATE']._serialized_start=642
-  _globals['_NODESTATE']._serialized_end=721
+  _globals['_NODESTATE']._serialized_start=955
+  _globals['_NODESTATE']._serialized_end=1034
   _globals['_MEMBERSTATUS']._serialized_start=40
-  _globals['_MEMBERSTATUS']._serialized_end=128
-  _globals['_GETSTATUSREQUEST']._serialized_start=130
-  _globals['_GETSTATUSREQUEST']._serialized_end=148
-  _globals['_GETSTATUSRESPONSE']._serialized_start=151
-  _globals['_GETSTATUSRESPONSE']._serialized_end=455
-  _globals['_TRANSFERLEADERSHIPREQUEST']._serialized_start=457
-  _globals['_TRANSFERLEADERSHIPREQUEST']._serialized_end=504
-  _globals['_TRANSFERLEADERSHIPRESPONSE']._serialized_start=506
-  _globals['_TRANSFERLEADERSHIPRESPONSE']._serialized_end=534
-  _globals['_CHECKPOINTREQUEST']._serialized_start=536
-  _globals['_CHECKPOINTREQUEST']._serialized_end=555
-  _globals['_CHECKPOINTRESPONSE']._serialized_start=557
-  _globals['_CHECKPOINTRESPONSE']._serialized_end=640
-  _globals['_HAADMIN']._serialized_start=724
-  _globals['_HAADMIN']._serialized_end=991
+  _globals['_MEMBERSTATUS']._serialized_end=150
+  _globals['_GETSTATUSREQUEST']._serialized_start=152
+  _globals['_GETSTATUSREQUEST']._serialized_end=170
+  _globals['_GETSTATUSRESPONSE']._serialized_start=173
+  _globals['_GETSTATUSRESPONSE']._serialized_end=477
+  _globals['_TRANSFERLEADERSHIPREQUEST']._serialized_start=479
+  _globals['_TRANSFERLEADERSHIPREQUEST']._serialized_end=526
+  _globals['_TRANSFERLEADERSHIPRESPONSE']._serialized_start=528
+  _globals['_TRANSFERLEADERSHIPRESPONSE']._serialized_end=556
+  _globals['_CHECKPOINTREQUEST']._serialized_start=558
+  _globals['_CHECKPOINTREQUEST']._serialized_end=577
+  _globals['_CHECKPOINTRESPONSE']._serialized_start=579
+  _globals['_CHECKPOINTRESPONSE']._serialized_end=662
+  _globals['_ADDREPLICAREQUEST']._serialized_start=664
+  _globals['_ADDREPLICAREQUEST']._serialized_end=743
+  _globals['_ADDREPLICARESPONSE']._serialized_start=745
+  _globals['_ADDREPLICARESPONSE']._serialized_end=826
+  _globals['_REMOVEREPLICAREQUEST']._serialized_start=828
+  _globals['_REMOVEREPLICAREQUEST']._serialized_end=867
+  _globals['_REMOVEREPLICARESPONSE']._serialized_start=869
+  _globals['_REMOVEREPLICARESPONSE']._serialized_end=953
+  _globals['_HAADMIN']._serialized_start=1037
+  _globals['_HAADMIN']._serialized_end=1471
 # @@protoc_insertion_point(module_scope)

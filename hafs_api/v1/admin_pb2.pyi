@@ -52,11 +52,14 @@ class MemberStatus(_message.Message):
     ADDRESS_FIELD_NUMBER: _builtins.int
     REACHABLE_FIELD_NUMBER: _builtins.int
     MATCH_INDEX_FIELD_NUMBER: _builtins.int
+    RAFT_ADDRESS_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
     address: _builtins.str
     """client RPC address"""
     reachable: _builtins.bool
     match_index: _builtins.int
+    raft_address: _builtins.str
+    """host:port of its Raft transport ("" without Raft)"""
     def __init__(
         self,
         *,
@@ -64,10 +67,11 @@ class MemberStatus(_message.Message):
         address: _builtins.str = ...,
         reachable: _builtins.bool = ...,
         match_index: _builtins.int = ...,
+        raft_address: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "match_index", b"match_index", "node_id", b"node_id", "reachable", b"reachable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "match_index", b"match_index", "node_id", b"node_id", "raft_address", b"raft_address", "reachable", b"reachable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -214,3 +218,109 @@ class CheckpointResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___CheckpointResponse: _TypeAlias = CheckpointResponse  # noqa: Y015
+
+@_typing.final
+class AddReplicaRequest(_message.Message):
+    """Start the new NameNode with a config whose [members] lists the group and
+    itself; adding one already in the group with the same addresses is a no-op.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_ID_FIELD_NUMBER: _builtins.int
+    RPC_ADDRESS_FIELD_NUMBER: _builtins.int
+    RAFT_ADDRESS_FIELD_NUMBER: _builtins.int
+    node_id: _builtins.str
+    rpc_address: _builtins.str
+    """client RPC host:port"""
+    raft_address: _builtins.str
+    """Raft transport host:port"""
+    def __init__(
+        self,
+        *,
+        node_id: _builtins.str = ...,
+        rpc_address: _builtins.str = ...,
+        raft_address: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["node_id", b"node_id", "raft_address", b"raft_address", "rpc_address", b"rpc_address"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddReplicaRequest: _TypeAlias = AddReplicaRequest  # noqa: Y015
+
+@_typing.final
+class AddReplicaResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGED_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    changed: _builtins.bool
+    """false: it was a member already"""
+    @_builtins.property
+    def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberStatus]:
+        """the group after the change"""
+
+    def __init__(
+        self,
+        *,
+        changed: _builtins.bool = ...,
+        members: _abc.Iterable[Global___MemberStatus] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "members", b"members"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddReplicaResponse: _TypeAlias = AddReplicaResponse  # noqa: Y015
+
+@_typing.final
+class RemoveReplicaRequest(_message.Message):
+    """The leader cannot remove itself: transfer leadership first. Removing a
+    NameNode that was a member but is no longer one is a no-op.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_ID_FIELD_NUMBER: _builtins.int
+    node_id: _builtins.str
+    def __init__(
+        self,
+        *,
+        node_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["node_id", b"node_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveReplicaRequest: _TypeAlias = RemoveReplicaRequest  # noqa: Y015
+
+@_typing.final
+class RemoveReplicaResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    CHANGED_FIELD_NUMBER: _builtins.int
+    MEMBERS_FIELD_NUMBER: _builtins.int
+    changed: _builtins.bool
+    """false: it was not a member any more"""
+    @_builtins.property
+    def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberStatus]:
+        """the group after the change"""
+
+    def __init__(
+        self,
+        *,
+        changed: _builtins.bool = ...,
+        members: _abc.Iterable[Global___MemberStatus] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changed", b"changed", "members", b"members"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveReplicaResponse: _TypeAlias = RemoveReplicaResponse  # noqa: Y015

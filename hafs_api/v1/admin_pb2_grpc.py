@@ -49,6 +49,16 @@ class HaAdminStub:
                 request_serializer=hafs__api_dot_v1_dot_admin__pb2.CheckpointRequest.SerializeToString,
                 response_deserializer=hafs__api_dot_v1_dot_admin__pb2.CheckpointResponse.FromString,
                 _registered_method=True)
+        self.AddReplica = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/AddReplica',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.AddReplicaRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.AddReplicaResponse.FromString,
+                _registered_method=True)
+        self.RemoveReplica = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/RemoveReplica',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.RemoveReplicaRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.RemoveReplicaResponse.FromString,
+                _registered_method=True)
 
 
 class HaAdminServicer:
@@ -72,6 +82,20 @@ class HaAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def AddReplica(self, request, context):
+        """Membership, one server at a time, on the leader only (followers answer
+        NOT_LEADER with the leader's address). Unsupported without Raft.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveReplica(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HaAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -89,6 +113,16 @@ def add_HaAdminServicer_to_server(servicer, server):
                     servicer.Checkpoint,
                     request_deserializer=hafs__api_dot_v1_dot_admin__pb2.CheckpointRequest.FromString,
                     response_serializer=hafs__api_dot_v1_dot_admin__pb2.CheckpointResponse.SerializeToString,
+            ),
+            'AddReplica': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddReplica,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.AddReplicaRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.AddReplicaResponse.SerializeToString,
+            ),
+            'RemoveReplica': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveReplica,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.RemoveReplicaRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.RemoveReplicaResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -172,6 +206,60 @@ class HaAdmin:
             '/hafs_api.v1.HaAdmin/Checkpoint',
             hafs__api_dot_v1_dot_admin__pb2.CheckpointRequest.SerializeToString,
             hafs__api_dot_v1_dot_admin__pb2.CheckpointResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddReplica(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/AddReplica',
+            hafs__api_dot_v1_dot_admin__pb2.AddReplicaRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.AddReplicaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveReplica(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/RemoveReplica',
+            hafs__api_dot_v1_dot_admin__pb2.RemoveReplicaRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.RemoveReplicaResponse.FromString,
             options,
             channel_credentials,
             insecure,
