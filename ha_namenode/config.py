@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ha_namenode.consensus.base import RaftSettings
+
 MiB = 1 << 20
 
 
@@ -78,25 +80,12 @@ class MemberSection:
 
 
 @dataclass(frozen=True)
-class RaftSection:
-    password: str = ""  # shared by the group; pysyncobj unpickles traffic without it
-    min_timeout_s: float = 0.3
-    max_timeout_s: float = 0.6
-    append_entries_period_s: float = 0.05
-    leader_fallback_timeout_s: float = 2.5
-    connection_timeout_s: float = 3.0
-    connection_retry_time_s: float = 0.5
-    compaction_min_entries: int = 20_000
-    compaction_min_time_s: float = 600.0
-
-
-@dataclass(frozen=True)
 class NameNodeConfig:
     namenode: NodeSection = field(default_factory=NodeSection)
     namespace: NamespaceSection = field(default_factory=NamespaceSection)
     users: dict[str, tuple[str, ...]] = field(default_factory=dict)
     members: dict[str, MemberSection] = field(default_factory=dict)
-    raft: RaftSection = field(default_factory=RaftSection)
+    raft: RaftSettings = field(default_factory=RaftSettings)
 
     @property
     def replicated(self) -> bool:
@@ -148,7 +137,7 @@ class NameNodeConfig:
                 node_id: _section(MemberSection, member, f"members.{node_id}")
                 for node_id, member in members.items()
             },
-            raft=_section(RaftSection, data.get("raft", {}), "raft"),
+            raft=_section(RaftSettings, data.get("raft", {}), "raft"),
         )
 
 
@@ -282,3 +271,5 @@ def _validate_members(config: NameNodeConfig) -> None:
         raise ConfigError("raft.connection_timeout_s: must be at least raft.max_timeout_s")
     if not r.leader_fallback_timeout_s > r.append_entries_period_s:
         raise ConfigError("raft.leader_fallback_timeout_s: must exceed the append period")
+    if not (r.max_batch >= 1 and r.max_inflight >= 1):
+        raise ConfigError("raft.max_batch and raft.max_inflight: must be at least 1")

@@ -20,7 +20,7 @@ from pathlib import Path
 from ha_namenode.config import NameNodeConfig
 from ha_namenode.consensus.base import Consensus
 from ha_namenode.consensus.local import LocalConsensus
-from ha_namenode.consensus.raft import Peer, RaftConsensus, RaftTuning
+from ha_namenode.consensus.raft import Peer, RaftConsensus
 from ha_namenode.duties import Duties
 from ha_namenode.identity import GroupMapping
 from ha_namenode.namespace.applier import StateMachine
@@ -56,20 +56,9 @@ def make_consensus(config: NameNodeConfig, machine: StateMachine, store: SqlStor
     node = config.namenode
     if not config.replicated:
         return LocalConsensus(machine, node.id, node.rpc_address)
-    r = config.raft
-    tuning = RaftTuning(
-        min_timeout=r.min_timeout_s,
-        max_timeout=r.max_timeout_s,
-        append_entries_period=r.append_entries_period_s,
-        leader_fallback_timeout=r.leader_fallback_timeout_s,
-        connection_timeout=r.connection_timeout_s,
-        connection_retry_time=r.connection_retry_time_s,
-        compaction_min_entries=r.compaction_min_entries,
-        compaction_min_time=r.compaction_min_time_s,
-    )
     peers = [Peer(i, m.raft_address, m.rpc_address) for i, m in sorted(config.members.items())]
     me = next(p for p in peers if p.node_id == node.id)
-    return RaftConsensus(machine, store, me, peers, config.data_path, r.password, tuning)
+    return RaftConsensus(machine, store, me, peers, config.data_path, config.raft)
 
 
 class NameNode:

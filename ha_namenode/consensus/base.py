@@ -9,6 +9,26 @@ from typing import Protocol
 from ha_namenode.namespace.commands import Envelope
 
 
+@dataclass(frozen=True)
+class RaftSettings:
+    """The ``[raft]`` config section: the group's secret, timeouts and batching.
+
+    docs/design.md gives the reason for each value.
+    """
+
+    password: str = ""  # shared by the group; pysyncobj unpickles traffic without it
+    min_timeout_s: float = 0.3
+    max_timeout_s: float = 0.6
+    append_entries_period_s: float = 0.05
+    leader_fallback_timeout_s: float = 2.5
+    connection_timeout_s: float = 3.0
+    connection_retry_time_s: float = 0.5
+    compaction_min_entries: int = 20_000
+    compaction_min_time_s: float = 600.0
+    max_batch: int = 512
+    max_inflight: int = 8
+
+
 @dataclass(frozen=True, slots=True)
 class Member:
     node_id: str

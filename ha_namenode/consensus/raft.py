@@ -55,7 +55,7 @@ from pysyncobj.config import SERIALIZER_STATE
 from pysyncobj.node import TCPNode
 
 from ha_namenode.consensus import membership
-from ha_namenode.consensus.base import ConsensusStatus, Member
+from ha_namenode.consensus.base import ConsensusStatus, Member, RaftSettings
 from ha_namenode.namespace import codec
 from ha_namenode.namespace.applier import StateMachine
 from ha_namenode.namespace.commands import Envelope
@@ -79,22 +79,6 @@ class Peer:
     node_id: str
     raft_address: str  # host:port of the Raft transport
     rpc_address: str  # host:port of the client gRPC service
-
-
-@dataclass(frozen=True, slots=True)
-class RaftTuning:
-    """Timeouts and limits; docs/design.md gives the reason for each."""
-
-    min_timeout: float = 0.3
-    max_timeout: float = 0.6
-    append_entries_period: float = 0.05
-    leader_fallback_timeout: float = 2.5
-    connection_timeout: float = 3.0
-    connection_retry_time: float = 0.5
-    compaction_min_entries: int = 20_000
-    compaction_min_time: float = 600.0
-    max_batch: int = 512
-    max_inflight: int = 8
 
 
 class _Replica(SyncObj):
@@ -130,11 +114,10 @@ class RaftConsensus:
         me: Peer,
         peers: list[Peer],
         data_dir: Path,
-        password: str,
-        tuning: RaftTuning = RaftTuning(),
+        settings: RaftSettings,
         fail_stop: Callable[[str], None] | None = None,
     ) -> None:
-        if not password:
+        if not settings.password:
             raise InvalidArgument(
                 "a Raft password is required (pysyncobj unpickles "
                 "network input from anyone who has it)"
@@ -151,11 +134,10 @@ class RaftConsensus:
         self._data = Path(data_dir)
         self._dump = self._data / "raft.dump"
         self._journal = self._data / "raft.journal"
-        self._password = password
-        self._tuning = tuning
+        self._settings = settings
         self._fail_stop = fail_stop or _exit_process
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
-        self._inflight = threading.Semaphore(tuning.max_inflight)
+        self._inflight = threading.Semaphore(settings.max_inflight)
         self._outstanding: dict[int, list[_Pending]] = {}  # submitted, not yet answered
         self._outstanding_lock = threading.Lock()
         self._serializing = SERIALIZER_STATE.NOT_SERIALIZING
@@ -173,9 +155,9 @@ class RaftConsensus:
                 read_dump(self._dump)
             except ValueError as e:
                 raise StartupError(f"cannot start from the Raft dump {self._dump}: {e}") from e
-        t = self._tuning
+        t = self._settings
         conf = SyncObjConf(
-            password=self._password,
+            password=t.password,
             journalFile=str(self._journal),
             fullDumpFile=str(self._dump),
             serializer=self._serialize,
@@ -185,14 +167,14 @@ class RaftConsensus:
             appendEntriesUseBatch=False,
             dynamicMembershipChange=True,
             onStateChanged=self._on_state_changed,
-            raftMinTimeout=t.min_timeout,
-            raftMaxTimeout=t.max_timeout,
-            appendEntriesPeriod=t.append_entries_period,
-            leaderFallbackTimeout=t.leader_fallback_timeout,
-            connectionTimeout=t.connection_timeout,
-            connectionRetryTime=t.connection_retry_time,
+            raftMinTimeout=t.min_timeout_s,
+            raftMaxTimeout=t.max_timeout_s,
+            appendEntriesPeriod=t.append_entries_period_s,
+            leaderFallbackTimeout=t.leader_fallback_timeout_s,
+            connectionTimeout=t.connection_timeout_s,
+            connectionRetryTime=t.connection_retry_time_s,
             logCompactionMinEntries=t.compaction_min_entries,
-            logCompactionMinTime=t.compaction_min_time,
+            logCompactionMinTime=t.compaction_min_time_s,
         )
         partners = [p.raft_address for p in self._peers.values()]
         self._running = True
@@ -343,7 +325,7 @@ class RaftConsensus:
         keep them, so the proposer submits nothing until the block ends."""
         taken = 0
         try:
-            while taken < self._tuning.max_inflight:
+            while taken < self._settings.max_inflight:
                 if not self._inflight.acquire(timeout=max(deadline - time.monotonic(), 0)):
                     raise Unavailable("writes in flight did not commit in time; leadership stays")
                 taken += 1
@@ -525,7 +507,7 @@ class RaftConsensus:
             except queue.Empty:
                 continue
             batch = [first]
-            while len(batch) < self._tuning.max_batch:
+            while len(batch) < self._settings.max_batch:
                 try:
                     batch.append(self._queue.get_nowait())
                 except queue.Empty:

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from chaos.cluster import free_port
-from ha_namenode.consensus.raft import Peer, RaftConsensus, RaftTuning, StartupError
+from ha_namenode.consensus.base import RaftSettings
+from ha_namenode.consensus.raft import Peer, RaftConsensus, StartupError
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace import queries
 from ha_namenode.namespace.applier import StateMachine
@@ -18,7 +19,9 @@ from hafs_api.errors import NotLeader
 
 pytestmark = pytest.mark.integration
 SUPER = Caller("hdfs", ("supergroup",), True)
-TUNING = RaftTuning(compaction_min_entries=10_000, compaction_min_time=3600)
+SETTINGS = RaftSettings(
+    password="secret", compaction_min_entries=10_000, compaction_min_time_s=3600
+)
 
 
 class Group:
@@ -43,8 +46,7 @@ class Group:
             me,
             self.peers,
             data,
-            "secret",
-            TUNING,
+            SETTINGS,
             fail_stop=self.stops.append,
         )
         self.stores[node_id], self.nodes[node_id] = store, node
