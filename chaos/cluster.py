@@ -77,6 +77,19 @@ def write_atomically(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
+def wait_until(predicate: Callable[[], Any], timeout: float, what: str, poll: float = 0.02):
+    """Poll ``predicate`` until it returns something truthy (and return that), or fail
+    with AssertionError naming ``what`` after ``timeout`` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(poll)
+
+
 def wait_serving(address: str, timeout: float, alive: Callable[[], bool] | None = None) -> None:
     """Wait until ``address`` reports SERVING; fail early once ``alive()`` is false."""
     deadline = time.monotonic() + timeout

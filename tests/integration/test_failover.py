@@ -8,17 +8,10 @@ import time
 
 import pytest
 
+from chaos.cluster import wait_until
 from client import Client
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(predicate, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.01)
 
 
 def tree(fs: Client, path: str = "/") -> list[tuple[str, str, int]]:

@@ -20,7 +20,7 @@ import grpc
 import pytest
 from click.testing import CliRunner
 
-from chaos.cluster import HOST, LocalCluster, free_port, wait_serving, write_toml
+from chaos.cluster import HOST, LocalCluster, free_port, wait_serving, wait_until, write_toml
 from client import Client
 from client.cli.main import cli
 from ha_namenode.persistence import read_dump
@@ -29,17 +29,6 @@ from hafs_api.status import from_rpc_error
 from hafs_api.v1 import admin_pb2, admin_pb2_grpc
 
 pytestmark = pytest.mark.integration
-
-
-def wait_until(predicate, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
 
 
 def admin(address: str, method: str, request, timeout: float = 20.0):
