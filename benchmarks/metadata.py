@@ -1,124 +1,242 @@
 """Namespace operation throughput in the NNThroughputBenchmark style.
 
-Drives a fresh NameNode process over gRPC (no client library in the way) with
-mkdir, create+complete, stat, list, rename and delete, at several
-concurrencies. Each figure is the median of ``repeats`` runs.
+``C`` concurrent clients run one operation for ``T`` seconds against the
+leader, straight over gRPC (``grpc.aio``: one event loop, ``C`` calls in
+flight, so the load generator costs little CPU on a 2-core machine). Each
+client has its own client id and call counter, as a real client would. The
+operations, in order, each building on the previous one:
+
+- ``mkdir``: a new directory in a separate tree (parents created as needed);
+- ``create``: create + complete of an empty file (two calls, one operation);
+- ``stat``: GetFileInfo of a file made by ``create`` (a linearizable read);
+- ``list``: GetListing of a directory of those files, 100 entries a page;
+- ``rename``: each file made by ``create`` to ``<name>.r``;
+- ``delete``: each renamed file (skipping the trash).
+
+Time-bounded: a phase ends after ``T`` seconds, or earlier when it runs out
+of files (``rename`` and ``delete`` can only touch what ``create`` made), so
+every row reports its own duration and operation count. A failed call counts
+as an error, not as an operation. Each figure is the median of ``repeats``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import itertools
-import statistics
-import threading
 import time
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 import grpc
 
+from benchmarks.common import cpu_seconds, median, percentile
 from hafs_api.v1 import common_pb2, namenode_pb2_grpc
 from hafs_api.v1 import namenode_pb2 as pb
 
 OPERATIONS = ("mkdir", "create", "stat", "list", "rename", "delete")
+CALL_TIMEOUT_S = 30.0
+DIRS = 64  # files spread over this many directories
 
 
-class Driver:
-    def __init__(self, address: str) -> None:
-        self.channel = grpc.insecure_channel(address)
-        self.stub = namenode_pb2_grpc.ClientNamenodeStub(self.channel)
+class Worker:
+    """One simulated client: its own client id and call counter."""
+
+    def __init__(self, stub: namenode_pb2_grpc.ClientNamenodeStub, user: str) -> None:
+        self.stub = stub
+        self.user = user
         self.client_id = uuid.uuid4().hex
         self.calls = itertools.count(1)
-        self.lock = threading.Lock()
-        self.user = getpass.getuser()
 
     def header(self) -> common_pb2.RequestHeader:
-        with self.lock:
-            call = next(self.calls)
-        return common_pb2.RequestHeader(client_id=self.client_id, call_id=call, user=self.user)
-
-    def op(self, name: str, base: str, i: int) -> None:
-        s, h = self.stub, self.header()
-        path = f"{base}/d{i % 64}/f{i}"
-        if name == "mkdir":
-            s.Mkdir(pb.MkdirRequest(header=h, path=path, permission=0o755, parents=True))
-        elif name == "create":
-            st = s.Create(
-                pb.CreateRequest(
-                    header=h, path=path, permission=0o644, create_parent=True, replication=1
-                )
-            ).status
-            s.Complete(pb.CompleteRequest(header=self.header(), path=path, file_id=st.inode_id))
-        elif name == "stat":
-            s.GetFileInfo(pb.GetFileInfoRequest(header=h, path=path))
-        elif name == "list":
-            s.GetListing(pb.GetListingRequest(header=h, path=f"{base}/d{i % 64}", limit=100))
-        elif name == "rename":
-            s.Rename(pb.RenameRequest(header=h, src=path, dst=f"{path}.r"))
-        elif name == "delete":
-            s.Delete(pb.DeleteRequest(header=h, path=f"{path}.r", skip_trash=True))
-
-    def close(self) -> None:
-        self.channel.close()
+        return common_pb2.RequestHeader(
+            client_id=self.client_id, call_id=next(self.calls), user=self.user
+        )
 
 
-def timed(fn: Callable[[int], None], count: int, concurrency: int) -> dict[str, float]:
-    latencies: list[float] = []
+@dataclass
+class Phase:
+    """What one timed phase did: latencies of successful calls, the items it touched."""
 
-    def one(i: int) -> None:
-        start = time.perf_counter()
-        fn(i)
-        latencies.append(time.perf_counter() - start)
+    seconds: float = 0.0
+    latencies: list[float] = field(default_factory=list)
+    done: list[int] = field(default_factory=list)  # item numbers that succeeded
+    errors: Counter = field(default_factory=Counter)
+    cpu: dict[str, float] = field(default_factory=dict)  # CPU cores used, per process
 
-    start = time.perf_counter()
-    if concurrency == 1:
-        for i in range(count):
-            one(i)
-    else:
-        with ThreadPoolExecutor(concurrency) as pool:
-            list(pool.map(one, range(count)))
-    elapsed = time.perf_counter() - start
-    latencies.sort()
-    return {
-        "ops_per_s": count / elapsed,
-        "p50_ms": latencies[len(latencies) // 2] * 1000,
-        "p99_ms": latencies[int(len(latencies) * 0.99) - 1] * 1000,
+    def summary(self) -> dict[str, object]:
+        ordered = sorted(self.latencies)
+        return {
+            "cpu": self.cpu,
+            "ops": len(ordered),
+            "seconds": self.seconds,
+            "ops_per_s": len(ordered) / self.seconds if self.seconds else 0.0,
+            "p50_ms": percentile(ordered, 50) * 1000,
+            "p99_ms": percentile(ordered, 99) * 1000,
+            "errors": sum(self.errors.values()),
+        }
+
+
+async def timed_phase(
+    workers: list[Worker],
+    fn: Callable[[Worker, int], Awaitable[None]],
+    seconds: float,
+    items: int | None = None,
+    pids: dict[str, int] | None = None,
+) -> Phase:
+    """Run ``fn(worker, i)`` for i = 0, 1, ... from every worker until time or items run out.
+
+    ``pids`` (name to process id): also measure how many CPU cores each used.
+    """
+    phase = Phase()
+    pids = pids or {}
+    cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+    counter = itertools.count()
+    stop_at = time.perf_counter() + seconds
+
+    async def loop(worker: Worker) -> None:
+        while time.perf_counter() < stop_at:
+            i = next(counter)
+            if items is not None and i >= items:
+                return
+            started = time.perf_counter()
+            try:
+                await fn(worker, i)
+            except grpc.aio.AioRpcError as exc:
+                phase.errors[exc.code().name] += 1
+                continue
+            phase.latencies.append(time.perf_counter() - started)
+            phase.done.append(i)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(loop(w) for w in workers))
+    phase.seconds = time.perf_counter() - started
+    phase.cpu = {
+        name: round((cpu_seconds(pid) - cpu_before[name]) / phase.seconds, 2)
+        for name, pid in pids.items()
     }
+    return phase
 
 
-def run(address: str, count: int, concurrencies: tuple[int, ...], repeats: int) -> list[dict]:
-    """Each repeat uses a fresh directory; ops in one repeat build on the previous op."""
-    driver = Driver(address)
+async def one_round(
+    workers: list[Worker], base: str, seconds: float, pids: dict[str, int] | None = None
+) -> dict[str, Phase]:
+    """The six operations once, under ``base``; each phase builds on the one before."""
+    t = CALL_TIMEOUT_S
+
+    async def timed(fn, items: int | None = None) -> Phase:
+        return await timed_phase(workers, fn, seconds, items, pids)
+
+    def path(i: int) -> str:
+        return f"{base}/d{i % DIRS}/f{i}"
+
+    async def mkdir(w: Worker, i: int) -> None:
+        await w.stub.Mkdir(
+            pb.MkdirRequest(
+                header=w.header(), path=f"{base}m/d{i % DIRS}/f{i}", permission=0o755, parents=True
+            ),
+            timeout=t,
+        )
+
+    async def create(w: Worker, i: int) -> None:
+        reply = await w.stub.Create(
+            pb.CreateRequest(
+                header=w.header(), path=path(i), permission=0o644, create_parent=True, replication=1
+            ),
+            timeout=t,
+        )
+        await w.stub.Complete(
+            pb.CompleteRequest(header=w.header(), path=path(i), file_id=reply.status.inode_id),
+            timeout=t,
+        )
+
+    out = {"mkdir": await timed(mkdir)}
+    out["create"] = await timed(create)
+    made = sorted(out["create"].done)
+    if not made:
+        return out
+
+    async def stat(w: Worker, i: int) -> None:
+        p = path(made[i % len(made)])
+        await w.stub.GetFileInfo(pb.GetFileInfoRequest(header=w.header(), path=p), timeout=t)
+
+    async def listing(w: Worker, i: int) -> None:
+        d = f"{base}/d{made[i % len(made)] % DIRS}"
+        await w.stub.GetListing(
+            pb.GetListingRequest(header=w.header(), path=d, limit=100), timeout=t
+        )
+
+    async def rename(w: Worker, i: int) -> None:
+        p = path(made[i])
+        await w.stub.Rename(pb.RenameRequest(header=w.header(), src=p, dst=f"{p}.r"), timeout=t)
+
+    out["stat"] = await timed(stat)
+    out["list"] = await timed(listing)
+    out["rename"] = await timed(rename, len(made))
+    renamed = sorted(made[i] for i in out["rename"].done)
+
+    async def delete(w: Worker, i: int) -> None:
+        p = f"{path(renamed[i])}.r"
+        await w.stub.Delete(pb.DeleteRequest(header=w.header(), path=p, skip_trash=True), timeout=t)
+
+    out["delete"] = await timed(delete, len(renamed))
+    return out
+
+
+async def _run(
+    address: str,
+    seconds: float,
+    concurrencies: tuple[int, ...],
+    repeats: int,
+    tag: str,
+    pids: dict[str, int] | None,
+) -> list[dict]:
+    user = getpass.getuser()
     rows = []
-    try:
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = namenode_pb2_grpc.ClientNamenodeStub(channel)
+        warm = Worker(stub, user)
+        await stub.GetFileInfo(pb.GetFileInfoRequest(header=warm.header(), path="/"), timeout=30)
         for concurrency in concurrencies:
-            samples: dict[str, list[dict[str, float]]] = {op: [] for op in OPERATIONS}
+            rounds = []
             for r in range(repeats):
-                base = f"/bench/c{concurrency}r{r}"
-                for op in OPERATIONS:
-                    if op == "mkdir":  # mkdir a separate tree; files go under base
-                        samples[op].append(
-                            timed(
-                                lambda i, b=base: driver.op("mkdir", b + "m", i), count, concurrency
-                            )
-                        )
-                        continue
-                    samples[op].append(
-                        timed(lambda i, o=op, b=base: driver.op(o, b, i), count, concurrency)
-                    )
+                workers = [Worker(stub, user) for _ in range(concurrency)]
+                base = f"/bench/{tag}/c{concurrency}r{r}"
+                rounds.append(await one_round(workers, base, seconds, pids))
             for op in OPERATIONS:
+                samples = [rd[op].summary() for rd in rounds if op in rd]
+                if not samples:
+                    continue
                 rows.append(
                     {
                         "operation": op,
                         "concurrency": concurrency,
-                        "count": count,
-                        "repeats": repeats,
-                        "ops_per_s": statistics.median(s["ops_per_s"] for s in samples[op]),
-                        "p50_ms": statistics.median(s["p50_ms"] for s in samples[op]),
-                        "p99_ms": statistics.median(s["p99_ms"] for s in samples[op]),
+                        "repeats": len(samples),
+                        "ops": sum(s["ops"] for s in samples),
+                        "seconds": median([s["seconds"] for s in samples]),
+                        "ops_per_s": median([s["ops_per_s"] for s in samples]),
+                        "p50_ms": median([s["p50_ms"] for s in samples]),
+                        "p99_ms": median([s["p99_ms"] for s in samples]),
+                        "errors": sum(s["errors"] for s in samples),
+                        "cpu_cores": samples[len(samples) // 2]["cpu"],
                     }
                 )
-    finally:
-        driver.close()
     return rows
+
+
+def run(
+    address: str,
+    seconds: float,
+    concurrencies: tuple[int, ...] = (1, 16, 64),
+    repeats: int = 1,
+    tag: str = "run",
+    pids: dict[str, int] | None = None,
+) -> list[dict]:
+    """One row per (operation, concurrency), medians over ``repeats`` rounds.
+
+    ``pids`` (name to process id): each row also says how many CPU cores each
+    process used during the phase (of the middle round), to show what saturates.
+    """
+    return asyncio.run(_run(address, seconds, concurrencies, repeats, tag, pids))
