@@ -47,7 +47,7 @@ class RetryPolicy:
         deadline: float = 60.0,
         *,
         base_delay: float = 0.05,
-        max_delay: float = 2.0,
+        max_delay: float = 0.5,  # a failover takes about half a second: poll at that pace
         multiplier: float = 2.0,
         max_hint_hops: int = 3,
         sleep: Callable[[float], None] = time.sleep,

@@ -95,7 +95,11 @@ class NameNode:
             if not live.exists() and image is not None:
                 log.info("restoring the namespace from %s", image)
                 restore_image(image, live)
-            store = SqlStore(live, synchronous=config.namenode.sqlite_synchronous)
+            store = SqlStore(
+                live,
+                synchronous=config.namenode.sqlite_synchronous,
+                readers=config.namenode.rpc_workers,
+            )
             node_cfg, ns_cfg = config.namenode, config.namespace
             machine = StateMachine(store, retry_ttl_ms=int(ns_cfg.retry_cache_ttl_s * 1000))
             consensus = make_consensus(config, machine, store)

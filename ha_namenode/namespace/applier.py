@@ -91,6 +91,8 @@ class StateMachine:
         except codec.CodecError as e:  # only corruption makes one: never skip it silently
             log.critical("log entry %d is not a valid batch: %s", index, e)
             raise StoreFailure(f"log entry {index} is corrupt: {e}") from e
+        if not envelopes:  # read barriers only: nothing to change, so no transaction
+            return []
         try:
             with self.store.write(index) as txn:
                 return [self._apply_one(txn, env) for env in envelopes]

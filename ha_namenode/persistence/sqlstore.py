@@ -274,11 +274,12 @@ class _Txn(_View):
 class SqlStore:
     """The SQLite store. ``path`` is the live database; it is created if missing."""
 
-    def __init__(self, path: Path | str, *, synchronous: str = "FULL") -> None:
+    def __init__(self, path: Path | str, *, synchronous: str = "FULL", readers: int = 8) -> None:
         if synchronous.upper() not in SYNCHRONOUS_MODES:
             raise ValueError(f"synchronous must be one of {SYNCHRONOUS_MODES}, not {synchronous!r}")
         self.path = Path(path)
         self._synchronous = synchronous.upper()
+        self._readers = readers  # pooled reader connections: one per RPC worker saves reopening
         self._lock = threading.Lock()
         self._writing: int | None = None  # the thread inside write(), to refuse re-entry
         self._closed = False
@@ -289,7 +290,7 @@ class SqlStore:
         self._engine = create_engine(
             URL.create("sqlite", database=str(self.path)),
             poolclass=QueuePool,
-            pool_size=8,
+            pool_size=self._readers,
             max_overflow=-1,
             connect_args={"check_same_thread": False},
         )
