@@ -22,6 +22,8 @@ NameNodes (ARCHITECTURE §3 lists the pysyncobj facts this code is built on):
   pysyncobj's immediate rename of that path fails (silently, in 0.3.17), and
   ``serializeChecker`` reports SERIALIZING until the dump is complete and
   atomically in place. Only then does pysyncobj drop journal entries.
+- **Durability.** ``SyncedJournal`` msyncs pysyncobj's journal after every
+  append and fsyncs the term and vote, which pysyncobj itself never does.
 - **Security.** ``password`` is always set. Without it, pysyncobj unpickles
   network input.
 - **Membership and transfer.** ``add_member``/``remove_member`` propose
@@ -51,6 +53,7 @@ from pathlib import Path
 
 from pysyncobj import FAIL_REASON, SyncObj, SyncObjConf, replicated
 from pysyncobj import journal as pysyncobj_journal
+from pysyncobj import syncobj as pysyncobj_syncobj
 from pysyncobj.config import SERIALIZER_STATE
 from pysyncobj.node import TCPNode
 
@@ -79,6 +82,66 @@ class Peer:
     node_id: str
     raft_address: str  # host:port of the Raft transport
     rpc_address: str  # host:port of the client gRPC service
+
+
+class _SyncedMeta(pysyncobj_journal.MetaStorer):
+    """The term and vote, fsynced before pysyncobj acts on them (Raft requires it);
+    pysyncobj only renames its file."""
+
+    def storeMeta(self, meta):
+        path = Path(self.getPath())
+        tmp = path.with_name(path.name + ".tmp")
+        with open(tmp, "wb") as f:
+            f.write(pysyncobj_journal.dumps(meta))
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        fd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+class SyncedJournal(pysyncobj_journal.FileJournal):
+    """pysyncobj's file journal, msync'd after every append (so an entry a replica
+    acknowledges is on disk) and once after a compaction rewrites it."""
+
+    def __init__(self, path: str) -> None:
+        self._bulk = False
+        self.flushes = 0
+        super().__init__(path)
+        # pysyncobj keeps the term/vote storer privately; replace it with the fsyncing one.
+        self._FileJournal__metaStorer = _SyncedMeta(path + ".meta")
+
+    def add(self, command, idx, term):
+        super().add(command, idx, term)
+        if not self._bulk:
+            self._sync()
+
+    def deleteEntriesTo(self, entryTo):
+        self._bulk = True
+        try:
+            super().deleteEntriesTo(entryTo)  # clear() and add() of every entry kept
+        finally:
+            self._bulk = False
+        self._sync()
+
+    def deleteEntriesFrom(self, entryFrom):
+        super().deleteEntriesFrom(entryFrom)
+        self._sync()
+
+    def _sync(self) -> None:
+        self.flush()
+        self.flushes += 1
+
+
+def _create_journal(path: str | None):
+    return pysyncobj_journal.MemoryJournal() if path is None else SyncedJournal(path)
+
+
+# SyncObj looks createJournal up when it is built; this adapter is pysyncobj's only user.
+pysyncobj_syncobj.createJournal = _create_journal
 
 
 class _Replica(SyncObj):

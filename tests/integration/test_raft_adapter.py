@@ -265,3 +265,38 @@ def test_an_isolated_leader_cannot_pass_a_read_barrier(group):
     while leader.is_leader and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not leader.is_leader  # it stepped down within leaderFallbackTimeout
+
+
+def test_the_journal_is_synced_on_every_append_and_once_per_compaction(group):
+    from ha_namenode.consensus.raft import SyncedJournal
+
+    leader = group.leader()
+    journal = leader._replica._SyncObj__raftLog
+    assert isinstance(journal, SyncedJournal)
+    before = journal.flushes
+    write(leader, c.Format("hdfs", "supergroup"), 1)
+    for i in range(5):
+        write(leader, c.Mkdir(f"/s{i}", 0o755), 10 + i)
+    assert journal.flushes - before >= 6  # one per entry appended
+    flushed = journal.flushes
+    journal.deleteEntriesTo(3)  # a compaction rewrites the rest: one flush, not one each
+    assert journal.flushes == flushed + 1
+
+
+def test_term_and_vote_are_fsynced(tmp_path, monkeypatch):
+    import os
+
+    from ha_namenode.consensus.raft import SyncedJournal
+
+    synced = []
+    real = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+    journal = SyncedJournal(str(tmp_path / "j"))
+    try:
+        journal.setCurrentTerm(7, "127.0.0.1:1")
+        assert len(synced) >= 2  # the file and its directory
+        assert SyncedJournal(str(tmp_path / "j2")).getCurrentTerm() == 0
+        reopened = SyncedJournal(str(tmp_path / "j"))
+        assert (reopened.getCurrentTerm(), reopened.getVotedForNodeId()) == (7, "127.0.0.1:1")
+    finally:
+        journal._destroy()
