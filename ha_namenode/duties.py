@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.model import ROOT_ID
@@ -26,7 +26,6 @@ class Schedule:
 
     trash: int = 0
     retry_cache: int = 0
-    reasons: list[str] = field(default_factory=list)
 
 
 def plan(

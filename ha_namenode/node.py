@@ -112,6 +112,8 @@ class NameNode:
             namesystem = Namesystem(config, store, consensus, groups)
 
             def checkpoint() -> tuple[str, int, int]:
+                if isinstance(consensus, RaftConsensus):  # also compact the Raft journal
+                    consensus.force_compaction()
                 info = write_image(store, data / "image")
                 return str(info.path), info.applied_index, info.size_bytes
 

@@ -188,9 +188,8 @@ class RaftConsensus:
         self._sm = machine
         self._store = store
         self._me = me
-        self._peers = {p.node_id: p for p in peers if p.node_id != me.node_id}
-        self._by_raft = {p.raft_address: p for p in (me, *self._peers.values())}
-        self._directory = membership.Directory(self._by_raft.values())
+        self._partners = [p.raft_address for p in peers if p.node_id != me.node_id]
+        self._directory = membership.Directory([me, *peers])
         self._admin = threading.Lock()  # one transfer or membership change at a time
         self._tick_tasks: queue.SimpleQueue[Callable[[], None]] = queue.SimpleQueue()
         self._tick_hooked = False
@@ -239,9 +238,8 @@ class RaftConsensus:
             logCompactionMinEntries=t.compaction_min_entries,
             logCompactionMinTime=t.compaction_min_time_s,
         )
-        partners = [p.raft_address for p in self._peers.values()]
         self._running = True
-        self._replica = _Replica(self, self._me.raft_address, partners, conf)
+        self._replica = _Replica(self, self._me.raft_address, self._partners, conf)
         self._proposer = threading.Thread(target=self._propose_loop, name="proposer", daemon=True)
         self._proposer.start()
 
@@ -271,6 +269,18 @@ class RaftConsensus:
         return peer.rpc_address if peer else ""
 
     def propose(self, envelope: Envelope) -> Future:
+        return self._enqueue(envelope)
+
+    def read_barrier(self, timeout: float) -> None:
+        try:
+            self._enqueue(None).result(timeout)
+        except FutureTimeout:
+            raise Unavailable(
+                "no read barrier committed in time; this NameNode may have lost its quorum"
+            ) from None
+
+    def _enqueue(self, envelope: Envelope | None) -> Future:
+        """Queue a write, or a read barrier (None), for the proposer's next batch."""
         future: Future = Future()
         if not self.is_leader:
             future.set_exception(
@@ -278,25 +288,6 @@ class RaftConsensus:
             )
         else:
             self._queue.put(_Pending(envelope, future))
-        return future
-
-    def read_barrier(self, timeout: float) -> None:
-        try:
-            self.propose_barrier().result(timeout)
-        except FutureTimeout:
-            raise Unavailable(
-                "no read barrier committed in time; this NameNode may have lost its quorum",
-                leader_hint="",
-            ) from None
-
-    def propose_barrier(self) -> Future:
-        future: Future = Future()
-        if not self.is_leader:
-            future.set_exception(
-                NotLeader("this NameNode is not the leader", leader_hint=self.leader_address())
-            )
-        else:
-            self._queue.put(_Pending(None, future))
         return future
 
     def status(self) -> ConsensusStatus:

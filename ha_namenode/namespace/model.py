@@ -96,9 +96,6 @@ class Caller:
     superuser: bool = False
 
 
-SYSTEM = Caller(user="", groups=(), superuser=True)
-
-
 # ---- results -----------------------------------------------------------------
 
 

@@ -43,7 +43,6 @@ class StoreFailure(Exception):
 NEXT_INODE = "next_inode_id"
 NEXT_BLOCK = "next_block_id"
 NEXT_GEN_STAMP = "next_gen_stamp"
-LAST_TRASH_CHECKPOINT = "last_trash_checkpoint_ms"
 
 
 class StoreView(Protocol):

@@ -166,3 +166,15 @@ def test_retries_across_a_failover_take_effect_exactly_once(make_cluster, superu
     with Client(addresses=cluster.addresses, user=superuser) as fs:
         names = sorted(s.name for s in fs.ls("/"))
     assert names == ["dst", "new"]
+
+
+def test_checkpoint_on_the_leader_also_snapshots_the_raft_journal(make_cluster, superuser):
+    cluster = make_cluster(namenodes=3)
+    leader = cluster.wait_leader()
+    dump = cluster.base_dir / leader.node_id / "raft.dump"
+    with Client(addresses=cluster.addresses, user=superuser) as fs:
+        fs.mkdir("/before-checkpoint")
+        assert not dump.exists()
+        info = fs.checkpoint()
+    assert info.applied_index > 0
+    wait_until(dump.exists, 10, "the Raft dump written by the checkpoint")
