@@ -17,23 +17,19 @@ scalars, falling back to plain strings.
 
 from __future__ import annotations
 
-import dataclasses
 import getpass
 import os
-import tomllib
-import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from ha_namenode.consensus.base import RaftSettings
+from hafs_api.settings import ConfigError, apply_env, load_toml, parse_address, section
+
+__all__ = ["ConfigError", "NameNodeConfig", "parse_address"]
 
 MiB = 1 << 20
-
-
-class ConfigError(ValueError):
-    """A configuration value is missing, unknown or invalid; the message names the key."""
 
 
 @dataclass(frozen=True)
@@ -99,16 +95,8 @@ class NameNodeConfig:
     def load(
         cls, path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | None = None
     ) -> NameNodeConfig:
-        data: dict[str, Any] = {}
-        if path is not None:
-            try:
-                with open(path, "rb") as f:
-                    data = tomllib.load(f)
-            except FileNotFoundError:
-                raise ConfigError(f"config file {path} does not exist") from None
-            except tomllib.TOMLDecodeError as e:
-                raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
-        _apply_env(data, os.environ if env is None else env)
+        data = load_toml(path)
+        apply_env(data, os.environ if env is None else env)
         config = cls.from_dict(data)
         validate(config)
         return config
@@ -130,64 +118,15 @@ class NameNodeConfig:
         if not isinstance(members, dict):
             raise ConfigError("members: expected a table of [members.ID] tables")
         return cls(
-            namenode=_section(NodeSection, data.get("namenode", {}), "namenode"),
-            namespace=_section(NamespaceSection, data.get("namespace", {}), "namespace"),
+            namenode=section(NodeSection, data.get("namenode", {}), "namenode"),
+            namespace=section(NamespaceSection, data.get("namespace", {}), "namespace"),
             users=mapping,
             members={
-                node_id: _section(MemberSection, member, f"members.{node_id}")
+                node_id: section(MemberSection, member, f"members.{node_id}")
                 for node_id, member in members.items()
             },
-            raft=_section(RaftSettings, data.get("raft", {}), "raft"),
+            raft=section(RaftSettings, data.get("raft", {}), "raft"),
         )
-
-
-def _section(cls: type, raw: Any, name: str):
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{name}: expected a table")
-    hints = typing.get_type_hints(cls)
-    known = {f.name for f in dataclasses.fields(cls)}
-    values = {}
-    for key, value in raw.items():
-        if key not in known:
-            raise ConfigError(f"{name}.{key}: unknown key")
-        values[key] = _coerce(value, hints[key], f"{name}.{key}")
-    return cls(**values)
-
-
-def _coerce(value: Any, hint: Any, key: str) -> Any:
-    if hint is float and isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    expected = hint if isinstance(hint, type) else None
-    if isinstance(hint, types.GenericAlias):
-        expected = typing.get_origin(hint)
-    if expected is not None and not (
-        isinstance(value, expected) and not (expected is int and isinstance(value, bool))
-    ):
-        raise ConfigError(
-            f"{key}: expected {getattr(expected, '__name__', expected)}, got {value!r}"
-        )
-    return value
-
-
-def _apply_env(data: dict[str, Any], env: typing.Mapping[str, str]) -> None:
-    for name, text in env.items():
-        if not name.startswith("HAFS__"):
-            continue
-        parts = name[len("HAFS__") :].lower().split("__")
-        if len(parts) != 2:
-            raise ConfigError(f"{name}: expected HAFS__SECTION__KEY")
-        try:
-            value = tomllib.loads(f"v = {text}")["v"]
-        except tomllib.TOMLDecodeError:
-            value = text
-        data.setdefault(parts[0], {})[parts[1]] = value
-
-
-def parse_address(address: str, key: str) -> tuple[str, int]:
-    host, sep, port = address.rpartition(":")
-    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
-        raise ConfigError(f'{key}: expected "host:port", got {address!r}')
-    return host, int(port)
 
 
 def validate(config: NameNodeConfig) -> None:

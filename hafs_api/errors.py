@@ -26,6 +26,9 @@ subclass of it, so ordinary code (``except FileNotFoundError``) handles it::
     ├── RequestTooLarge                       REQUEST_TOO_LARGE     E2BIG
     ├── Unsupported                           UNSUPPORTED           ENOTSUP
     ├── StorageFull                           STORAGE_FULL          ENOSPC
+    ├── ChecksumMismatch                      CHECKSUM_MISMATCH     EIO
+    ├── BlockMissing                          BLOCK_MISSING         EIO
+    ├── ReplicaNotFound                       REPLICA_NOT_FOUND     ENOENT
     └── InternalError                         INTERNAL              EIO
 """
 
@@ -55,6 +58,9 @@ class ErrorCode(enum.StrEnum):
     REQUEST_TOO_LARGE = "REQUEST_TOO_LARGE"
     UNSUPPORTED = "UNSUPPORTED"
     STORAGE_FULL = "STORAGE_FULL"
+    CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
+    BLOCK_MISSING = "BLOCK_MISSING"
+    REPLICA_NOT_FOUND = "REPLICA_NOT_FOUND"
     INTERNAL = "INTERNAL"
 
 
@@ -192,6 +198,27 @@ class StorageFull(HafsError):
     errno_value = _errno.ENOSPC
 
 
+class ChecksumMismatch(HafsError):
+    """Data did not match its CRC32C checksums (in transit or on disk)."""
+
+    code = ErrorCode.CHECKSUM_MISMATCH
+    errno_value = _errno.EIO
+
+
+class BlockMissing(HafsError):
+    """No replica of a block could be read: every location failed or was corrupt."""
+
+    code = ErrorCode.BLOCK_MISSING
+    errno_value = _errno.EIO
+
+
+class ReplicaNotFound(HafsError):
+    """A DataNode has no replica of the block (or not with that generation stamp)."""
+
+    code = ErrorCode.REPLICA_NOT_FOUND
+    errno_value = _errno.ENOENT
+
+
 class InternalError(HafsError):
     code = ErrorCode.INTERNAL
     errno_value = _errno.EIO
@@ -218,6 +245,9 @@ for _cls in (
     RequestTooLarge,
     Unsupported,
     StorageFull,
+    ChecksumMismatch,
+    BlockMissing,
+    ReplicaNotFound,
     InternalError,
 ):
     _BY_CODE[_cls.code] = _cls

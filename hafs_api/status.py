@@ -37,6 +37,9 @@ GRPC_CODE: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.REQUEST_TOO_LARGE: grpc.StatusCode.RESOURCE_EXHAUSTED,
     ErrorCode.UNSUPPORTED: grpc.StatusCode.UNIMPLEMENTED,
     ErrorCode.STORAGE_FULL: grpc.StatusCode.RESOURCE_EXHAUSTED,
+    ErrorCode.CHECKSUM_MISMATCH: grpc.StatusCode.DATA_LOSS,
+    ErrorCode.BLOCK_MISSING: grpc.StatusCode.DATA_LOSS,
+    ErrorCode.REPLICA_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
     ErrorCode.INTERNAL: grpc.StatusCode.INTERNAL,
 }
 assert set(GRPC_CODE) == set(ErrorCode), "every ErrorCode needs a gRPC status"

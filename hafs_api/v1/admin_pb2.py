@@ -22,39 +22,62 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from hafs_api.v1 import common_pb2 as hafs__api_dot_v1_dot_common__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17hafs_api/v1/admin.proto\x12\x0bhafs_api.v1\"n\n\x0cMemberStatus\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x11\n\treachable\x18\x03 \x01(\x08\x12\x13\n\x0bmatch_index\x18\x04 \x01(\x04\x12\x14\n\x0craft_address\x18\x05 \x01(\t\"\x12\n\x10GetStatusRequest\"\xb0\x02\n\x11GetStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0bnameservice\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.hafs_api.v1.NodeState\x12\x0c\n\x04term\x18\x05 \x01(\x04\x12\x14\n\x0c\x63ommit_index\x18\x06 \x01(\x04\x12\x15\n\rapplied_index\x18\x07 \x01(\x04\x12\x11\n\tleader_id\x18\x08 \x01(\t\x12\x16\n\x0eleader_address\x18\t \x01(\t\x12*\n\x07members\x18\n \x03(\x0b\x32\x19.hafs_api.v1.MemberStatus\x12\x11\n\tuptime_ms\x18\x0b \x01(\x04\x12\x18\n\x10software_version\x18\x0c \x01(\t\"/\n\x19TransferLeadershipRequest\x12\x12\n\nto_node_id\x18\x01 \x01(\t\"\x1c\n\x1aTransferLeadershipResponse\"\x13\n\x11\x43heckpointRequest\"S\n\x12\x43heckpointResponse\x12\x12\n\nimage_path\x18\x01 \x01(\t\x12\x15\n\rapplied_index\x18\x02 \x01(\x04\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\"O\n\x11\x41\x64\x64ReplicaRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0brpc_address\x18\x02 \x01(\t\x12\x14\n\x0craft_address\x18\x03 \x01(\t\"Q\n\x12\x41\x64\x64ReplicaResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12*\n\x07members\x18\x02 \x03(\x0b\x32\x19.hafs_api.v1.MemberStatus\"\'\n\x14RemoveReplicaRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"T\n\x15RemoveReplicaResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12*\n\x07members\x18\x02 \x03(\x0b\x32\x19.hafs_api.v1.MemberStatus*O\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\x0b\n\x07STANDBY\x10\x02\x12\r\n\tCANDIDATE\x10\x03\x32\xb2\x03\n\x07HaAdmin\x12J\n\tGetStatus\x12\x1d.hafs_api.v1.GetStatusRequest\x1a\x1e.hafs_api.v1.GetStatusResponse\x12\x65\n\x12TransferLeadership\x12&.hafs_api.v1.TransferLeadershipRequest\x1a\'.hafs_api.v1.TransferLeadershipResponse\x12M\n\nCheckpoint\x12\x1e.hafs_api.v1.CheckpointRequest\x1a\x1f.hafs_api.v1.CheckpointResponse\x12M\n\nAddReplica\x12\x1e.hafs_api.v1.AddReplicaRequest\x1a\x1f.hafs_api.v1.AddReplicaResponse\x12V\n\rRemoveReplica\x12!.hafs_api.v1.RemoveReplicaRequest\x1a\".hafs_api.v1.RemoveReplicaResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x17hafs_api/v1/admin.proto\x12\x0bhafs_api.v1\x1a\x18hafs_api/v1/common.proto\"n\n\x0cMemberStatus\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x11\n\treachable\x18\x03 \x01(\x08\x12\x13\n\x0bmatch_index\x18\x04 \x01(\x04\x12\x14\n\x0craft_address\x18\x05 \x01(\t\"\x12\n\x10GetStatusRequest\"\xb0\x02\n\x11GetStatusResponse\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0bnameservice\x18\x02 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x03 \x01(\t\x12%\n\x05state\x18\x04 \x01(\x0e\x32\x16.hafs_api.v1.NodeState\x12\x0c\n\x04term\x18\x05 \x01(\x04\x12\x14\n\x0c\x63ommit_index\x18\x06 \x01(\x04\x12\x15\n\rapplied_index\x18\x07 \x01(\x04\x12\x11\n\tleader_id\x18\x08 \x01(\t\x12\x16\n\x0eleader_address\x18\t \x01(\t\x12*\n\x07members\x18\n \x03(\x0b\x32\x19.hafs_api.v1.MemberStatus\x12\x11\n\tuptime_ms\x18\x0b \x01(\x04\x12\x18\n\x10software_version\x18\x0c \x01(\t\"/\n\x19TransferLeadershipRequest\x12\x12\n\nto_node_id\x18\x01 \x01(\t\"\x1c\n\x1aTransferLeadershipResponse\"\x13\n\x11\x43heckpointRequest\"S\n\x12\x43heckpointResponse\x12\x12\n\nimage_path\x18\x01 \x01(\t\x12\x15\n\rapplied_index\x18\x02 \x01(\x04\x12\x12\n\nsize_bytes\x18\x03 \x01(\x04\"O\n\x11\x41\x64\x64ReplicaRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\x12\x13\n\x0brpc_address\x18\x02 \x01(\t\x12\x14\n\x0craft_address\x18\x03 \x01(\t\"Q\n\x12\x41\x64\x64ReplicaResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12*\n\x07members\x18\x02 \x03(\x0b\x32\x19.hafs_api.v1.MemberStatus\"\'\n\x14RemoveReplicaRequest\x12\x0f\n\x07node_id\x18\x01 \x01(\t\"T\n\x15RemoveReplicaResponse\x12\x0f\n\x07\x63hanged\x18\x01 \x01(\x08\x12*\n\x07members\x18\x02 \x03(\x0b\x32\x19.hafs_api.v1.MemberStatus\"\xd9\x02\n\x0e\x44\x61tanodeReport\x12\x13\n\x0b\x64\x61tanode_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04rack\x18\x03 \x01(\t\x12/\n\x08liveness\x18\x04 \x01(\x0e\x32\x1d.hafs_api.v1.DatanodeLiveness\x12,\n\x0b\x61\x64min_state\x18\x05 \x01(\x0e\x32\x17.hafs_api.v1.AdminState\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x06 \x01(\x04\x12\x12\n\nused_bytes\x18\x07 \x01(\x04\x12\x17\n\x0fremaining_bytes\x18\x08 \x01(\x04\x12\x10\n\x08replicas\x18\t \x01(\x04\x12\x18\n\x10\x61\x63tive_transfers\x18\n \x01(\r\x12\x19\n\x11last_heartbeat_ms\x18\x0b \x01(\x03\x12\x16\n\x0e\x66\x61iled_volumes\x18\x0c \x01(\r\x12\x10\n\x08reported\x18\r \x01(\x08\"\x1a\n\x18GetDatanodeReportRequest\"K\n\x19GetDatanodeReportResponse\x12.\n\tdatanodes\x18\x01 \x03(\x0b\x32\x1b.hafs_api.v1.DatanodeReport\"a\n\x1cSetDatanodeAdminStateRequest\x12\x13\n\x0b\x64\x61tanode_id\x18\x01 \x01(\t\x12,\n\x0b\x61\x64min_state\x18\x02 \x01(\x0e\x32\x17.hafs_api.v1.AdminState\"N\n\x1dSetDatanodeAdminStateResponse\x12-\n\x08\x64\x61tanode\x18\x01 \x01(\x0b\x32\x1b.hafs_api.v1.DatanodeReport\"=\n\x0b\x46sckRequest\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x12\n\nlist_files\x18\x02 \x01(\x08\x12\x0c\n\x04user\x18\x03 \x01(\t\"\xc2\x01\n\tFsckBlock\x12!\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x12.hafs_api.v1.Block\x12\x10\n\x08\x65xpected\x18\x02 \x01(\r\x12\x0c\n\x04live\x18\x03 \x01(\r\x12\x0f\n\x07\x63orrupt\x18\x04 \x01(\r\x12\x17\n\x0f\x64\x65\x63ommissioning\x18\x05 \x01(\r\x12,\n\tlocations\x18\x06 \x03(\x0b\x32\x19.hafs_api.v1.DatanodeInfo\x12\x1a\n\x12under_construction\x18\x07 \x01(\x08\"}\n\x08\x46sckFile\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\x0e\n\x06length\x18\x02 \x01(\x04\x12\x13\n\x0breplication\x18\x03 \x01(\r\x12&\n\x06\x62locks\x18\x04 \x03(\x0b\x32\x16.hafs_api.v1.FsckBlock\x12\x16\n\x0eopen_for_write\x18\x05 \x01(\x08\"\xa2\x02\n\x0c\x46sckResponse\x12\r\n\x05\x66iles\x18\x01 \x01(\x04\x12\x13\n\x0b\x64irectories\x18\x02 \x01(\x04\x12\x13\n\x0btotal_bytes\x18\x03 \x01(\x04\x12\x0e\n\x06\x62locks\x18\x04 \x01(\x04\x12\x10\n\x08replicas\x18\x05 \x01(\x04\x12\x18\n\x10under_replicated\x18\x06 \x01(\x04\x12\x0f\n\x07missing\x18\x07 \x01(\x04\x12\x0f\n\x07\x63orrupt\x18\x08 \x01(\x04\x12\x17\n\x0fover_replicated\x18\t \x01(\x04\x12\x16\n\x0eopen_for_write\x18\n \x01(\x04\x12\x11\n\tdatanodes\x18\x0b \x01(\r\x12&\n\x07\x65ntries\x18\x0c \x03(\x0b\x32\x15.hafs_api.v1.FsckFile\x12\x0f\n\x07healthy\x18\r \x01(\x08*O\n\tNodeState\x12\x1a\n\x16NODE_STATE_UNSPECIFIED\x10\x00\x12\n\n\x06\x41\x43TIVE\x10\x01\x12\x0b\n\x07STANDBY\x10\x02\x12\r\n\tCANDIDATE\x10\x03*T\n\x10\x44\x61tanodeLiveness\x12!\n\x1d\x44\x41TANODE_LIVENESS_UNSPECIFIED\x10\x00\x12\x08\n\x04LIVE\x10\x01\x12\t\n\x05STALE\x10\x02\x12\x08\n\x04\x44\x45\x41\x44\x10\x03*b\n\nAdminState\x12\x1b\n\x17\x41\x44MIN_STATE_UNSPECIFIED\x10\x00\x12\x0e\n\nIN_SERVICE\x10\x01\x12\x13\n\x0f\x44\x45\x43OMMISSIONING\x10\x02\x12\x12\n\x0e\x44\x45\x43OMMISSIONED\x10\x03\x32\xc3\x05\n\x07HaAdmin\x12J\n\tGetStatus\x12\x1d.hafs_api.v1.GetStatusRequest\x1a\x1e.hafs_api.v1.GetStatusResponse\x12\x65\n\x12TransferLeadership\x12&.hafs_api.v1.TransferLeadershipRequest\x1a\'.hafs_api.v1.TransferLeadershipResponse\x12M\n\nCheckpoint\x12\x1e.hafs_api.v1.CheckpointRequest\x1a\x1f.hafs_api.v1.CheckpointResponse\x12M\n\nAddReplica\x12\x1e.hafs_api.v1.AddReplicaRequest\x1a\x1f.hafs_api.v1.AddReplicaResponse\x12V\n\rRemoveReplica\x12!.hafs_api.v1.RemoveReplicaRequest\x1a\".hafs_api.v1.RemoveReplicaResponse\x12\x62\n\x11GetDatanodeReport\x12%.hafs_api.v1.GetDatanodeReportRequest\x1a&.hafs_api.v1.GetDatanodeReportResponse\x12n\n\x15SetDatanodeAdminState\x12).hafs_api.v1.SetDatanodeAdminStateRequest\x1a*.hafs_api.v1.SetDatanodeAdminStateResponse\x12;\n\x04\x46sck\x12\x18.hafs_api.v1.FsckRequest\x1a\x19.hafs_api.v1.FsckResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hafs_api.v1.admin_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_NODESTATE']._serialized_start=955
-  _globals['_NODESTATE']._serialized_end=1034
-  _globals['_MEMBERSTATUS']._serialized_start=40
-  _globals['_MEMBERSTATUS']._serialized_end=150
-  _globals['_GETSTATUSREQUEST']._serialized_start=152
-  _globals['_GETSTATUSREQUEST']._serialized_end=170
-  _globals['_GETSTATUSRESPONSE']._serialized_start=173
-  _globals['_GETSTATUSRESPONSE']._serialized_end=477
-  _globals['_TRANSFERLEADERSHIPREQUEST']._serialized_start=479
-  _globals['_TRANSFERLEADERSHIPREQUEST']._serialized_end=526
-  _globals['_TRANSFERLEADERSHIPRESPONSE']._serialized_start=528
-  _globals['_TRANSFERLEADERSHIPRESPONSE']._serialized_end=556
-  _globals['_CHECKPOINTREQUEST']._serialized_start=558
-  _globals['_CHECKPOINTREQUEST']._serialized_end=577
-  _globals['_CHECKPOINTRESPONSE']._serialized_start=579
-  _globals['_CHECKPOINTRESPONSE']._serialized_end=662
-  _globals['_ADDREPLICAREQUEST']._serialized_start=664
-  _globals['_ADDREPLICAREQUEST']._serialized_end=743
-  _globals['_ADDREPLICARESPONSE']._serialized_start=745
-  _globals['_ADDREPLICARESPONSE']._serialized_end=826
-  _globals['_REMOVEREPLICAREQUEST']._serialized_start=828
-  _globals['_REMOVEREPLICAREQUEST']._serialized_end=867
-  _globals['_REMOVEREPLICARESPONSE']._serialized_start=869
-  _globals['_REMOVEREPLICARESPONSE']._serialized_end=953
-  _globals['_HAADMIN']._serialized_start=1037
-  _globals['_HAADMIN']._serialized_end=1471
+  _globals['_NODESTATE']._serialized_start=2293
+  _globals['_NODESTATE']._serialized_end=2372
+  _globals['_DATANODELIVENESS']._serialized_start=2374
+  _globals['_DATANODELIVENESS']._serialized_end=2458
+  _globals['_ADMINSTATE']._serialized_start=2460
+  _globals['_ADMINSTATE']._serialized_end=2558
+  _globals['_MEMBERSTATUS']._serialized_start=66
+  _globals['_MEMBERSTATUS']._serialized_end=176
+  _globals['_GETSTATUSREQUEST']._serialized_start=178
+  _globals['_GETSTATUSREQUEST']._serialized_end=196
+  _globals['_GETSTATUSRESPONSE']._serialized_start=199
+  _globals['_GETSTATUSRESPONSE']._serialized_end=503
+  _globals['_TRANSFERLEADERSHIPREQUEST']._serialized_start=505
+  _globals['_TRANSFERLEADERSHIPREQUEST']._serialized_end=552
+  _globals['_TRANSFERLEADERSHIPRESPONSE']._serialized_start=554
+  _globals['_TRANSFERLEADERSHIPRESPONSE']._serialized_end=582
+  _globals['_CHECKPOINTREQUEST']._serialized_start=584
+  _globals['_CHECKPOINTREQUEST']._serialized_end=603
+  _globals['_CHECKPOINTRESPONSE']._serialized_start=605
+  _globals['_CHECKPOINTRESPONSE']._serialized_end=688
+  _globals['_ADDREPLICAREQUEST']._serialized_start=690
+  _globals['_ADDREPLICAREQUEST']._serialized_end=769
+  _globals['_ADDREPLICARESPONSE']._serialized_start=771
+  _globals['_ADDREPLICARESPONSE']._serialized_end=852
+  _globals['_REMOVEREPLICAREQUEST']._serialized_start=854
+  _globals['_REMOVEREPLICAREQUEST']._serialized_end=893
+  _globals['_REMOVEREPLICARESPONSE']._serialized_start=895
+  _globals['_REMOVEREPLICARESPONSE']._serialized_end=979
+  _globals['_DATANODEREPORT']._serialized_start=982
+  _globals['_DATANODEREPORT']._serialized_end=1327
+  _globals['_GETDATANODEREPORTREQUEST']._serialized_start=1329
+  _globals['_GETDATANODEREPORTREQUEST']._serialized_end=1355
+  _globals['_GETDATANODEREPORTRESPONSE']._serialized_start=1357
+  _globals['_GETDATANODEREPORTRESPONSE']._serialized_end=1432
+  _globals['_SETDATANODEADMINSTATEREQUEST']._serialized_start=1434
+  _globals['_SETDATANODEADMINSTATEREQUEST']._serialized_end=1531
+  _globals['_SETDATANODEADMINSTATERESPONSE']._serialized_start=1533
+  _globals['_SETDATANODEADMINSTATERESPONSE']._serialized_end=1611
+  _globals['_FSCKREQUEST']._serialized_start=1613
+  _globals['_FSCKREQUEST']._serialized_end=1674
+  _globals['_FSCKBLOCK']._serialized_start=1677
+  _globals['_FSCKBLOCK']._serialized_end=1871
+  _globals['_FSCKFILE']._serialized_start=1873
+  _globals['_FSCKFILE']._serialized_end=1998
+  _globals['_FSCKRESPONSE']._serialized_start=2001
+  _globals['_FSCKRESPONSE']._serialized_end=2291
+  _globals['_HAADMIN']._serialized_start=2561
+  _globals['_HAADMIN']._serialized_end=3268
 # @@protoc_insertion_point(module_scope)

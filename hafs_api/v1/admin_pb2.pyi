@@ -8,6 +8,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
+from hafs_api.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -43,6 +44,52 @@ STANDBY: NodeState.ValueType  # 2
 CANDIDATE: NodeState.ValueType  # 3
 """in an election"""
 Global___NodeState: _TypeAlias = NodeState  # noqa: Y015
+
+class _DatanodeLiveness:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _DatanodeLivenessEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_DatanodeLiveness.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    DATANODE_LIVENESS_UNSPECIFIED: _DatanodeLiveness.ValueType  # 0
+    LIVE: _DatanodeLiveness.ValueType  # 1
+    STALE: _DatanodeLiveness.ValueType  # 2
+    """no heartbeat for a few seconds: not chosen as a target"""
+    DEAD: _DatanodeLiveness.ValueType  # 3
+    """no heartbeat for the dead timeout: its replicas are re-replicated"""
+
+class DatanodeLiveness(_DatanodeLiveness, metaclass=_DatanodeLivenessEnumTypeWrapper): ...
+
+DATANODE_LIVENESS_UNSPECIFIED: DatanodeLiveness.ValueType  # 0
+LIVE: DatanodeLiveness.ValueType  # 1
+STALE: DatanodeLiveness.ValueType  # 2
+"""no heartbeat for a few seconds: not chosen as a target"""
+DEAD: DatanodeLiveness.ValueType  # 3
+"""no heartbeat for the dead timeout: its replicas are re-replicated"""
+Global___DatanodeLiveness: _TypeAlias = DatanodeLiveness  # noqa: Y015
+
+class _AdminState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _AdminStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AdminState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    ADMIN_STATE_UNSPECIFIED: _AdminState.ValueType  # 0
+    IN_SERVICE: _AdminState.ValueType  # 1
+    DECOMMISSIONING: _AdminState.ValueType  # 2
+    """its replicas are being copied elsewhere"""
+    DECOMMISSIONED: _AdminState.ValueType  # 3
+    """every block it held has enough replicas elsewhere"""
+
+class AdminState(_AdminState, metaclass=_AdminStateEnumTypeWrapper): ...
+
+ADMIN_STATE_UNSPECIFIED: AdminState.ValueType  # 0
+IN_SERVICE: AdminState.ValueType  # 1
+DECOMMISSIONING: AdminState.ValueType  # 2
+"""its replicas are being copied elsewhere"""
+DECOMMISSIONED: AdminState.ValueType  # 3
+"""every block it held has enough replicas elsewhere"""
+Global___AdminState: _TypeAlias = AdminState  # noqa: Y015
 
 @_typing.final
 class MemberStatus(_message.Message):
@@ -324,3 +371,298 @@ class RemoveReplicaResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___RemoveReplicaResponse: _TypeAlias = RemoveReplicaResponse  # noqa: Y015
+
+@_typing.final
+class DatanodeReport(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATANODE_ID_FIELD_NUMBER: _builtins.int
+    ADDRESS_FIELD_NUMBER: _builtins.int
+    RACK_FIELD_NUMBER: _builtins.int
+    LIVENESS_FIELD_NUMBER: _builtins.int
+    ADMIN_STATE_FIELD_NUMBER: _builtins.int
+    CAPACITY_BYTES_FIELD_NUMBER: _builtins.int
+    USED_BYTES_FIELD_NUMBER: _builtins.int
+    REMAINING_BYTES_FIELD_NUMBER: _builtins.int
+    REPLICAS_FIELD_NUMBER: _builtins.int
+    ACTIVE_TRANSFERS_FIELD_NUMBER: _builtins.int
+    LAST_HEARTBEAT_MS_FIELD_NUMBER: _builtins.int
+    FAILED_VOLUMES_FIELD_NUMBER: _builtins.int
+    REPORTED_FIELD_NUMBER: _builtins.int
+    datanode_id: _builtins.str
+    address: _builtins.str
+    rack: _builtins.str
+    liveness: Global___DatanodeLiveness.ValueType
+    admin_state: Global___AdminState.ValueType
+    capacity_bytes: _builtins.int
+    used_bytes: _builtins.int
+    remaining_bytes: _builtins.int
+    replicas: _builtins.int
+    active_transfers: _builtins.int
+    last_heartbeat_ms: _builtins.int
+    """ms since the last heartbeat; -1: none to this leader"""
+    failed_volumes: _builtins.int
+    reported: _builtins.bool
+    """has sent this leader a full block report"""
+    def __init__(
+        self,
+        *,
+        datanode_id: _builtins.str = ...,
+        address: _builtins.str = ...,
+        rack: _builtins.str = ...,
+        liveness: Global___DatanodeLiveness.ValueType = ...,
+        admin_state: Global___AdminState.ValueType = ...,
+        capacity_bytes: _builtins.int = ...,
+        used_bytes: _builtins.int = ...,
+        remaining_bytes: _builtins.int = ...,
+        replicas: _builtins.int = ...,
+        active_transfers: _builtins.int = ...,
+        last_heartbeat_ms: _builtins.int = ...,
+        failed_volumes: _builtins.int = ...,
+        reported: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_transfers", b"active_transfers", "address", b"address", "admin_state", b"admin_state", "capacity_bytes", b"capacity_bytes", "datanode_id", b"datanode_id", "failed_volumes", b"failed_volumes", "last_heartbeat_ms", b"last_heartbeat_ms", "liveness", b"liveness", "rack", b"rack", "remaining_bytes", b"remaining_bytes", "replicas", b"replicas", "reported", b"reported", "used_bytes", b"used_bytes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___DatanodeReport: _TypeAlias = DatanodeReport  # noqa: Y015
+
+@_typing.final
+class GetDatanodeReportRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDatanodeReportRequest: _TypeAlias = GetDatanodeReportRequest  # noqa: Y015
+
+@_typing.final
+class GetDatanodeReportResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATANODES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def datanodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___DatanodeReport]: ...
+    def __init__(
+        self,
+        *,
+        datanodes: _abc.Iterable[Global___DatanodeReport] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["datanodes", b"datanodes"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetDatanodeReportResponse: _TypeAlias = GetDatanodeReportResponse  # noqa: Y015
+
+@_typing.final
+class SetDatanodeAdminStateRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATANODE_ID_FIELD_NUMBER: _builtins.int
+    ADMIN_STATE_FIELD_NUMBER: _builtins.int
+    datanode_id: _builtins.str
+    """id or data transfer address"""
+    admin_state: Global___AdminState.ValueType
+    def __init__(
+        self,
+        *,
+        datanode_id: _builtins.str = ...,
+        admin_state: Global___AdminState.ValueType = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin_state", b"admin_state", "datanode_id", b"datanode_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetDatanodeAdminStateRequest: _TypeAlias = SetDatanodeAdminStateRequest  # noqa: Y015
+
+@_typing.final
+class SetDatanodeAdminStateResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATANODE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def datanode(self) -> Global___DatanodeReport: ...
+    def __init__(
+        self,
+        *,
+        datanode: Global___DatanodeReport | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["datanode", b"datanode"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["datanode", b"datanode"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetDatanodeAdminStateResponse: _TypeAlias = SetDatanodeAdminStateResponse  # noqa: Y015
+
+@_typing.final
+class FsckRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    LIST_FILES_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    list_files: _builtins.bool
+    """one entry per file, with its blocks and locations"""
+    user: _builtins.str
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        list_files: _builtins.bool = ...,
+        user: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["list_files", b"list_files", "path", b"path", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FsckRequest: _TypeAlias = FsckRequest  # noqa: Y015
+
+@_typing.final
+class FsckBlock(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLOCK_FIELD_NUMBER: _builtins.int
+    EXPECTED_FIELD_NUMBER: _builtins.int
+    LIVE_FIELD_NUMBER: _builtins.int
+    CORRUPT_FIELD_NUMBER: _builtins.int
+    DECOMMISSIONING_FIELD_NUMBER: _builtins.int
+    LOCATIONS_FIELD_NUMBER: _builtins.int
+    UNDER_CONSTRUCTION_FIELD_NUMBER: _builtins.int
+    expected: _builtins.int
+    """the file's replication"""
+    live: _builtins.int
+    """finalized, matching replicas on live nodes"""
+    corrupt: _builtins.int
+    decommissioning: _builtins.int
+    """replicas on decommissioning nodes"""
+    under_construction: _builtins.bool
+    @_builtins.property
+    def block(self) -> _common_pb2.Block: ...
+    @_builtins.property
+    def locations(self) -> _containers.RepeatedCompositeFieldContainer[_common_pb2.DatanodeInfo]: ...
+    def __init__(
+        self,
+        *,
+        block: _common_pb2.Block | None = ...,
+        expected: _builtins.int = ...,
+        live: _builtins.int = ...,
+        corrupt: _builtins.int = ...,
+        decommissioning: _builtins.int = ...,
+        locations: _abc.Iterable[_common_pb2.DatanodeInfo] | None = ...,
+        under_construction: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block", b"block"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "corrupt", b"corrupt", "decommissioning", b"decommissioning", "expected", b"expected", "live", b"live", "locations", b"locations", "under_construction", b"under_construction"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FsckBlock: _TypeAlias = FsckBlock  # noqa: Y015
+
+@_typing.final
+class FsckFile(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    LENGTH_FIELD_NUMBER: _builtins.int
+    REPLICATION_FIELD_NUMBER: _builtins.int
+    BLOCKS_FIELD_NUMBER: _builtins.int
+    OPEN_FOR_WRITE_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    length: _builtins.int
+    replication: _builtins.int
+    open_for_write: _builtins.bool
+    @_builtins.property
+    def blocks(self) -> _containers.RepeatedCompositeFieldContainer[Global___FsckBlock]: ...
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        length: _builtins.int = ...,
+        replication: _builtins.int = ...,
+        blocks: _abc.Iterable[Global___FsckBlock] | None = ...,
+        open_for_write: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocks", b"blocks", "length", b"length", "open_for_write", b"open_for_write", "path", b"path", "replication", b"replication"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FsckFile: _TypeAlias = FsckFile  # noqa: Y015
+
+@_typing.final
+class FsckResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FILES_FIELD_NUMBER: _builtins.int
+    DIRECTORIES_FIELD_NUMBER: _builtins.int
+    TOTAL_BYTES_FIELD_NUMBER: _builtins.int
+    BLOCKS_FIELD_NUMBER: _builtins.int
+    REPLICAS_FIELD_NUMBER: _builtins.int
+    UNDER_REPLICATED_FIELD_NUMBER: _builtins.int
+    MISSING_FIELD_NUMBER: _builtins.int
+    CORRUPT_FIELD_NUMBER: _builtins.int
+    OVER_REPLICATED_FIELD_NUMBER: _builtins.int
+    OPEN_FOR_WRITE_FIELD_NUMBER: _builtins.int
+    DATANODES_FIELD_NUMBER: _builtins.int
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    HEALTHY_FIELD_NUMBER: _builtins.int
+    files: _builtins.int
+    directories: _builtins.int
+    total_bytes: _builtins.int
+    blocks: _builtins.int
+    replicas: _builtins.int
+    under_replicated: _builtins.int
+    missing: _builtins.int
+    """no live replica at all"""
+    corrupt: _builtins.int
+    """blocks with a corrupt replica"""
+    over_replicated: _builtins.int
+    open_for_write: _builtins.int
+    datanodes: _builtins.int
+    """live"""
+    healthy: _builtins.bool
+    """no missing and no corrupt blocks"""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___FsckFile]: ...
+    def __init__(
+        self,
+        *,
+        files: _builtins.int = ...,
+        directories: _builtins.int = ...,
+        total_bytes: _builtins.int = ...,
+        blocks: _builtins.int = ...,
+        replicas: _builtins.int = ...,
+        under_replicated: _builtins.int = ...,
+        missing: _builtins.int = ...,
+        corrupt: _builtins.int = ...,
+        over_replicated: _builtins.int = ...,
+        open_for_write: _builtins.int = ...,
+        datanodes: _builtins.int = ...,
+        entries: _abc.Iterable[Global___FsckFile] | None = ...,
+        healthy: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["blocks", b"blocks", "corrupt", b"corrupt", "datanodes", b"datanodes", "directories", b"directories", "entries", b"entries", "files", b"files", "healthy", b"healthy", "missing", b"missing", "open_for_write", b"open_for_write", "over_replicated", b"over_replicated", "replicas", b"replicas", "total_bytes", b"total_bytes", "under_replicated", b"under_replicated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FsckResponse: _TypeAlias = FsckResponse  # noqa: Y015

@@ -59,6 +59,21 @@ class HaAdminStub:
                 request_serializer=hafs__api_dot_v1_dot_admin__pb2.RemoveReplicaRequest.SerializeToString,
                 response_deserializer=hafs__api_dot_v1_dot_admin__pb2.RemoveReplicaResponse.FromString,
                 _registered_method=True)
+        self.GetDatanodeReport = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/GetDatanodeReport',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.GetDatanodeReportRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.GetDatanodeReportResponse.FromString,
+                _registered_method=True)
+        self.SetDatanodeAdminState = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/SetDatanodeAdminState',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.SetDatanodeAdminStateRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.SetDatanodeAdminStateResponse.FromString,
+                _registered_method=True)
+        self.Fsck = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/Fsck',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.FsckRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.FsckResponse.FromString,
+                _registered_method=True)
 
 
 class HaAdminServicer:
@@ -96,6 +111,25 @@ class HaAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetDatanodeReport(self, request, context):
+        """DataNodes and blocks, on the leader only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetDatanodeAdminState(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def Fsck(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HaAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -123,6 +157,21 @@ def add_HaAdminServicer_to_server(servicer, server):
                     servicer.RemoveReplica,
                     request_deserializer=hafs__api_dot_v1_dot_admin__pb2.RemoveReplicaRequest.FromString,
                     response_serializer=hafs__api_dot_v1_dot_admin__pb2.RemoveReplicaResponse.SerializeToString,
+            ),
+            'GetDatanodeReport': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetDatanodeReport,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.GetDatanodeReportRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.GetDatanodeReportResponse.SerializeToString,
+            ),
+            'SetDatanodeAdminState': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetDatanodeAdminState,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.SetDatanodeAdminStateRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.SetDatanodeAdminStateResponse.SerializeToString,
+            ),
+            'Fsck': grpc.unary_unary_rpc_method_handler(
+                    servicer.Fsck,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.FsckRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.FsckResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -260,6 +309,87 @@ class HaAdmin:
             '/hafs_api.v1.HaAdmin/RemoveReplica',
             hafs__api_dot_v1_dot_admin__pb2.RemoveReplicaRequest.SerializeToString,
             hafs__api_dot_v1_dot_admin__pb2.RemoveReplicaResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetDatanodeReport(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/GetDatanodeReport',
+            hafs__api_dot_v1_dot_admin__pb2.GetDatanodeReportRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.GetDatanodeReportResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetDatanodeAdminState(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/SetDatanodeAdminState',
+            hafs__api_dot_v1_dot_admin__pb2.SetDatanodeAdminStateRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.SetDatanodeAdminStateResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Fsck(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/Fsck',
+            hafs__api_dot_v1_dot_admin__pb2.FsckRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.FsckResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -261,6 +261,50 @@ class ContentSummary(_message.Message):
 Global___ContentSummary: _TypeAlias = ContentSummary  # noqa: Y015
 
 @_typing.final
+class BlockToken(_message.Message):
+    """A block access token, serialized into the `access_token` bytes of requests.
+    `mac` is HMAC-SHA256, under the nameservice's block token key, of this
+    message serialized with `mac` empty (hafs_api.tokens).
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLOCK_POOL_FIELD_NUMBER: _builtins.int
+    BLOCK_ID_FIELD_NUMBER: _builtins.int
+    MODES_FIELD_NUMBER: _builtins.int
+    EXPIRY_MS_FIELD_NUMBER: _builtins.int
+    TERM_FIELD_NUMBER: _builtins.int
+    MAC_FIELD_NUMBER: _builtins.int
+    block_pool: _builtins.str
+    block_id: _builtins.int
+    expiry_ms: _builtins.int
+    """wall-clock ms since the epoch"""
+    term: _builtins.int
+    """the issuing leader's Raft term"""
+    mac: _builtins.bytes
+    @_builtins.property
+    def modes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """READ, WRITE, COPY, RECOVER"""
+
+    def __init__(
+        self,
+        *,
+        block_pool: _builtins.str = ...,
+        block_id: _builtins.int = ...,
+        modes: _abc.Iterable[_builtins.str] | None = ...,
+        expiry_ms: _builtins.int = ...,
+        term: _builtins.int = ...,
+        mac: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block_id", b"block_id", "block_pool", b"block_pool", "expiry_ms", b"expiry_ms", "mac", b"mac", "modes", b"modes", "term", b"term"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BlockToken: _TypeAlias = BlockToken  # noqa: Y015
+
+@_typing.final
 class ErrorDetail(_message.Message):
     """Carried in the google.rpc.Status details of every failed call."""
 

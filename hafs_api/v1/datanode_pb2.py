@@ -23,49 +23,48 @@ _sym_db = _symbol_database.Default()
 
 
 from hafs_api.v1 import common_pb2 as hafs__api_dot_v1_dot_common__pb2
+from hafs_api.v1 import datatransfer_pb2 as hafs__api_dot_v1_dot_datatransfer__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahafs_api/v1/datanode.proto\x12\x0bhafs_api.v1\x1a\x18hafs_api/v1/common.proto\"\x90\x01\n\x14\x44\x61tanodeRegistration\x12\x13\n\x0b\x64\x61tanode_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04rack\x18\x03 \x01(\t\x12\x12\n\nblock_pool\x18\x04 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x05 \x01(\x04\x12\x18\n\x10software_version\x18\x06 \x01(\t\"x\n\rStorageReport\x12\x12\n\nstorage_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x02 \x01(\x04\x12\x12\n\nused_bytes\x18\x03 \x01(\x04\x12\x17\n\x0fremaining_bytes\x18\x04 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x08\"J\n\x0fRegisterRequest\x12\x37\n\x0cregistration\x18\x01 \x01(\x0b\x32!.hafs_api.v1.DatanodeRegistration\"6\n\x10RegisterResponse\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x14\n\x0ctoken_key_id\x18\x02 \x01(\x0c\"\xab\x01\n\x10HeartbeatRequest\x12\x37\n\x0cregistration\x18\x01 \x01(\x0b\x32!.hafs_api.v1.DatanodeRegistration\x12,\n\x08storages\x18\x02 \x03(\x0b\x32\x1a.hafs_api.v1.StorageReport\x12\x18\n\x10\x61\x63tive_transfers\x18\x03 \x01(\r\x12\x16\n\x0e\x66\x61iled_volumes\x18\x04 \x01(\r\"a\n\x10ReplicateCommand\x12!\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x12.hafs_api.v1.Block\x12*\n\x07targets\x18\x02 \x03(\x0b\x32\x19.hafs_api.v1.DatanodeInfo\"3\n\rDeleteCommand\x12\"\n\x06\x62locks\x18\x01 \x03(\x0b\x32\x12.hafs_api.v1.Block\"\x13\n\x11ReregisterCommand\"\x13\n\x11\x46ullReportCommand\"\xf9\x01\n\x0f\x44\x61tanodeCommand\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x32\n\treplicate\x18\x02 \x01(\x0b\x32\x1d.hafs_api.v1.ReplicateCommandH\x00\x12,\n\x06\x64\x65lete\x18\x03 \x01(\x0b\x32\x1a.hafs_api.v1.DeleteCommandH\x00\x12\x34\n\nreregister\x18\x04 \x01(\x0b\x32\x1e.hafs_api.v1.ReregisterCommandH\x00\x12\x35\n\x0b\x66ull_report\x18\x05 \x01(\x0b\x32\x1e.hafs_api.v1.FullReportCommandH\x00\x42\t\n\x07\x63ommand\"Q\n\x11HeartbeatResponse\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12.\n\x08\x63ommands\x18\x02 \x03(\x0b\x32\x1c.hafs_api.v1.DatanodeCommand\"\\\n\rReplicaReport\x12!\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x12.hafs_api.v1.Block\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.hafs_api.v1.ReplicaState\"{\n\x12\x42lockReportRequest\x12\x37\n\x0cregistration\x18\x01 \x01(\x0b\x32!.hafs_api.v1.DatanodeRegistration\x12,\n\x08replicas\x18\x02 \x03(\x0b\x32\x1a.hafs_api.v1.ReplicaReport\"#\n\x13\x42lockReportResponse\x12\x0c\n\x04term\x18\x01 \x01(\x04\"\xac\x01\n\x1e\x42lockReceivedAndDeletedRequest\x12\x37\n\x0cregistration\x18\x01 \x01(\x0b\x32!.hafs_api.v1.DatanodeRegistration\x12,\n\x08received\x18\x02 \x03(\x0b\x32\x1a.hafs_api.v1.ReplicaReport\x12#\n\x07\x64\x65leted\x18\x03 \x03(\x0b\x32\x12.hafs_api.v1.Block\"/\n\x1f\x42lockReceivedAndDeletedResponse\x12\x0c\n\x04term\x18\x01 \x01(\x04*R\n\x0cReplicaState\x12\x1d\n\x19REPLICA_STATE_UNSPECIFIED\x10\x00\x12\r\n\tFINALIZED\x10\x01\x12\x07\n\x03RBW\x10\x02\x12\x0b\n\x07\x43ORRUPT\x10\x03\x32\xef\x02\n\x10\x44\x61tanodeNamenode\x12G\n\x08Register\x12\x1c.hafs_api.v1.RegisterRequest\x1a\x1d.hafs_api.v1.RegisterResponse\x12J\n\tHeartbeat\x12\x1d.hafs_api.v1.HeartbeatRequest\x1a\x1e.hafs_api.v1.HeartbeatResponse\x12P\n\x0b\x42lockReport\x12\x1f.hafs_api.v1.BlockReportRequest\x1a .hafs_api.v1.BlockReportResponse\x12t\n\x17\x42lockReceivedAndDeleted\x12+.hafs_api.v1.BlockReceivedAndDeletedRequest\x1a,.hafs_api.v1.BlockReceivedAndDeletedResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1ahafs_api/v1/datanode.proto\x12\x0bhafs_api.v1\x1a\x18hafs_api/v1/common.proto\x1a\x1ehafs_api/v1/datatransfer.proto\"\x90\x01\n\x14\x44\x61tanodeRegistration\x12\x13\n\x0b\x64\x61tanode_id\x18\x01 \x01(\t\x12\x0f\n\x07\x61\x64\x64ress\x18\x02 \x01(\t\x12\x0c\n\x04rack\x18\x03 \x01(\t\x12\x12\n\nblock_pool\x18\x04 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x05 \x01(\x04\x12\x18\n\x10software_version\x18\x06 \x01(\t\"x\n\rStorageReport\x12\x12\n\nstorage_id\x18\x01 \x01(\t\x12\x16\n\x0e\x63\x61pacity_bytes\x18\x02 \x01(\x04\x12\x12\n\nused_bytes\x18\x03 \x01(\x04\x12\x17\n\x0fremaining_bytes\x18\x04 \x01(\x04\x12\x0e\n\x06\x66\x61iled\x18\x05 \x01(\x08\"J\n\x0fRegisterRequest\x12\x37\n\x0cregistration\x18\x01 \x01(\x0b\x32!.hafs_api.v1.DatanodeRegistration\"<\n\x10RegisterResponse\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x1a\n\x12\x62ytes_per_checksum\x18\x02 \x01(\r\"\xb9\x01\n\x10HeartbeatRequest\x12\x37\n\x0cregistration\x18\x01 \x01(\x0b\x32!.hafs_api.v1.DatanodeRegistration\x12,\n\x08storages\x18\x02 \x03(\x0b\x32\x1a.hafs_api.v1.StorageReport\x12\x18\n\x10\x61\x63tive_transfers\x18\x03 \x01(\r\x12\x16\n\x0e\x66\x61iled_volumes\x18\x04 \x01(\r\x12\x0c\n\x04term\x18\x05 \x01(\x04\"w\n\x10ReplicateCommand\x12!\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x12.hafs_api.v1.Block\x12*\n\x07targets\x18\x02 \x03(\x0b\x32\x19.hafs_api.v1.DatanodeInfo\x12\x14\n\x0c\x61\x63\x63\x65ss_token\x18\x03 \x01(\x0c\"3\n\rDeleteCommand\x12\"\n\x06\x62locks\x18\x01 \x03(\x0b\x32\x12.hafs_api.v1.Block\"\x13\n\x11ReregisterCommand\"\x13\n\x11\x46ullReportCommand\"\xf9\x01\n\x0f\x44\x61tanodeCommand\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12\x32\n\treplicate\x18\x02 \x01(\x0b\x32\x1d.hafs_api.v1.ReplicateCommandH\x00\x12,\n\x06\x64\x65lete\x18\x03 \x01(\x0b\x32\x1a.hafs_api.v1.DeleteCommandH\x00\x12\x34\n\nreregister\x18\x04 \x01(\x0b\x32\x1e.hafs_api.v1.ReregisterCommandH\x00\x12\x35\n\x0b\x66ull_report\x18\x05 \x01(\x0b\x32\x1e.hafs_api.v1.FullReportCommandH\x00\x42\t\n\x07\x63ommand\"Q\n\x11HeartbeatResponse\x12\x0c\n\x04term\x18\x01 \x01(\x04\x12.\n\x08\x63ommands\x18\x02 \x03(\x0b\x32\x1c.hafs_api.v1.DatanodeCommand\"\\\n\rReplicaReport\x12!\n\x05\x62lock\x18\x01 \x01(\x0b\x32\x12.hafs_api.v1.Block\x12(\n\x05state\x18\x02 \x01(\x0e\x32\x19.hafs_api.v1.ReplicaState\"{\n\x12\x42lockReportRequest\x12\x37\n\x0cregistration\x18\x01 \x01(\x0b\x32!.hafs_api.v1.DatanodeRegistration\x12,\n\x08replicas\x18\x02 \x03(\x0b\x32\x1a.hafs_api.v1.ReplicaReport\"#\n\x13\x42lockReportResponse\x12\x0c\n\x04term\x18\x01 \x01(\x04\"\xac\x01\n\x1e\x42lockReceivedAndDeletedRequest\x12\x37\n\x0cregistration\x18\x01 \x01(\x0b\x32!.hafs_api.v1.DatanodeRegistration\x12,\n\x08received\x18\x02 \x03(\x0b\x32\x1a.hafs_api.v1.ReplicaReport\x12#\n\x07\x64\x65leted\x18\x03 \x03(\x0b\x32\x12.hafs_api.v1.Block\"/\n\x1f\x42lockReceivedAndDeletedResponse\x12\x0c\n\x04term\x18\x01 \x01(\x04\x32\xef\x02\n\x10\x44\x61tanodeNamenode\x12G\n\x08Register\x12\x1c.hafs_api.v1.RegisterRequest\x1a\x1d.hafs_api.v1.RegisterResponse\x12J\n\tHeartbeat\x12\x1d.hafs_api.v1.HeartbeatRequest\x1a\x1e.hafs_api.v1.HeartbeatResponse\x12P\n\x0b\x42lockReport\x12\x1f.hafs_api.v1.BlockReportRequest\x1a .hafs_api.v1.BlockReportResponse\x12t\n\x17\x42lockReceivedAndDeleted\x12+.hafs_api.v1.BlockReceivedAndDeletedRequest\x1a,.hafs_api.v1.BlockReceivedAndDeletedResponseb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'hafs_api.v1.datanode_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_REPLICASTATE']._serialized_start=1653
-  _globals['_REPLICASTATE']._serialized_end=1735
-  _globals['_DATANODEREGISTRATION']._serialized_start=70
-  _globals['_DATANODEREGISTRATION']._serialized_end=214
-  _globals['_STORAGEREPORT']._serialized_start=216
-  _globals['_STORAGEREPORT']._serialized_end=336
-  _globals['_REGISTERREQUEST']._serialized_start=338
-  _globals['_REGISTERREQUEST']._serialized_end=412
-  _globals['_REGISTERRESPONSE']._serialized_start=414
-  _globals['_REGISTERRESPONSE']._serialized_end=468
-  _globals['_HEARTBEATREQUEST']._serialized_start=471
-  _globals['_HEARTBEATREQUEST']._serialized_end=642
-  _globals['_REPLICATECOMMAND']._serialized_start=644
-  _globals['_REPLICATECOMMAND']._serialized_end=741
-  _globals['_DELETECOMMAND']._serialized_start=743
-  _globals['_DELETECOMMAND']._serialized_end=794
-  _globals['_REREGISTERCOMMAND']._serialized_start=796
-  _globals['_REREGISTERCOMMAND']._serialized_end=815
-  _globals['_FULLREPORTCOMMAND']._serialized_start=817
-  _globals['_FULLREPORTCOMMAND']._serialized_end=836
-  _globals['_DATANODECOMMAND']._serialized_start=839
-  _globals['_DATANODECOMMAND']._serialized_end=1088
-  _globals['_HEARTBEATRESPONSE']._serialized_start=1090
-  _globals['_HEARTBEATRESPONSE']._serialized_end=1171
-  _globals['_REPLICAREPORT']._serialized_start=1173
-  _globals['_REPLICAREPORT']._serialized_end=1265
-  _globals['_BLOCKREPORTREQUEST']._serialized_start=1267
-  _globals['_BLOCKREPORTREQUEST']._serialized_end=1390
-  _globals['_BLOCKREPORTRESPONSE']._serialized_start=1392
-  _globals['_BLOCKREPORTRESPONSE']._serialized_end=1427
-  _globals['_BLOCKRECEIVEDANDDELETEDREQUEST']._serialized_start=1430
-  _globals['_BLOCKRECEIVEDANDDELETEDREQUEST']._serialized_end=1602
-  _globals['_BLOCKRECEIVEDANDDELETEDRESPONSE']._serialized_start=1604
-  _globals['_BLOCKRECEIVEDANDDELETEDRESPONSE']._serialized_end=1651
-  _globals['_DATANODENAMENODE']._serialized_start=1738
-  _globals['_DATANODENAMENODE']._serialized_end=2105
+  _globals['_DATANODEREGISTRATION']._serialized_start=102
+  _globals['_DATANODEREGISTRATION']._serialized_end=246
+  _globals['_STORAGEREPORT']._serialized_start=248
+  _globals['_STORAGEREPORT']._serialized_end=368
+  _globals['_REGISTERREQUEST']._serialized_start=370
+  _globals['_REGISTERREQUEST']._serialized_end=444
+  _globals['_REGISTERRESPONSE']._serialized_start=446
+  _globals['_REGISTERRESPONSE']._serialized_end=506
+  _globals['_HEARTBEATREQUEST']._serialized_start=509
+  _globals['_HEARTBEATREQUEST']._serialized_end=694
+  _globals['_REPLICATECOMMAND']._serialized_start=696
+  _globals['_REPLICATECOMMAND']._serialized_end=815
+  _globals['_DELETECOMMAND']._serialized_start=817
+  _globals['_DELETECOMMAND']._serialized_end=868
+  _globals['_REREGISTERCOMMAND']._serialized_start=870
+  _globals['_REREGISTERCOMMAND']._serialized_end=889
+  _globals['_FULLREPORTCOMMAND']._serialized_start=891
+  _globals['_FULLREPORTCOMMAND']._serialized_end=910
+  _globals['_DATANODECOMMAND']._serialized_start=913
+  _globals['_DATANODECOMMAND']._serialized_end=1162
+  _globals['_HEARTBEATRESPONSE']._serialized_start=1164
+  _globals['_HEARTBEATRESPONSE']._serialized_end=1245
+  _globals['_REPLICAREPORT']._serialized_start=1247
+  _globals['_REPLICAREPORT']._serialized_end=1339
+  _globals['_BLOCKREPORTREQUEST']._serialized_start=1341
+  _globals['_BLOCKREPORTREQUEST']._serialized_end=1464
+  _globals['_BLOCKREPORTRESPONSE']._serialized_start=1466
+  _globals['_BLOCKREPORTRESPONSE']._serialized_end=1501
+  _globals['_BLOCKRECEIVEDANDDELETEDREQUEST']._serialized_start=1504
+  _globals['_BLOCKRECEIVEDANDDELETEDREQUEST']._serialized_end=1676
+  _globals['_BLOCKRECEIVEDANDDELETEDRESPONSE']._serialized_start=1678
+  _globals['_BLOCKRECEIVEDANDDELETEDRESPONSE']._serialized_end=1725
+  _globals['_DATANODENAMENODE']._serialized_start=1728
+  _globals['_DATANODENAMENODE']._serialized_end=2095
 # @@protoc_insertion_point(module_scope)

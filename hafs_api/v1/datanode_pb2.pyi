@@ -10,8 +10,8 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
-from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from hafs_api.v1 import common_pb2 as _common_pb2
+from hafs_api.v1 import datatransfer_pb2 as _datatransfer_pb2
 import builtins as _builtins
 import sys
 import typing as _typing
@@ -22,27 +22,6 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
-
-class _ReplicaState:
-    ValueType = _typing.NewType("ValueType", _builtins.int)
-    V: _TypeAlias = ValueType  # noqa: Y015
-
-class _ReplicaStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ReplicaState.ValueType], _builtins.type):
-    DESCRIPTOR: _descriptor.EnumDescriptor
-    REPLICA_STATE_UNSPECIFIED: _ReplicaState.ValueType  # 0
-    FINALIZED: _ReplicaState.ValueType  # 1
-    RBW: _ReplicaState.ValueType  # 2
-    """being written"""
-    CORRUPT: _ReplicaState.ValueType  # 3
-
-class ReplicaState(_ReplicaState, metaclass=_ReplicaStateEnumTypeWrapper): ...
-
-REPLICA_STATE_UNSPECIFIED: ReplicaState.ValueType  # 0
-FINALIZED: ReplicaState.ValueType  # 1
-RBW: ReplicaState.ValueType  # 2
-"""being written"""
-CORRUPT: ReplicaState.ValueType  # 3
-Global___ReplicaState: _TypeAlias = ReplicaState  # noqa: Y015
 
 @_typing.final
 class DatanodeRegistration(_message.Message):
@@ -137,18 +116,19 @@ class RegisterResponse(_message.Message):
     DESCRIPTOR: _descriptor.Descriptor
 
     TERM_FIELD_NUMBER: _builtins.int
-    TOKEN_KEY_ID_FIELD_NUMBER: _builtins.int
+    BYTES_PER_CHECKSUM_FIELD_NUMBER: _builtins.int
     term: _builtins.int
-    token_key_id: _builtins.bytes
+    bytes_per_checksum: _builtins.int
+    """the nameservice's default"""
     def __init__(
         self,
         *,
         term: _builtins.int = ...,
-        token_key_id: _builtins.bytes = ...,
+        bytes_per_checksum: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["term", b"term", "token_key_id", b"token_key_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_per_checksum", b"bytes_per_checksum", "term", b"term"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -162,8 +142,11 @@ class HeartbeatRequest(_message.Message):
     STORAGES_FIELD_NUMBER: _builtins.int
     ACTIVE_TRANSFERS_FIELD_NUMBER: _builtins.int
     FAILED_VOLUMES_FIELD_NUMBER: _builtins.int
+    TERM_FIELD_NUMBER: _builtins.int
     active_transfers: _builtins.int
     failed_volumes: _builtins.int
+    term: _builtins.int
+    """the highest leader term this DataNode has seen"""
     @_builtins.property
     def registration(self) -> Global___DatanodeRegistration: ...
     @_builtins.property
@@ -175,10 +158,11 @@ class HeartbeatRequest(_message.Message):
         storages: _abc.Iterable[Global___StorageReport] | None = ...,
         active_transfers: _builtins.int = ...,
         failed_volumes: _builtins.int = ...,
+        term: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["registration", b"registration"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_transfers", b"active_transfers", "failed_volumes", b"failed_volumes", "registration", b"registration", "storages", b"storages"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_transfers", b"active_transfers", "failed_volumes", b"failed_volumes", "registration", b"registration", "storages", b"storages", "term", b"term"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -186,10 +170,15 @@ Global___HeartbeatRequest: _TypeAlias = HeartbeatRequest  # noqa: Y015
 
 @_typing.final
 class ReplicateCommand(_message.Message):
+    """Copy a finalized replica to targets (a REPLICATION pipeline, in order)."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     BLOCK_FIELD_NUMBER: _builtins.int
     TARGETS_FIELD_NUMBER: _builtins.int
+    ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    access_token: _builtins.bytes
+    """COPY mode, for the source and every target"""
     @_builtins.property
     def block(self) -> _common_pb2.Block: ...
     @_builtins.property
@@ -199,10 +188,11 @@ class ReplicateCommand(_message.Message):
         *,
         block: _common_pb2.Block | None = ...,
         targets: _abc.Iterable[_common_pb2.DatanodeInfo] | None = ...,
+        access_token: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["block", b"block"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "targets", b"targets"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "block", b"block", "targets", b"targets"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -324,14 +314,14 @@ class ReplicaReport(_message.Message):
 
     BLOCK_FIELD_NUMBER: _builtins.int
     STATE_FIELD_NUMBER: _builtins.int
-    state: Global___ReplicaState.ValueType
+    state: _datatransfer_pb2.ReplicaState.ValueType
     @_builtins.property
     def block(self) -> _common_pb2.Block: ...
     def __init__(
         self,
         *,
         block: _common_pb2.Block | None = ...,
-        state: Global___ReplicaState.ValueType = ...,
+        state: _datatransfer_pb2.ReplicaState.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["block", b"block"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
@@ -386,6 +376,8 @@ Global___BlockReportResponse: _TypeAlias = BlockReportResponse  # noqa: Y015
 
 @_typing.final
 class BlockReceivedAndDeletedRequest(_message.Message):
+    """Replicas finalized (or found corrupt) and deleted since the last report."""
+
     DESCRIPTOR: _descriptor.Descriptor
 
     REGISTRATION_FIELD_NUMBER: _builtins.int

@@ -270,6 +270,10 @@ Global___CompleteRequest: _TypeAlias = CompleteRequest  # noqa: Y015
 
 @_typing.final
 class CompleteResponse(_message.Message):
+    """completed is false while a block has fewer finalized replicas than the
+    minimum replication: retry (the DataNodes' reports are on their way).
+    """
+
     DESCRIPTOR: _descriptor.Descriptor
 
     COMPLETED_FIELD_NUMBER: _builtins.int
@@ -1032,3 +1036,123 @@ class GetServerDefaultsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetServerDefaultsResponse: _TypeAlias = GetServerDefaultsResponse  # noqa: Y015
+
+@_typing.final
+class UpdatePipelineRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    FILE_ID_FIELD_NUMBER: _builtins.int
+    BLOCK_FIELD_NUMBER: _builtins.int
+    DATANODES_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    file_id: _builtins.int
+    @_builtins.property
+    def header(self) -> _common_pb2.RequestHeader: ...
+    @_builtins.property
+    def block(self) -> _common_pb2.Block:
+        """the open block with its current generation stamp"""
+
+    @_builtins.property
+    def datanodes(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the surviving DataNodes' ids, in pipeline order"""
+
+    def __init__(
+        self,
+        *,
+        header: _common_pb2.RequestHeader | None = ...,
+        path: _builtins.str = ...,
+        file_id: _builtins.int = ...,
+        block: _common_pb2.Block | None = ...,
+        datanodes: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "header", b"header"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "datanodes", b"datanodes", "file_id", b"file_id", "header", b"header", "path", b"path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePipelineRequest: _TypeAlias = UpdatePipelineRequest  # noqa: Y015
+
+@_typing.final
+class UpdatePipelineResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLOCK_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def block(self) -> _common_pb2.LocatedBlock: ...
+    def __init__(
+        self,
+        *,
+        block: _common_pb2.LocatedBlock | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block", b"block"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___UpdatePipelineResponse: _TypeAlias = UpdatePipelineResponse  # noqa: Y015
+
+@_typing.final
+class BadReplica(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLOCK_FIELD_NUMBER: _builtins.int
+    DATANODE_ID_FIELD_NUMBER: _builtins.int
+    datanode_id: _builtins.str
+    @_builtins.property
+    def block(self) -> _common_pb2.Block: ...
+    def __init__(
+        self,
+        *,
+        block: _common_pb2.Block | None = ...,
+        datanode_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block", b"block"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "datanode_id", b"datanode_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BadReplica: _TypeAlias = BadReplica  # noqa: Y015
+
+@_typing.final
+class ReportBadBlocksRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    REPLICAS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def header(self) -> _common_pb2.RequestHeader: ...
+    @_builtins.property
+    def replicas(self) -> _containers.RepeatedCompositeFieldContainer[Global___BadReplica]: ...
+    def __init__(
+        self,
+        *,
+        header: _common_pb2.RequestHeader | None = ...,
+        replicas: _abc.Iterable[Global___BadReplica] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["header", b"header", "replicas", b"replicas"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportBadBlocksRequest: _TypeAlias = ReportBadBlocksRequest  # noqa: Y015
+
+@_typing.final
+class ReportBadBlocksResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ReportBadBlocksResponse: _TypeAlias = ReportBadBlocksResponse  # noqa: Y015

@@ -139,6 +139,16 @@ class ClientNamenodeStub:
                 request_serializer=hafs__api_dot_v1_dot_namenode__pb2.GetServerDefaultsRequest.SerializeToString,
                 response_deserializer=hafs__api_dot_v1_dot_namenode__pb2.GetServerDefaultsResponse.FromString,
                 _registered_method=True)
+        self.UpdatePipeline = channel.unary_unary(
+                '/hafs_api.v1.ClientNamenode/UpdatePipeline',
+                request_serializer=hafs__api_dot_v1_dot_namenode__pb2.UpdatePipelineRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_namenode__pb2.UpdatePipelineResponse.FromString,
+                _registered_method=True)
+        self.ReportBadBlocks = channel.unary_unary(
+                '/hafs_api.v1.ClientNamenode/ReportBadBlocks',
+                request_serializer=hafs__api_dot_v1_dot_namenode__pb2.ReportBadBlocksRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_namenode__pb2.ReportBadBlocksResponse.FromString,
+                _registered_method=True)
 
 
 class ClientNamenodeServicer:
@@ -270,6 +280,21 @@ class ClientNamenodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def UpdatePipeline(self, request, context):
+        """Pipeline recovery: a new generation stamp for the open block, kept by the
+        surviving DataNodes only.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ReportBadBlocks(self, request, context):
+        """Replicas a reader found corrupt (checksum mismatch).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClientNamenodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -377,6 +402,16 @@ def add_ClientNamenodeServicer_to_server(servicer, server):
                     servicer.GetServerDefaults,
                     request_deserializer=hafs__api_dot_v1_dot_namenode__pb2.GetServerDefaultsRequest.FromString,
                     response_serializer=hafs__api_dot_v1_dot_namenode__pb2.GetServerDefaultsResponse.SerializeToString,
+            ),
+            'UpdatePipeline': grpc.unary_unary_rpc_method_handler(
+                    servicer.UpdatePipeline,
+                    request_deserializer=hafs__api_dot_v1_dot_namenode__pb2.UpdatePipelineRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_namenode__pb2.UpdatePipelineResponse.SerializeToString,
+            ),
+            'ReportBadBlocks': grpc.unary_unary_rpc_method_handler(
+                    servicer.ReportBadBlocks,
+                    request_deserializer=hafs__api_dot_v1_dot_namenode__pb2.ReportBadBlocksRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_namenode__pb2.ReportBadBlocksResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -946,6 +981,60 @@ class ClientNamenode:
             '/hafs_api.v1.ClientNamenode/GetServerDefaults',
             hafs__api_dot_v1_dot_namenode__pb2.GetServerDefaultsRequest.SerializeToString,
             hafs__api_dot_v1_dot_namenode__pb2.GetServerDefaultsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def UpdatePipeline(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.ClientNamenode/UpdatePipeline',
+            hafs__api_dot_v1_dot_namenode__pb2.UpdatePipelineRequest.SerializeToString,
+            hafs__api_dot_v1_dot_namenode__pb2.UpdatePipelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ReportBadBlocks(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.ClientNamenode/ReportBadBlocks',
+            hafs__api_dot_v1_dot_namenode__pb2.ReportBadBlocksRequest.SerializeToString,
+            hafs__api_dot_v1_dot_namenode__pb2.ReportBadBlocksResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -1,0 +1,89 @@
+"""Typed, layered daemon settings: frozen dataclass sections, a TOML file, the environment.
+
+Shared by the NameNode and DataNode configurations so both read and validate
+the same way, and every error names the bad key:
+
+* ``load_toml(path)`` reads the file (``ConfigError`` if missing or invalid);
+* ``apply_env(data, env)`` overlays ``HAFS__SECTION__KEY`` variables, parsed as
+  TOML scalars and falling back to plain strings;
+* ``section(cls, raw, name)`` builds one frozen dataclass, refusing unknown
+  keys and values of the wrong type.
+
+Imports: the standard library only.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+import types
+import typing
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value is missing, unknown or invalid; the message names the key."""
+
+
+def load_toml(path: str | os.PathLike | None) -> dict[str, Any]:
+    if path is None:
+        return {}
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+
+
+def section(cls: type, raw: Any, name: str):
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{name}: expected a table")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    values = {}
+    for key, value in raw.items():
+        if key not in known:
+            raise ConfigError(f"{name}.{key}: unknown key")
+        values[key] = _coerce(value, hints[key], f"{name}.{key}")
+    return cls(**values)
+
+
+def _coerce(value: Any, hint: Any, key: str) -> Any:
+    if hint is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    expected = hint if isinstance(hint, type) else None
+    if isinstance(hint, types.GenericAlias):
+        expected = typing.get_origin(hint)
+    if expected is not None and not (
+        isinstance(value, expected) and not (expected is int and isinstance(value, bool))
+    ):
+        raise ConfigError(
+            f"{key}: expected {getattr(expected, '__name__', expected)}, got {value!r}"
+        )
+    if expected is tuple:
+        return tuple(value)
+    return value
+
+
+def apply_env(data: dict[str, Any], env: typing.Mapping[str, str]) -> None:
+    for name, text in env.items():
+        if not name.startswith("HAFS__"):
+            continue
+        parts = name[len("HAFS__") :].lower().split("__")
+        if len(parts) != 2:
+            raise ConfigError(f"{name}: expected HAFS__SECTION__KEY")
+        try:
+            value = tomllib.loads(f"v = {text}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = text
+        data.setdefault(parts[0], {})[parts[1]] = value
+
+
+def parse_address(address: str, key: str) -> tuple[str, int]:
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 <= int(port) <= 65535:
+        raise ConfigError(f'{key}: expected "host:port", got {address!r}')
+    return host, int(port)
