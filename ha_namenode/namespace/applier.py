@@ -24,7 +24,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ha_namenode.namespace import attrs, codec, files, trash, tree
+from ha_namenode.namespace import attrs, codec, files, recovery, replicas, trash, tree
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.model import Done, Failed
 from ha_namenode.namespace.queries import file_status
@@ -69,6 +69,13 @@ HANDLERS: dict[type, Callable[[tree.Ctx, Any], Any]] = {
     c.SetTimes: attrs.set_times,
     c.SetQuota: attrs.set_quota,
     c.ExpireRetryCache: _expire_retry_cache,
+    c.RegisterDatanode: replicas.register_datanode,
+    c.ReportReplicas: replicas.report_replicas,
+    c.MarkCorrupt: replicas.mark_corrupt,
+    c.SetDatanodeAdmin: replicas.set_datanode_admin,
+    c.UpdatePipeline: recovery.update_pipeline,
+    c.BeginBlockRecovery: recovery.begin_block_recovery,
+    c.CommitBlockRecovery: recovery.commit_block_recovery,
 }
 assert set(HANDLERS) == set(c.COMMANDS), "every command needs exactly one handler"
 

@@ -59,6 +59,7 @@ for _cls in (
     model.DeleteResult,
     model.ExpungeResult,
     model.LeaseRecoveryResult,
+    model.ReportResult,
     model.Done,
     model.Failed,
 ):

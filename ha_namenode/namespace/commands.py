@@ -97,7 +97,7 @@ class AddBlock:
     holder: str
     file_id: int = 0
     previous: BlockRef | None = None
-    targets: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()  # DataNode ids the leader chose: the pipeline, in order
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,10 +110,16 @@ class AbandonBlock:
 
 @dataclass(frozen=True, slots=True)
 class Complete:
+    """Close the file once every block has ``min_replication`` finalized replicas.
+
+    Before that the result is ``Done(False)`` and nothing changes: the writer retries.
+    """
+
     path: str
     holder: str
     file_id: int = 0
     last: BlockRef | None = None
+    min_replication: int = 0  # 0: no check (commands journaled before replicas existed)
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,6 +145,79 @@ class ExpireLeases:
     """Close the files of every holder not renewed within ``hard_limit`` ms."""
 
     hard_limit: int
+
+
+# ---- DataNodes and replicas ------------------------------------------------------
+
+# A reported replica: (block id, generation stamp, bytes, kind).
+REPORTED_FINALIZED = 1
+REPORTED_RBW = 2
+REPORTED_CORRUPT = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RegisterDatanode:
+    datanode: str
+    address: str
+    rack: str
+
+
+@dataclass(frozen=True, slots=True)
+class ReportReplicas:
+    """A DataNode's report: incremental (received, deleted) or full (its whole pool).
+
+    ``received`` holds (block id, generation stamp, bytes, REPORTED_*) tuples. A
+    full report replaces every location of the DataNode.
+    """
+
+    datanode: str
+    received: tuple[tuple[int, int, int, int], ...] = ()
+    deleted: tuple[tuple[int, int], ...] = ()  # (block id, generation stamp)
+    full: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MarkCorrupt:
+    """Replicas found bad: (block id, generation stamp, DataNode id) each."""
+
+    replicas: tuple[tuple[int, int, str], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SetDatanodeAdmin:
+    datanode: str
+    admin: int  # model.AdminState
+
+
+@dataclass(frozen=True, slots=True)
+class UpdatePipeline:
+    """A new generation stamp for the open block, kept by ``datanodes`` only."""
+
+    path: str
+    holder: str
+    block_id: int
+    gen_stamp: int  # the stamp the writer had: refuses a stale or repeated recovery
+    datanodes: tuple[str, ...]
+    file_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class BeginBlockRecovery:
+    """Lease recovery of a file whose last block is open: bump its generation stamp."""
+
+    path: str
+    block_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class CommitBlockRecovery:
+    """Finalize the open block at the length the replicas agreed on, and close the file."""
+
+    path: str
+    block_id: int
+    gen_stamp: int
+    num_bytes: int
+    datanodes: tuple[str, ...]
 
 
 # ---- attributes ---------------------------------------------------------------------
@@ -216,4 +295,11 @@ COMMANDS: tuple[type, ...] = (
     SetTimes,
     SetQuota,
     ExpireRetryCache,
+    RegisterDatanode,
+    ReportReplicas,
+    MarkCorrupt,
+    SetDatanodeAdmin,
+    UpdatePipeline,
+    BeginBlockRecovery,
+    CommitBlockRecovery,
 )

@@ -10,7 +10,7 @@ Pure, like every namespace module.
 from __future__ import annotations
 
 from ha_namenode.namespace import permission as perm
-from ha_namenode.namespace import quota
+from ha_namenode.namespace import quota, replicas
 from ha_namenode.namespace.commands import (
     AbandonBlock,
     AddBlock,
@@ -50,6 +50,7 @@ from hafs_api.errors import (
     IsADirectory,
     LeaseConflict,
     LeaseExpired,
+    RecoveryInProgress,
 )
 
 
@@ -100,20 +101,29 @@ def _commit(txn, node: Inode, block: Block, ref: BlockRef) -> Block:
         raise InvalidArgument(f"block length {ref.num_bytes} is outside 0..{node.block_size}")
     new = Block(block.id, block.inode, block.index, block.gen_stamp, ref.num_bytes)
     txn.put_block(new)
+    replicas.settle_committed(txn, new)
     return new
 
 
 def _take_over(ctx: Ctx, node: Inode, holder: str, soft_limit: int, path: str) -> Inode:
-    """A file held by a writer: refuse, or close it when the holder's soft limit passed."""
+    """A file held by a writer: refuse, or close it when the holder's soft limit passed.
+
+    An open last block has an unknown length: block recovery must settle it first
+    (the leader starts it on ``RecoveryInProgress``, which the caller retries).
+    """
     if node.holder == holder:
         raise LeaseConflict(f"{holder} is already the holder of the file", path)
     lease = ctx.txn.lease(node.holder)
     if lease is not None and ctx.now - lease.renewed < soft_limit:
         raise LeaseConflict(f"the file is being written by {node.holder}", path)
+    if node.uc_block:
+        raise RecoveryInProgress(
+            f"the lease of {node.holder} expired; its last block is being recovered", path
+        )
     return close_file(ctx, node)
 
 
-def _open_file(ctx: Ctx, path: str, holder: str, file_id: int) -> tuple[Resolved, Inode]:
+def open_file(ctx: Ctx, path: str, holder: str, file_id: int) -> tuple[Resolved, Inode]:
     res = resolve(ctx.txn, path)
     node = res.last
     if node is None or (file_id and node.id != file_id):
@@ -173,7 +183,7 @@ def create(ctx: Ctx, cmd: Create):
 
 
 def add_block(ctx: Ctx, cmd: AddBlock) -> LocatedBlock:
-    res, node = _open_file(ctx, cmd.path, cmd.holder, cmd.file_id)
+    res, node = open_file(ctx, cmd.path, cmd.holder, cmd.file_id)
     txn = ctx.txn
     blocks = txn.blocks(node.id)
     dirs = quota.quota_dirs(res.inodes[:-1])
@@ -190,13 +200,14 @@ def add_block(ctx: Ctx, cmd: AddBlock) -> LocatedBlock:
     quota.charge(txn, dirs, 0, ds_delta)
     block = Block(next_id(txn, NEXT_BLOCK), node.id, len(blocks), next_id(txn, NEXT_GEN_STAMP), 0)
     txn.put_block(block)
+    replicas.expect(txn, block, cmd.targets)
     txn.update_inode(node.id, {"length": length, "uc_block": True})
     renew(ctx, cmd.holder)
     return LocatedBlock(block.id, block.gen_stamp, 0, length, True, cmd.targets)
 
 
 def abandon_block(ctx: Ctx, cmd: AbandonBlock) -> Done:
-    res, node = _open_file(ctx, cmd.path, cmd.holder, cmd.file_id)
+    res, node = open_file(ctx, cmd.path, cmd.holder, cmd.file_id)
     blocks = ctx.txn.blocks(node.id)
     if not node.uc_block or not blocks or blocks[-1].id != cmd.block_id:
         raise InvalidArgument(f"block {cmd.block_id} is not the open last block", cmd.path)
@@ -221,13 +232,18 @@ def complete(ctx: Ctx, cmd: Complete) -> Done:
         )
         if same and (not cmd.file_id or node.id == cmd.file_id):
             return Done()  # a repeated complete of a file already closed
-    _, node = _open_file(ctx, cmd.path, cmd.holder, cmd.file_id)
+    _, node = open_file(ctx, cmd.path, cmd.holder, cmd.file_id)
     if node.uc_block and cmd.last is None:
         raise InvalidArgument("the last block is still open: pass it as last", cmd.path)
-    if not node.uc_block and cmd.last is not None:
-        blocks = ctx.txn.blocks(node.id)
-        if not blocks or blocks[-1].id != cmd.last.block_id:
-            raise InvalidArgument(f"block {cmd.last.block_id} is not the last block", cmd.path)
+    blocks = ctx.txn.blocks(node.id)
+    if (not node.uc_block and cmd.last is not None) and (
+        not blocks or blocks[-1].id != cmd.last.block_id
+    ):
+        raise InvalidArgument(f"block {cmd.last.block_id} is not the last block", cmd.path)
+    if cmd.min_replication and not replicas.min_replicated(
+        ctx.txn, blocks, cmd.last, cmd.min_replication
+    ):
+        return Done(False)  # the DataNodes' reports have not all arrived: retry
     close_file(ctx, node, cmd.last)
     return Done()
 
@@ -254,13 +270,17 @@ def append(ctx: Ctx, cmd: Append) -> AppendResult:
             0,
             (node.block_size - tail.num_bytes) * node.replication,
         )
-        reopened = Block(
-            tail.id, tail.inode, tail.index, next_id(ctx.txn, NEXT_GEN_STAMP), tail.num_bytes
-        )
-        ctx.txn.put_block(reopened)
+        holders = tuple(r.datanode for r in ctx.txn.replicas(tail.id) if replicas.good(r, tail))
+        reopened = replicas.new_stamp(ctx.txn, tail)
+        replicas.expect(ctx.txn, reopened, holders)  # the pipeline: the good replicas
         changes["uc_block"] = True
         last_block = LocatedBlock(
-            reopened.id, reopened.gen_stamp, reopened.num_bytes, node.length - tail.num_bytes, True
+            reopened.id,
+            reopened.gen_stamp,
+            reopened.num_bytes,
+            node.length - tail.num_bytes,
+            True,
+            holders,
         )
     node = ctx.txn.update_inode(node.id, changes)
     renew(ctx, cmd.holder)
@@ -282,15 +302,22 @@ def recover_lease(ctx: Ctx, cmd: RecoverLease) -> Done:
         raise IsADirectory("Cannot recover the lease of a directory", cmd.path)
     perm.check(ctx.caller, node, perm.WRITE, cmd.path)
     if node.holder:
+        if node.uc_block:
+            return Done(False)  # the open block needs block recovery first
         close_file(ctx, node)
     return Done()
 
 
 def expire_leases(ctx: Ctx, cmd: ExpireLeases) -> LeaseRecoveryResult:
+    """Close the files of expired holders; those with an open block wait for block recovery."""
     closed: list[str] = []
+    recovering: list[str] = []
     for lease in ctx.txn.leases_renewed_before(ctx.now - cmd.hard_limit):
         for node in ctx.txn.files_held_by(lease.holder):
+            if node.uc_block:
+                recovering.append(path_of(ctx.txn, node))
+                continue
             closed.append(path_of(ctx.txn, node))
             close_file(ctx, node)
-        ctx.txn.delete_lease(lease.holder)
-    return LeaseRecoveryResult(closed=tuple(closed))
+        release(ctx, lease.holder)
+    return LeaseRecoveryResult(closed=tuple(closed), recovering=tuple(recovering))

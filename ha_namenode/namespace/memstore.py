@@ -11,7 +11,7 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from ha_namenode.namespace.model import Block, Inode, Lease
+from ha_namenode.namespace.model import Block, Datanode, Inode, Invalidation, Lease, Replica
 from ha_namenode.namespace.store import StaleIndex
 
 _MISSING = object()
@@ -26,6 +26,9 @@ class _Tables:
         self.file_blocks: dict[int, dict[int, int]] = {}  # inode -> index -> block id
         self.leases: dict[str, Lease] = {}
         self.retry: dict[tuple[str, int], tuple[bytes, int]] = {}
+        self.datanodes: dict[str, Datanode] = {}
+        self.replicas: dict[tuple[int, str], Replica] = {}  # (block, datanode)
+        self.invalidations: dict[tuple[int, str], Invalidation] = {}
 
 
 class _View:
@@ -81,6 +84,27 @@ class _View:
     def retry_result(self, client_id: str, call_id: int) -> bytes | None:
         entry = self._t.retry.get((client_id, call_id))
         return None if entry is None else entry[0]
+
+    def blocks_after(self, after: int, limit: int) -> list[Block]:
+        ids = sorted(i for i in self._t.blocks if i > after)[:limit]
+        return [self._t.blocks[i] for i in ids]
+
+    def datanode(self, datanode_id: str) -> Datanode | None:
+        return self._t.datanodes.get(datanode_id)
+
+    def datanodes(self) -> list[Datanode]:
+        return [self._t.datanodes[k] for k in sorted(self._t.datanodes)]
+
+    def replicas(self, block_id: int) -> list[Replica]:
+        return [r for (b, _), r in sorted(self._t.replicas.items()) if b == block_id]
+
+    def replicas_on(self, datanode: str, after: int = 0, limit: int | None = None) -> list[Replica]:
+        found = [r for (b, d), r in sorted(self._t.replicas.items()) if d == datanode and b > after]
+        return found if limit is None else found[:limit]
+
+    def invalidations(self, datanode: str, limit: int | None = None) -> list[Invalidation]:
+        found = [v for (_, d), v in sorted(self._t.invalidations.items()) if d == datanode]
+        return found if limit is None else found[:limit]
 
 
 class _Txn(_View):
@@ -159,6 +183,28 @@ class _Txn(_View):
             return
         self._set(self._t.file_blocks[old.inode], old.index, _MISSING)
         self._set(self._t.blocks, block_id, _MISSING)
+        for replica in self.replicas(block_id):
+            key = (block_id, replica.datanode)
+            self._set(self._t.replicas, key, _MISSING)
+            self._set(
+                self._t.invalidations,
+                key,
+                Invalidation(block_id, max(replica.gen_stamp, old.gen_stamp), replica.datanode),
+            )
+
+    def put_datanode(self, datanode: Datanode) -> None:
+        self._set(self._t.datanodes, datanode.id, datanode)
+
+    def put_replica(self, replica: Replica) -> None:
+        self._set(self._t.replicas, (replica.block, replica.datanode), replica)
+
+    def delete_replica(self, block_id: int, datanode: str) -> None:
+        if (block_id, datanode) in self._t.replicas:
+            self._set(self._t.replicas, (block_id, datanode), _MISSING)
+
+    def delete_invalidation(self, block_id: int, datanode: str) -> None:
+        if (block_id, datanode) in self._t.invalidations:
+            self._set(self._t.invalidations, (block_id, datanode), _MISSING)
 
     def put_lease(self, lease: Lease) -> None:
         self._set(self._t.leases, lease.holder, lease)

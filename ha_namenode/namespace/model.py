@@ -81,6 +81,48 @@ class Block:
     num_bytes: int
 
 
+class ReplicaState(enum.IntEnum):
+    EXPECTED = 0  # a pipeline target of an open block: not reported finalized yet
+    FINALIZED = 1  # reported by its DataNode with the block's generation stamp
+    CORRUPT = 2  # reported bad (a reader's or the scanner's checksum, a wrong length)
+
+
+class AdminState(enum.IntEnum):
+    IN_SERVICE = 1
+    DECOMMISSIONING = 2  # its replicas are copied elsewhere; it takes no new ones
+    DECOMMISSIONED = 3  # every block it held has enough replicas elsewhere
+
+
+@dataclass(frozen=True, slots=True)
+class Replica:
+    """Where a block is: the replicated location map (no block-report storm on failover)."""
+
+    block: int
+    datanode: str
+    gen_stamp: int
+    num_bytes: int
+    state: ReplicaState
+
+
+@dataclass(frozen=True, slots=True)
+class Datanode:
+    """A registered DataNode. Liveness is the leader's, not replicated state."""
+
+    id: str
+    address: str  # host:port of its data transfer service
+    rack: str
+    admin: AdminState = AdminState.IN_SERVICE
+
+
+@dataclass(frozen=True, slots=True)
+class Invalidation:
+    """A replica of a removed block, to be deleted from its DataNode."""
+
+    block: int
+    gen_stamp: int
+    datanode: str
+
+
 @dataclass(frozen=True, slots=True)
 class Lease:
     holder: str
@@ -123,7 +165,8 @@ class LocatedBlock:
     num_bytes: int
     offset: int
     under_construction: bool
-    targets: tuple[str, ...] = ()
+    targets: tuple[str, ...] = ()  # DataNode ids: pipeline targets, or replicas (good first)
+    corrupt: tuple[str, ...] = ()  # DataNode ids of replicas known to be corrupt
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,6 +212,14 @@ class ExpungeResult:
 @dataclass(frozen=True, slots=True)
 class LeaseRecoveryResult:
     closed: tuple[str, ...] = ()  # paths of files closed
+    recovering: tuple[str, ...] = ()  # files whose open block needs block recovery first
+
+
+@dataclass(frozen=True, slots=True)
+class ReportResult:
+    """Replicas a DataNode reported that must go: unknown blocks, stale stamps."""
+
+    invalidate: tuple[tuple[int, int], ...] = ()  # (block id, generation stamp)
 
 
 @dataclass(frozen=True, slots=True)

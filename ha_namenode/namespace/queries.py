@@ -7,7 +7,7 @@ consistent read view, never on the apply thread.
 from __future__ import annotations
 
 from ha_namenode.namespace import permission as perm
-from ha_namenode.namespace import quota
+from ha_namenode.namespace import quota, replicas
 from ha_namenode.namespace.model import (
     NO_QUOTA,
     BlockLocations,
@@ -16,7 +16,6 @@ from ha_namenode.namespace.model import (
     FileStatus,
     Inode,
     Listing,
-    LocatedBlock,
 )
 from ha_namenode.namespace.resolve import resolve
 from ha_namenode.namespace.store import StoreView, walk
@@ -124,5 +123,5 @@ def block_locations(
             continue
         if end is not None and start >= end:
             break
-        located.append(LocatedBlock(block.id, block.gen_stamp, block.num_bytes, start, open_block))
+        located.append(replicas.located(view, block, start, open_block))
     return BlockLocations(file_status(path, node), tuple(located))

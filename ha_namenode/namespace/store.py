@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import Protocol
 
-from ha_namenode.namespace.model import Block, Inode, Lease
+from ha_namenode.namespace.model import Block, Datanode, Inode, Invalidation, Lease, Replica
 
 
 class StaleIndex(Exception):
@@ -78,6 +78,28 @@ class StoreView(Protocol):
 
     def retry_result(self, client_id: str, call_id: int) -> bytes | None: ...
 
+    def blocks_after(self, after: int, limit: int) -> list[Block]:
+        """Blocks with ids > ``after``, in id order (the replication monitor's scan)."""
+        ...
+
+    def datanode(self, datanode_id: str) -> Datanode | None: ...
+
+    def datanodes(self) -> list[Datanode]:
+        """Every registered DataNode, by id."""
+        ...
+
+    def replicas(self, block_id: int) -> list[Replica]:
+        """The block's replicas, by DataNode id."""
+        ...
+
+    def replicas_on(self, datanode: str, after: int = 0, limit: int | None = None) -> list[Replica]:
+        """Replicas on ``datanode`` with block ids > ``after``, in block id order."""
+        ...
+
+    def invalidations(self, datanode: str, limit: int | None = None) -> list[Invalidation]:
+        """Replicas of removed blocks still on ``datanode``, in block id order."""
+        ...
+
 
 class StoreTxn(StoreView, Protocol):
     """A write transaction. Changes are visible to this transaction at once."""
@@ -102,7 +124,19 @@ class StoreTxn(StoreView, Protocol):
         """Insert or replace by id; (inode, index) must stay unique (ValueError)."""
         ...
 
-    def delete_block(self, block_id: int) -> None: ...
+    def delete_block(self, block_id: int) -> None:
+        """Remove the block; each of its replicas becomes an invalidation of its DataNode."""
+        ...
+
+    def put_datanode(self, datanode: Datanode) -> None: ...
+
+    def put_replica(self, replica: Replica) -> None:
+        """Insert or replace by (block, datanode)."""
+        ...
+
+    def delete_replica(self, block_id: int, datanode: str) -> None: ...
+
+    def delete_invalidation(self, block_id: int, datanode: str) -> None: ...
 
     def put_lease(self, lease: Lease) -> None: ...
 

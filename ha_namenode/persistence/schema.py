@@ -36,7 +36,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ha_namenode.namespace.model import INODE_FIELDS, Inode, Kind
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+UPGRADABLE = {1}  # versions create_all brings up to date (v2 only added tables)
 SCHEMA_VERSION_KEY = "schema_version"
 APPLIED_INDEX_KEY = "applied_index"
 
@@ -107,6 +108,37 @@ retry_cache = Table(
     Index("ix_retry_cache_expires", "expires"),
 )
 
+datanodes = Table(
+    "datanodes",
+    metadata,
+    Column("id", Text, primary_key=True),
+    Column("address", Text, nullable=False),
+    Column("rack", Text, nullable=False),
+    Column("admin", Integer, nullable=False),  # model.AdminState
+)
+
+# The replicated location map: a failover needs no block reports to serve reads.
+replicas = Table(
+    "replicas",
+    metadata,
+    Column("block", Integer, nullable=False),
+    Column("datanode", Text, nullable=False),
+    Column("gen_stamp", Integer, nullable=False),
+    Column("num_bytes", Integer, nullable=False),
+    Column("state", Integer, nullable=False),  # model.ReplicaState
+    PrimaryKeyConstraint("block", "datanode", name="pk_replicas"),
+    Index("ix_replicas_datanode", "datanode", "block"),
+)
+
+invalidations = Table(
+    "invalidations",
+    metadata,
+    Column("datanode", Text, nullable=False),
+    Column("block", Integer, nullable=False),
+    Column("gen_stamp", Integer, nullable=False),
+    PrimaryKeyConstraint("datanode", "block", name="pk_invalidations"),
+)
+
 if tuple(inodes.c.keys()) != INODE_FIELDS:  # the row <-> Inode mapping is positional
     raise RuntimeError(f"inodes columns {tuple(inodes.c.keys())} != Inode fields {INODE_FIELDS}")
 
@@ -114,6 +146,7 @@ if tuple(inodes.c.keys()) != INODE_FIELDS:  # the row <-> Inode mapping is posit
 # ---- prebuilt statements (compiled once, then served from the compiled cache) ----
 
 _I, _B, _L, _R, _M = inodes.c, blocks.c, leases.c, retry_cache.c, meta.c
+_D, _P, _V = datanodes.c, replicas.c, invalidations.c
 MAX_IN = 500  # ids per IN (...) list, well under SQLite's bound-variable limit
 
 META = select(_M.value).where(_M.key == bindparam("key"))
@@ -162,6 +195,35 @@ RETRY = select(_R.result).where(
 )
 PUT_RETRY = retry_cache.insert().prefix_with("OR REPLACE")
 EXPIRE_RETRIES = delete(retry_cache).where(_R.expires < bindparam("now"))
+
+BLOCKS_AFTER = (
+    select(blocks).where(_B.id > bindparam("after")).order_by(_B.id).limit(bindparam("limit"))
+)
+DATANODE = select(datanodes).where(_D.id == bindparam("id"))
+DATANODES = select(datanodes).order_by(_D.id)
+PUT_DATANODE = datanodes.insert().prefix_with("OR REPLACE")
+REPLICAS = select(replicas).where(_P.block == bindparam("block")).order_by(_P.datanode)
+REPLICAS_ON = (
+    select(replicas)
+    .where(_P.datanode == bindparam("datanode"), _P.block > bindparam("after"))
+    .order_by(_P.block)
+    .limit(bindparam("limit"))
+)
+PUT_REPLICA = replicas.insert().prefix_with("OR REPLACE")
+DELETE_REPLICA = delete(replicas).where(
+    _P.block == bindparam("block"), _P.datanode == bindparam("datanode")
+)
+DELETE_BLOCK_REPLICAS = delete(replicas).where(_P.block == bindparam("block"))
+INVALIDATIONS = (
+    select(_V.block, _V.gen_stamp, _V.datanode)
+    .where(_V.datanode == bindparam("datanode"))
+    .order_by(_V.block)
+    .limit(bindparam("limit"))
+)
+PUT_INVALIDATION = invalidations.insert().prefix_with("OR REPLACE")
+DELETE_INVALIDATION = delete(invalidations).where(
+    _V.block == bindparam("block"), _V.datanode == bindparam("datanode")
+)
 
 _KINDS = {k.value: k for k in Kind}
 

@@ -31,7 +31,16 @@ from sqlalchemy import URL, Connection, create_engine, event
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
-from ha_namenode.namespace.model import Block, Inode, Lease
+from ha_namenode.namespace.model import (
+    AdminState,
+    Block,
+    Datanode,
+    Inode,
+    Invalidation,
+    Lease,
+    Replica,
+    ReplicaState,
+)
 from ha_namenode.namespace.store import StaleIndex, StoreFailure
 from ha_namenode.persistence import schema
 from ha_namenode.persistence.schema import APPLIED_INDEX_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY
@@ -155,6 +164,35 @@ class _View:
         row = self._first(schema.RETRY, {"client_id": client_id, "call_id": call_id})
         return None if row is None else row[0]
 
+    def blocks_after(self, after: int, limit: int) -> list[Block]:
+        return [Block(*r) for r in self._all(schema.BLOCKS_AFTER, {"after": after, "limit": limit})]
+
+    def datanode(self, datanode_id: str) -> Datanode | None:
+        row = self._first(schema.DATANODE, {"id": datanode_id})
+        return None if row is None else _datanode(row)
+
+    def datanodes(self) -> list[Datanode]:
+        return [_datanode(r) for r in self._all(schema.DATANODES, {})]
+
+    def replicas(self, block_id: int) -> list[Replica]:
+        return [_replica(r) for r in self._all(schema.REPLICAS, {"block": block_id})]
+
+    def replicas_on(self, datanode: str, after: int = 0, limit: int | None = None) -> list[Replica]:
+        params = {"datanode": datanode, "after": after, "limit": -1 if limit is None else limit}
+        return [_replica(r) for r in self._all(schema.REPLICAS_ON, params)]
+
+    def invalidations(self, datanode: str, limit: int | None = None) -> list[Invalidation]:
+        params = {"datanode": datanode, "limit": -1 if limit is None else limit}
+        return [Invalidation(*r) for r in self._all(schema.INVALIDATIONS, params)]
+
+
+def _datanode(r: Any) -> Datanode:
+    return Datanode(r[0], r[1], r[2], AdminState(r[3]))
+
+
+def _replica(r: Any) -> Replica:
+    return Replica(r[0], r[1], r[2], r[3], ReplicaState(r[4]))
+
 
 class _Txn(_View):
     """``StoreTxn`` on the writer connection. After a ``StoreFailure`` every call fails."""
@@ -222,7 +260,53 @@ class _Txn(_View):
             self._fail(exc)
 
     def delete_block(self, block_id: int) -> None:
+        old = self.block(block_id)
+        if old is None:
+            return
+        doomed = self.replicas(block_id)
+        if doomed:
+            self._exec(
+                schema.PUT_INVALIDATION,
+                [
+                    {
+                        "datanode": r.datanode,
+                        "block": block_id,
+                        "gen_stamp": max(r.gen_stamp, old.gen_stamp),
+                    }
+                    for r in doomed
+                ],
+            )
+            self._exec(schema.DELETE_BLOCK_REPLICAS, {"block": block_id})
         self._exec(schema.DELETE_BLOCK, {"id": block_id})
+
+    def put_datanode(self, datanode: Datanode) -> None:
+        self._exec(
+            schema.PUT_DATANODE,
+            {
+                "id": datanode.id,
+                "address": datanode.address,
+                "rack": datanode.rack,
+                "admin": int(datanode.admin),
+            },
+        )
+
+    def put_replica(self, replica: Replica) -> None:
+        self._exec(
+            schema.PUT_REPLICA,
+            {
+                "block": replica.block,
+                "datanode": replica.datanode,
+                "gen_stamp": replica.gen_stamp,
+                "num_bytes": replica.num_bytes,
+                "state": int(replica.state),
+            },
+        )
+
+    def delete_replica(self, block_id: int, datanode: str) -> None:
+        self._exec(schema.DELETE_REPLICA, {"block": block_id, "datanode": datanode})
+
+    def delete_invalidation(self, block_id: int, datanode: str) -> None:
+        self._exec(schema.DELETE_INVALIDATION, {"block": block_id, "datanode": datanode})
 
     def put_lease(self, lease: Lease) -> None:
         self._exec(schema.PUT_LEASE, {"holder": lease.holder, "renewed": lease.renewed})
@@ -344,7 +428,7 @@ class SqlStore:
         with conn.begin():
             schema.metadata.create_all(conn)
             version = conn.execute(schema.META, {"key": SCHEMA_VERSION_KEY}).scalar()
-            if version is None:
+            if version is None or version in schema.UPGRADABLE:
                 conn.execute(schema.PUT_META, {"key": SCHEMA_VERSION_KEY, "value": SCHEMA_VERSION})
             elif version != SCHEMA_VERSION:
                 raise StoreFailure(

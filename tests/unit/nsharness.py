@@ -17,7 +17,9 @@ from ha_namenode.namespace import codec, queries, quota
 from ha_namenode.namespace.applier import RETRY_TTL_MS, StateMachine
 from ha_namenode.namespace.commands import (
     AddBlock,
+    BeginBlockRecovery,
     BlockRef,
+    CommitBlockRecovery,
     Complete,
     Create,
     Envelope,
@@ -26,6 +28,7 @@ from ha_namenode.namespace.commands import (
 )
 from ha_namenode.namespace.memstore import MemoryStore
 from ha_namenode.namespace.model import ROOT_ID, Caller, Failed, LocatedBlock
+from ha_namenode.namespace.resolve import resolve
 from hafs_api import paths
 from hafs_api.errors import HafsError, make_error
 
@@ -123,6 +126,14 @@ class Namespace:
         if close:
             self.do(Complete(path, holder, last=previous), caller)
         return status.inode_id
+
+    def recover(self, path: str, num_bytes: int, datanodes: tuple[str, ...] = ()) -> None:
+        """Block recovery of ``path``'s open last block at ``num_bytes``, as the leader does it."""
+        with self.store.read() as view:
+            node = resolve(view, path).require()
+            block_id = view.blocks(node.id)[-1].id
+        begun = self.do(BeginBlockRecovery(path, block_id))
+        self.do(CommitBlockRecovery(path, block_id, begun.gen_stamp, num_bytes, datanodes))
 
     # ---- reads ------------------------------------------------------------------
 

@@ -23,10 +23,13 @@ from nsharness import (
 from ha_namenode.namespace import applier, codec
 from ha_namenode.namespace.commands import (
     COMMANDS,
+    REPORTED_FINALIZED,
     AbandonBlock,
     AddBlock,
     Append,
+    BeginBlockRecovery,
     BlockRef,
+    CommitBlockRecovery,
     Complete,
     Create,
     Delete,
@@ -35,15 +38,20 @@ from ha_namenode.namespace.commands import (
     ExpireRetryCache,
     ExpungeTrash,
     Format,
+    MarkCorrupt,
     Mkdir,
     RecoverLease,
+    RegisterDatanode,
     Rename,
     RenewLease,
+    ReportReplicas,
+    SetDatanodeAdmin,
     SetOwner,
     SetPermission,
     SetQuota,
     SetReplication,
     SetTimes,
+    UpdatePipeline,
 )
 from ha_namenode.namespace.model import (
     AppendResult,
@@ -59,6 +67,7 @@ from ha_namenode.namespace.model import (
     LeaseRecoveryResult,
     Listing,
     LocatedBlock,
+    ReportResult,
 )
 from ha_namenode.namespace.store import StoreFailure
 from hafs_api.errors import (
@@ -340,6 +349,15 @@ ROUND_TRIP = [
     SetTimes("/f", 1, 2),
     SetQuota("/d", 3, None),
     ExpireRetryCache(),
+    RegisterDatanode("dn1", "127.0.0.1:9866", "/r1"),
+    ReportReplicas("dn1", ((FIRST_BLOCK, FIRST_GS, 10, REPORTED_FINALIZED),), ((9, 1),), True),
+    MarkCorrupt(((FIRST_BLOCK, FIRST_GS, "dn1"),)),
+    SetDatanodeAdmin("dn1", 2),
+    UpdatePipeline("/f", "c", FIRST_BLOCK, FIRST_GS, ("dn2",), 7),
+    BeginBlockRecovery("/f", FIRST_BLOCK),
+    CommitBlockRecovery("/f", FIRST_BLOCK, FIRST_GS + 1, 10, ("dn1", "dn2")),
+    Complete("/f", "c", 7, _REF, 1),
+    ReportResult(((FIRST_BLOCK, FIRST_GS),)),
     _REF,
     Envelope(Mkdir("/ü", 0o755), Caller("u", ("g", "h"), False), 5, "cl", 7),
     Caller("u", (), True),
@@ -353,7 +371,8 @@ ROUND_TRIP = [
     AppendResult(_STATUS, None),
     DeleteResult("/t"),
     ExpungeResult(("/a",), ("/b", "/c")),
-    LeaseRecoveryResult(("/f",)),
+    LeaseRecoveryResult(("/f",), ("/g",)),
+    LocatedBlock(FIRST_BLOCK, FIRST_GS, 10, 0, False, ("dn1",), ("dn2",)),
     Done(False),
     Failed("FILE_NOT_FOUND", "No such file", "/p"),
 ]

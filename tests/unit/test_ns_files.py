@@ -48,6 +48,7 @@ from hafs_api.errors import (
     LeaseConflict,
     LeaseExpired,
     ParentNotDirectory,
+    RecoveryInProgress,
 )
 
 # ---- create --------------------------------------------------------------------------
@@ -109,7 +110,12 @@ def test_second_writer_waits_for_the_soft_limit_then_takes_over(ns: Namespace) -
     ns.fails(Create("/f", 0o644, "c2", 3, BS, overwrite=True), LeaseConflict)
     ns.fails(Append("/f", "c2"), LeaseConflict)
     ns.advance(1)
-    # Without overwrite the take-over is undone with the FileAlreadyExists.
+    # The open block's length is unknown until block recovery settles it.
+    ns.fails(Create("/f", 0o644, "c2", 3, BS, overwrite=True), RecoveryInProgress)
+    ns.fails(Append("/f", "c2"), RecoveryInProgress)
+    ns.recover("/f", 100)
+    assert set(ns.store._tables.leases) == set()
+    # Without overwrite the create fails with FileAlreadyExists.
     ns.fails(Create("/f", 0o644, "c2", 3, BS), FileAlreadyExists)
     status = ns.do(Create("/f", 0o644, "c2", 3, BS, overwrite=True))
     assert status.inode_id != first
@@ -317,13 +323,19 @@ def test_expire_leases_closes_only_holders_past_the_hard_limit(ns: Namespace) ->
     assert ns.do(ExpireLeases(hard)) == LeaseRecoveryResult()  # renewed exactly at the cutoff
     assert ns.state() == before
     ns.advance(1)
-    assert ns.do(ExpireLeases(hard)) == LeaseRecoveryResult(closed=("/f1", "/f3"))
+    assert ns.do(ExpireLeases(hard)) == LeaseRecoveryResult(recovering=("/f1", "/f3"))
+    assert set(ns.store._tables.leases) == {"c1", "c2", "c3"}  # held until recovered
+    ns.recover("/f1", 0)
+    ns.recover("/f3", 100)
+    ns.write("/f4", [], holder="c4", close=False)  # open, but no open block
+    ns.advance(hard + 1)
+    assert ns.do(ExpireLeases(hard)) == LeaseRecoveryResult(closed=("/f4",), recovering=("/f2",))
     assert set(ns.store._tables.leases) == {"c2"}
     assert [(s.length, s.under_construction) for s in map(ns.stat, ("/f1", "/f2", "/f3"))] == [
         (BS, False),
         (0, True),
         (100, False),
-    ]
+    ]  # /f2's 10 bytes are not known until its recovery
     assert [b.num_bytes for b in ns.locations("/f1").blocks] == [BS]
     assert [b.num_bytes for b in ns.locations("/f3").blocks] == [100]
 
@@ -334,8 +346,11 @@ def test_recover_lease(ns: Namespace) -> None:
     ns.fails(RecoverLease("/d", "c2"), IsADirectory)
     ns.fails(RecoverLease("/nope", "c2"), FileNotFound)
     ns.fails(RecoverLease("/f", "c2"), AccessDenied, ALICE)
-    assert ns.do(RecoverLease("/f", "c2")) == Done()
+    assert ns.do(RecoverLease("/f", "c2")) == Done(False)  # an open block: recovery first
+    ns.recover("/f", 100)
     assert not ns.stat("/f").under_construction
+    ns.write("/g", [], holder="c1", close=False)
+    assert ns.do(RecoverLease("/g", "c2")) == Done()  # no open block: closed at once
     assert ns.store._tables.leases == {}
     ns.fails(AddBlock("/f", "c1"), LeaseExpired)
     before = ns.state()

@@ -7,22 +7,12 @@ so both implementations must pass it unchanged.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from ha_namenode.namespace.memstore import MemoryStore
 from ha_namenode.namespace.model import ROOT_ID, Block, Inode, Kind, Lease
 from ha_namenode.namespace.store import StaleIndex, Store, walk
 from ha_namenode.persistence import SqlStore
-
-
-@pytest.fixture(params=["memory", "sql"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    s: Store = MemoryStore() if request.param == "memory" else SqlStore(tmp_path / "live.db")
-    yield s
-    s.close()
 
 
 def d(inode_id: int, parent: int, name: str, **kw: object) -> Inode:
