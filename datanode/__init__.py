@@ -1,1 +1,1 @@
-"""The hafs DataNode: block storage and the data pipeline (built in the DataNode issue)."""
+"""The hafs DataNode: on-disk block storage, the block scanner and the data pipeline."""
