@@ -9,6 +9,7 @@ Loaded and validated once at start-up; every error names the bad key::
     [members.ID] the nameservice's NameNodes: rpc_address, raft_address (none: a
                  single NameNode without Raft)
     [raft]       password (required with members) and timeouts
+    [blocks]     block token secret, DataNode liveness, replication throttles
 
 Environment overrides use ``HAFS__SECTION__KEY`` (for example
 ``HAFS__NAMENODE__RPC_ADDRESS=127.0.0.1:9000``); values are parsed as TOML
@@ -70,6 +71,22 @@ class NamespaceSection:
 
 
 @dataclass(frozen=True)
+class BlocksSection:
+    """DataNodes and replicas: tokens, liveness, replication (docs/design.md)."""
+
+    token_secret: str = ""  # shared with the DataNodes; empty: DataNodes refuse every request
+    token_lifetime_s: float = 600.0
+    stale_after_s: float = 5.0  # no heartbeat this long: not chosen as a target
+    dead_after_s: float = 30.0  # no heartbeat this long: its replicas are re-replicated
+    min_replication: int = 1  # finalized replicas each block needs before complete succeeds
+    replication_streams: int = 2  # copies in flight from (and to) one DataNode
+    replication_timeout_s: float = 60.0  # a copy not reported by then is planned again
+    monitor_interval_s: float = 1.0
+    deletes_per_heartbeat: int = 1000
+    blocks_per_pass: int = 100_000  # the replication monitor's scan budget per pass
+
+
+@dataclass(frozen=True)
 class MemberSection:
     rpc_address: str = ""
     raft_address: str = ""
@@ -82,6 +99,7 @@ class NameNodeConfig:
     users: dict[str, tuple[str, ...]] = field(default_factory=dict)
     members: dict[str, MemberSection] = field(default_factory=dict)
     raft: RaftSettings = field(default_factory=RaftSettings)
+    blocks: BlocksSection = field(default_factory=BlocksSection)
 
     @property
     def replicated(self) -> bool:
@@ -103,7 +121,7 @@ class NameNodeConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NameNodeConfig:
-        unknown = set(data) - {"namenode", "namespace", "users", "members", "raft"}
+        unknown = set(data) - {"namenode", "namespace", "users", "members", "raft", "blocks"}
         if unknown:
             raise ConfigError(f"{sorted(unknown)[0]}: unknown section")
         users = data.get("users", {})
@@ -126,6 +144,7 @@ class NameNodeConfig:
                 for node_id, member in members.items()
             },
             raft=section(RaftSettings, data.get("raft", {}), "raft"),
+            blocks=section(BlocksSection, data.get("blocks", {}), "blocks"),
         )
 
 
@@ -183,6 +202,20 @@ def validate(config: NameNodeConfig) -> None:
         ),
         ("namespace.retry_cache_ttl_s", ns.retry_cache_ttl_s > 0, "must be positive"),
         ("namespace.supergroup", bool(ns.supergroup), "must not be empty"),
+        ("blocks.stale_after_s", config.blocks.stale_after_s > 0, "must be positive"),
+        (
+            "blocks.dead_after_s",
+            config.blocks.dead_after_s > config.blocks.stale_after_s,
+            "must exceed blocks.stale_after_s",
+        ),
+        (
+            "blocks.min_replication",
+            1 <= config.blocks.min_replication <= ns.default_replication,
+            "must be between 1 and namespace.default_replication",
+        ),
+        ("blocks.replication_streams", config.blocks.replication_streams >= 1, "must be >= 1"),
+        ("blocks.token_lifetime_s", config.blocks.token_lifetime_s > 0, "must be positive"),
+        ("blocks.monitor_interval_s", config.blocks.monitor_interval_s > 0, "must be positive"),
     ]
     for key, ok, why in checks:
         if not ok:

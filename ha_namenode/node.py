@@ -17,6 +17,8 @@ import logging
 import os
 from pathlib import Path
 
+from ha_namenode.blocks.manager import BlockManager
+from ha_namenode.blocks.monitor import BlockMonitor
 from ha_namenode.config import NameNodeConfig
 from ha_namenode.consensus.base import Consensus
 from ha_namenode.consensus.local import LocalConsensus
@@ -28,6 +30,8 @@ from ha_namenode.namesystem import Namesystem
 from ha_namenode.persistence import SqlStore, latest_image, restore_image, write_image
 from ha_namenode.rpc.admin_service import AdminService
 from ha_namenode.rpc.client_service import ClientService
+from ha_namenode.rpc.datanode_client import GrpcReplicaClient
+from ha_namenode.rpc.datanode_service import DatanodeService
 from ha_namenode.rpc.server import RpcServer
 
 log = logging.getLogger(__name__)
@@ -71,7 +75,11 @@ class NameNode:
         namesystem: Namesystem,
         server: RpcServer,
         duties: Duties,
+        monitor: BlockMonitor,
+        replica_client: GrpcReplicaClient,
     ) -> None:
+        self.monitor = monitor
+        self.replica_client = replica_client
         self.config = config
         self._lock_fd = lock_fd
         self.store = store
@@ -117,15 +125,19 @@ class NameNode:
                 info = write_image(store, data / "image")
                 return str(info.path), info.applied_index, info.size_bytes
 
+            blocks = BlockManager(namesystem, config.blocks)
+            replica_client = GrpcReplicaClient(node_cfg.nameservice)
+            monitor = BlockMonitor(blocks, replica_client)
             admin = AdminService(
-                consensus, node_cfg.nameservice, node_cfg.rpc_address, VERSION, checkpoint
+                consensus, node_cfg.nameservice, node_cfg.rpc_address, VERSION, checkpoint, blocks
             )
             server = RpcServer(
                 node_cfg.rpc_address,
                 node_cfg.rpc_workers,
                 node_cfg.max_message_bytes,
-                ClientService(namesystem),
+                ClientService(namesystem, blocks, monitor),
                 admin,
+                DatanodeService(blocks),
             )
             admin.address = server.address
             if isinstance(consensus, LocalConsensus):
@@ -133,12 +145,23 @@ class NameNode:
         except BaseException:
             os.close(lock_fd)
             raise
-        return cls(config, lock_fd, store, consensus, namesystem, server, Duties(namesystem))
+        return cls(
+            config,
+            lock_fd,
+            store,
+            consensus,
+            namesystem,
+            server,
+            Duties(namesystem),
+            monitor,
+            replica_client,
+        )
 
     def start(self) -> NameNode:
         self.consensus.start()
         self.duties.run_once()  # formats a new namespace before the first client call
         self.duties.start()
+        self.monitor.start()
         self.server.start()
         self.server.set_serving(True)
         self._started = True
@@ -155,7 +178,9 @@ class NameNode:
         if self._started:
             self.server.set_serving(False)
             self.server.stop()
+            self.monitor.stop()
             self.duties.stop()
+            self.replica_client.close()
         self.consensus.stop()
         self.store.close()
         os.close(self._lock_fd)

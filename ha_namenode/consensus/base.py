@@ -58,6 +58,11 @@ class Consensus(Protocol):
     @property
     def is_leader(self) -> bool: ...
 
+    @property
+    def term(self) -> int:
+        """The current term: stamps the leader's DataNode commands and block tokens."""
+        ...
+
     def leader_address(self) -> str:
         """Client RPC address of the current leader, or "" when unknown."""
         ...

@@ -57,6 +57,10 @@ class LocalConsensus:
             self._thread.join(timeout=10)
 
     @property
+    def term(self) -> int:
+        return 1
+
+    @property
     def is_leader(self) -> bool:
         return self._running
 

@@ -263,6 +263,12 @@ class RaftConsensus:
     def is_leader(self) -> bool:
         return self._running and self._replica is not None and self._replica._isLeader()
 
+    @property
+    def term(self) -> int:
+        """The current Raft term (a plain read of pysyncobj's field; no lock needed)."""
+        replica = self._replica
+        return replica._SyncObj__raftCurrentTerm if replica is not None else 0
+
     def leader_address(self) -> str:
         leader = self._replica._getLeader() if self._replica is not None else None
         peer = self._peer_of(leader) if leader else None

@@ -1,7 +1,8 @@
-"""The HaAdmin servicer: status, leadership transfer, membership and checkpoints.
+"""The HaAdmin servicer: status, leadership transfer, membership and checkpoints;
+DataNode reports, decommissioning and fsck.
 
-Every NameNode answers; transfer and membership changes run on the leader
-(``Consensus`` raises NotLeader with its address elsewhere).
+Every NameNode answers status; transfer, membership changes and the DataNode
+and block calls run on the leader (others raise NotLeader with its address).
 """
 
 from __future__ import annotations
@@ -9,10 +10,23 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from ha_namenode.blocks.fsck import FsckReport, fsck
+from ha_namenode.blocks.manager import BlockManager
+from ha_namenode.blocks.registry import Liveness, NodeView
 from ha_namenode.consensus.base import Consensus, Member
+from ha_namenode.namespace.model import AdminState
 from ha_namenode.rpc.errors import rpc
+from hafs_api import paths
+from hafs_api.errors import InvalidArgument
 from hafs_api.v1 import admin_pb2 as pb
-from hafs_api.v1 import admin_pb2_grpc
+from hafs_api.v1 import admin_pb2_grpc, common_pb2
+
+_LIVENESS = {Liveness.LIVE: pb.LIVE, Liveness.STALE: pb.STALE, Liveness.DEAD: pb.DEAD}
+_ADMIN = {
+    AdminState.IN_SERVICE: pb.IN_SERVICE,
+    AdminState.DECOMMISSIONING: pb.DECOMMISSIONING,
+    AdminState.DECOMMISSIONED: pb.DECOMMISSIONED,
+}
 
 _STATE = {"active": pb.ACTIVE, "standby": pb.STANDBY, "candidate": pb.CANDIDATE}
 
@@ -25,7 +39,9 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
         address: str,
         version: str,
         checkpoint: Callable[[], tuple[str, int, int]],
+        blocks: BlockManager | None = None,
     ) -> None:
+        self.blocks = blocks
         self.consensus = consensus
         self.nameservice = nameservice
         self.address = address
@@ -74,6 +90,105 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
     def Checkpoint(self, request, context):
         path, index, size = self.checkpoint()
         return pb.CheckpointResponse(image_path=path, applied_index=index, size_bytes=size)
+
+    def _blocks(self) -> BlockManager:
+        if self.blocks is None:
+            raise InvalidArgument("this NameNode manages no blocks")
+        self.blocks.ensure_term()
+        return self.blocks
+
+    @rpc
+    def GetDatanodeReport(self, request, context):
+        blocks = self._blocks()
+        counts = blocks.ns.view(lambda v: {d.id: len(v.replicas_on(d.id)) for d in v.datanodes()})
+        views = sorted(blocks.views().values(), key=lambda n: n.id)
+        return pb.GetDatanodeReportResponse(
+            datanodes=[_report(n, counts.get(n.id, 0)) for n in views]
+        )
+
+    @rpc
+    def SetDatanodeAdminState(self, request, context):
+        blocks = self._blocks()
+        admin = {v: k for k, v in _ADMIN.items()}.get(request.admin_state)
+        if admin is None or admin is AdminState.DECOMMISSIONED:
+            raise InvalidArgument("admin state must be IN_SERVICE or DECOMMISSIONING")
+        stored = blocks.set_admin(request.datanode_id, admin)
+        node = blocks.views()[stored.id]
+        count = blocks.ns.view(lambda v: len(v.replicas_on(stored.id)))
+        return pb.SetDatanodeAdminStateResponse(datanode=_report(node, count))
+
+    @rpc
+    def Fsck(self, request, context):
+        blocks = self._blocks()
+        path = paths.validate(request.path or "/")
+        nodes = blocks.views()
+        report = blocks.ns.view(lambda v: fsck(v, path, nodes, request.list_files))
+        return _fsck(report, nodes)
+
+
+def _report(n: NodeView, replicas: int) -> pb.DatanodeReport:
+    return pb.DatanodeReport(
+        datanode_id=n.id,
+        address=n.address,
+        rack=n.rack,
+        liveness=_LIVENESS[n.liveness],
+        admin_state=_ADMIN[n.admin],
+        capacity_bytes=n.stats.capacity,
+        used_bytes=n.stats.used,
+        remaining_bytes=n.stats.remaining,
+        replicas=replicas,
+        active_transfers=n.stats.transfers,
+        last_heartbeat_ms=int(n.since_heartbeat * 1000) if n.since_heartbeat >= 0 else -1,
+        failed_volumes=n.stats.failed_volumes,
+        reported=n.reported,
+    )
+
+
+def _fsck(report: FsckReport, nodes: dict[str, NodeView]) -> pb.FsckResponse:
+    def info(dn: str) -> common_pb2.DatanodeInfo:
+        n = nodes.get(dn)
+        return common_pb2.DatanodeInfo(
+            datanode_id=dn, address=n.address if n else "", rack=n.rack if n else ""
+        )
+
+    entries = [
+        pb.FsckFile(
+            path=f.path,
+            length=f.length,
+            replication=f.replication,
+            open_for_write=f.open,
+            blocks=[
+                pb.FsckBlock(
+                    block=common_pb2.Block(
+                        block_id=b.block_id, gen_stamp=b.gen_stamp, num_bytes=b.num_bytes
+                    ),
+                    expected=b.expected,
+                    live=b.live,
+                    corrupt=b.corrupt,
+                    decommissioning=b.decommissioning,
+                    locations=[info(dn) for dn in b.locations],
+                    under_construction=b.open,
+                )
+                for b in f.blocks
+            ],
+        )
+        for f in report.entries
+    ]
+    return pb.FsckResponse(
+        files=report.files,
+        directories=report.directories,
+        total_bytes=report.total_bytes,
+        blocks=report.blocks,
+        replicas=report.replicas,
+        under_replicated=report.under_replicated,
+        missing=report.missing,
+        corrupt=report.corrupt,
+        over_replicated=report.over_replicated,
+        open_for_write=report.open_for_write,
+        datanodes=report.datanodes,
+        entries=entries,
+        healthy=report.healthy,
+    )
 
 
 def _wire(members: tuple[Member, ...]) -> list[pb.MemberStatus]:

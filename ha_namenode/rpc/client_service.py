@@ -1,23 +1,52 @@
-"""The ClientNamenode servicer: namespace operations, translated to the Namesystem."""
+"""The ClientNamenode servicer: namespace operations, translated to the Namesystem;
+block placement, locations and tokens through the BlockManager."""
 
 from __future__ import annotations
 
+from ha_namenode.blocks.manager import BlockManager
+from ha_namenode.blocks.monitor import BlockMonitor
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace import queries
+from ha_namenode.namespace.model import Inode, LocatedBlock
+from ha_namenode.namespace.resolve import resolve
 from ha_namenode.namesystem import Namesystem
 from ha_namenode.rpc import convert
 from ha_namenode.rpc.errors import rpc
-from hafs_api import paths
+from hafs_api import paths, tokens
+from hafs_api.errors import RecoveryInProgress, Unavailable
 from hafs_api.v1 import namenode_pb2 as pb
 from hafs_api.v1 import namenode_pb2_grpc
 
 
 class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
-    def __init__(self, namesystem: Namesystem) -> None:
+    def __init__(self, namesystem: Namesystem, blocks: BlockManager, monitor: BlockMonitor) -> None:
         self.ns = namesystem
+        self.blocks = blocks
+        self.monitor = monitor
 
     def _mutate(self, request, command):
         return self.ns.mutate(convert.header(request.header), command)
+
+    def _opening(self, request, command):
+        """Create/Append: a file whose dead writer left an open block starts its recovery."""
+        try:
+            return self._mutate(request, command)
+        except RecoveryInProgress:
+            self.monitor.request_recovery(command.path)
+            raise
+
+    def _file(self, path: str) -> Inode | None:
+        return self.ns.view(lambda view: resolve(view, path).last)
+
+    def _located(self, block: LocatedBlock, mode: str, client_host: str = "", *, sort: bool):
+        term = self.blocks.ensure_term()
+        if sort:
+            nodes = self.blocks.sorted_locations(block, client_host)
+        else:
+            views = self.blocks.views()
+            nodes = [views[t] for t in block.targets if t in views]
+        token = self.blocks.token(block.block_id, mode)
+        return convert.located_block(block, nodes, term, token)
 
     @rpc
     def Mkdir(self, request, context):
@@ -43,18 +72,37 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
             request.overwrite,
             request.create_parent,
         )
-        return pb.CreateResponse(status=convert.file_status(self._mutate(request, command)))
+        return pb.CreateResponse(status=convert.file_status(self._opening(request, command)))
 
     @rpc
     def AddBlock(self, request, context):
+        path = paths.validate(request.path)
+        self.blocks.ensure_term()
+        node = self._file(path)
+        targets: tuple[str, ...] = ()
+        if node is not None and node.is_file:
+            targets = self.blocks.targets(
+                node.replication,
+                convert.peer_host(context.peer()),
+                list(request.excluded_datanodes),
+                node.block_size,
+            )
+            if not targets:
+                live = sum(1 for n in self.blocks.views().values() if n.usable)
+                raise Unavailable(
+                    f"no DataNode can take a new block of {path}: {live} usable, "
+                    f"{len(request.excluded_datanodes)} excluded",
+                    path,
+                )
         command = c.AddBlock(
-            paths.validate(request.path),
+            path,
             request.header.client_id,
             request.file_id,
             convert.block_ref(request.previous, request.HasField("previous")),
+            targets,
         )
         block = self._mutate(request, command)
-        return pb.AddBlockResponse(block=convert.located_block(block))
+        return pb.AddBlockResponse(block=self._located(block, tokens.WRITE, sort=False))
 
     @rpc
     def AbandonBlock(self, request, context):
@@ -71,27 +119,56 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
 
     @rpc
     def Complete(self, request, context):
+        path = paths.validate(request.path)
+        node = self._file(path)
+        minimum = self.blocks.settings.min_replication
+        if node is not None and node.is_file:
+            minimum = min(minimum, node.replication)
         done = self._mutate(
             request,
             c.Complete(
-                paths.validate(request.path),
+                path,
                 request.header.client_id,
                 request.file_id,
                 convert.block_ref(request.last, request.HasField("last")),
+                minimum,
             ),
         )
         return pb.CompleteResponse(completed=done.value)
 
     @rpc
     def Append(self, request, context):
-        result = self._mutate(
+        result = self._opening(
             request,
             c.Append(paths.validate(request.path), request.header.client_id, self.ns.soft_limit_ms),
         )
         response = pb.AppendResponse(status=convert.file_status(result.status))
         if result.last_block is not None:
-            response.last_block.CopyFrom(convert.located_block(result.last_block))
+            located = self._located(result.last_block, tokens.WRITE, sort=False)
+            response.last_block.CopyFrom(located)
         return response
+
+    @rpc
+    def UpdatePipeline(self, request, context):
+        located = self._mutate(
+            request,
+            c.UpdatePipeline(
+                paths.validate(request.path),
+                request.header.client_id,
+                request.block.block_id,
+                request.block.gen_stamp,
+                tuple(request.datanodes),
+                request.file_id,
+            ),
+        )
+        return pb.UpdatePipelineResponse(block=self._located(located, tokens.WRITE, sort=False))
+
+    @rpc
+    def ReportBadBlocks(self, request, context):
+        self.blocks.report_bad(
+            [(r.block.block_id, r.block.gen_stamp, r.datanode_id) for r in request.replicas]
+        )
+        return pb.ReportBadBlocksResponse()
 
     @rpc
     def Rename(self, request, context):
@@ -141,9 +218,10 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
             request.offset,
             request.length,
         )
+        host = convert.peer_host(context.peer())
         return pb.GetBlockLocationsResponse(
             status=convert.file_status(located.status),
-            blocks=[convert.located_block(b) for b in located.blocks],
+            blocks=[self._located(b, tokens.READ, host, sort=True) for b in located.blocks],
         )
 
     @rpc
@@ -199,10 +277,10 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
 
     @rpc
     def RecoverLease(self, request, context):
-        done = self._mutate(
-            request, c.RecoverLease(paths.validate(request.path), request.header.client_id)
-        )
-        return pb.RecoverLeaseResponse(closed=done.value)
+        path = paths.validate(request.path)
+        done = self._mutate(request, c.RecoverLease(path, request.header.client_id))
+        closed = done.value or self.monitor.recover(path)  # an open block: recover it now
+        return pb.RecoverLeaseResponse(closed=closed)
 
     @rpc
     def ExpungeTrash(self, request, context):

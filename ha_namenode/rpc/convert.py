@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
+from ha_namenode.blocks.registry import NodeView
 from ha_namenode.namespace.commands import BlockRef
 from ha_namenode.namespace.model import ContentSummary, FileStatus, Kind, LocatedBlock
 from ha_namenode.namesystem import Header
@@ -32,7 +35,21 @@ def file_status(status: FileStatus) -> common_pb2.FileStatus:
     )
 
 
-def located_block(block: LocatedBlock, term: int = 0) -> common_pb2.LocatedBlock:
+def datanode_info(node: NodeView) -> common_pb2.DatanodeInfo:
+    return common_pb2.DatanodeInfo(datanode_id=node.id, address=node.address, rack=node.rack)
+
+
+def located_block(
+    block: LocatedBlock,
+    nodes: Sequence[NodeView] | None = None,
+    term: int = 0,
+    token: bytes = b"",
+) -> common_pb2.LocatedBlock:
+    """``nodes`` are the locations in order; without them, bare ids from ``block.targets``."""
+    if nodes is None:
+        locations = [common_pb2.DatanodeInfo(datanode_id=t) for t in block.targets]
+    else:
+        locations = [datanode_info(n) for n in nodes]
     return common_pb2.LocatedBlock(
         block=common_pb2.Block(
             block_id=block.block_id, gen_stamp=block.gen_stamp, num_bytes=block.num_bytes
@@ -40,8 +57,19 @@ def located_block(block: LocatedBlock, term: int = 0) -> common_pb2.LocatedBlock
         offset=block.offset,
         under_construction=block.under_construction,
         term=term,
-        locations=[common_pb2.DatanodeInfo(datanode_id=t) for t in block.targets],
+        access_token=token,
+        locations=locations,
     )
+
+
+def peer_host(peer: str) -> str:
+    """The host of a gRPC peer string: ``ipv4:127.0.0.1:5000`` -> ``127.0.0.1``."""
+    kind, _, rest = peer.partition(":")
+    if kind == "ipv6":
+        return rest.rpartition(":")[0].strip("[]")
+    if kind == "ipv4":
+        return rest.rpartition(":")[0]
+    return ""
 
 
 def block_ref(msg: common_pb2.Block, present: bool) -> BlockRef | None:

@@ -1,4 +1,5 @@
-"""The NameNode's gRPC server: services, health checking, message limits."""
+"""The NameNode's gRPC server: the client, admin and DataNode services, health checking,
+message limits."""
 
 from __future__ import annotations
 
@@ -10,7 +11,8 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from ha_namenode.rpc.admin_service import AdminService
 from ha_namenode.rpc.client_service import ClientService
-from hafs_api.v1 import admin_pb2_grpc, namenode_pb2_grpc
+from ha_namenode.rpc.datanode_service import DatanodeService
+from hafs_api.v1 import admin_pb2_grpc, datanode_pb2_grpc, namenode_pb2_grpc
 
 log = logging.getLogger(__name__)
 CLIENT_SERVICE = "hafs_api.v1.ClientNamenode"
@@ -24,6 +26,7 @@ class RpcServer:
         max_message_bytes: int,
         client: ClientService,
         admin: AdminService,
+        datanodes: DatanodeService,
     ) -> None:
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -35,6 +38,7 @@ class RpcServer:
         )
         namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(client, self._server)
         admin_pb2_grpc.add_HaAdminServicer_to_server(admin, self._server)
+        datanode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(datanodes, self._server)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
         self.port = self._server.add_insecure_port(address)

@@ -9,6 +9,7 @@ import sys
 
 import grpc
 import pytest
+from datanode_stub import DatanodeStub
 
 from chaos.cluster import free_port, write_toml
 from hafs_api.errors import (
@@ -164,11 +165,14 @@ def test_unknown_users_refused_when_configured(make_cluster, superuser):
 def test_state_survives_restart(cluster, raw):
     raw.call("Mkdir", path="/data/train", permission=0o755, parents=True)
     created = raw.call("Create", path="/data/train/part-0", permission=0o644, replication=1)
+    datanodes = DatanodeStub(cluster.addresses[0])
     block = raw.stub.AddBlock(
         pb.AddBlockRequest(
             header=raw.header(), path="/data/train/part-0", file_id=created.status.inode_id
         )
     ).block
+    datanodes.finalize(block, 1234)
+    datanodes.close()
     raw.stub.Complete(
         pb.CompleteRequest(
             header=raw.header(),
@@ -187,6 +191,10 @@ def test_state_survives_restart(cluster, raw):
         assert (status.length, status.replication, status.under_construction) == (1234, 1, False)
         located = raw2.call("GetBlockLocations", path="/data/train/part-0")
         assert [b.block.block_id for b in located.blocks] == [block.block.block_id]
+        # replica locations are replicated state: served with no block report since
+        assert [n.datanode_id for n in located.blocks[0].locations] == [
+            n.datanode_id for n in block.locations
+        ]
     finally:
         raw2.close()
 

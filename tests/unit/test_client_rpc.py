@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 from click.testing import CliRunner
+from datanode_stub import DatanodeStub
 
 from client import Client, RetryPolicy
 from client.cli.main import cli
@@ -122,6 +123,7 @@ def seed(address: str) -> None:
         def header():
             return common_pb2.RequestHeader(client_id="seed", call_id=next(calls), user="alice")
 
+        datanodes = DatanodeStub(address)
         for path in ("/user/alice", "/data"):
             stub.Mkdir(pb.MkdirRequest(header=header(), path=path, permission=0o755, parents=True))
         for name, size in (("a.csv", 1234), ("b.csv", 1536), ("c.bin", 0)):
@@ -131,9 +133,11 @@ def seed(address: str) -> None:
             ).status
             last = None
             if size:
-                block = stub.AddBlock(
+                located = stub.AddBlock(
                     pb.AddBlockRequest(header=header(), path=path, file_id=st.inode_id)
-                ).block.block
+                ).block
+                datanodes.finalize(located, size)
+                block = located.block
                 last = common_pb2.Block(
                     block_id=block.block_id, gen_stamp=block.gen_stamp, num_bytes=size
                 )
@@ -150,6 +154,7 @@ def seed(address: str) -> None:
             stub.SetTimes(
                 pb.SetTimesRequest(header=header(), path=path, mtime_ms=MTIME, atime_ms=MTIME)
             )
+        datanodes.close()
 
 
 MTIME = 1_700_000_000_000

@@ -1,0 +1,236 @@
+"""The leader's block monitor: one pass a second on its own thread.
+
+Each pass (leader only):
+
+1. reads the blocks (a bounded page of the namespace per pass, resuming where
+   the last pass stopped) with their replicas, and plans with the pure
+   ``planner.plan`` against the registry's liveness;
+2. queues the copies and deletions on the DataNodes (they leave with the next
+   heartbeat replies);
+3. finishes decommissioning of drained DataNodes;
+4. recovers the open blocks of files whose writer's lease passed the hard
+   limit, or that another writer or ``recoverLease`` asked for.
+
+``health`` holds the counts of the last complete scan (fsck and metrics).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+
+from ha_namenode.blocks import planner
+from ha_namenode.blocks.manager import BlockManager, DeleteBlocks, ReplicateBlock
+from ha_namenode.blocks.planner import BlockState, Health
+from ha_namenode.blocks.recovery import ReplicaClient, recover_block
+from ha_namenode.blocks.registry import Liveness
+from ha_namenode.namespace.model import AdminState, Block
+from ha_namenode.namespace.resolve import path_of, resolve
+from ha_namenode.namespace.store import StoreView
+from hafs_api import tokens
+from hafs_api.errors import HafsError, NotLeader
+
+log = logging.getLogger(__name__)
+PAGE = 1000
+RECOVERY_RETRY_S = 5.0
+
+
+def block_states(view: StoreView, blocks: Iterable[Block]) -> list[BlockState]:
+    """Blocks with their file's replication, open state and replicas."""
+    files: dict[int, tuple[int, int]] = {}  # inode -> (replication, open last block id or 0)
+    out = []
+    for block in blocks:
+        info = files.get(block.inode)
+        if info is None:
+            node = view.inode(block.inode)
+            if node is None:
+                continue
+            last = view.blocks(node.id)[-1].id if node.uc_block else 0
+            info = files[block.inode] = (node.replication, last)
+        out.append(
+            BlockState(
+                block.id,
+                block.gen_stamp,
+                block.num_bytes,
+                info[0],
+                tuple(view.replicas(block.id)),
+                block.id == info[1],
+            )
+        )
+    return out
+
+
+class BlockMonitor:
+    def __init__(self, manager: BlockManager, client: ReplicaClient) -> None:
+        self.manager = manager
+        self.ns = manager.ns
+        self.client = client
+        self.health = Health()
+        self._partial = Health()
+        self._cursor = 0
+        self._recoveries: dict[str, float] = {}  # path -> earliest next attempt
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="block-monitor", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
+
+    def request_recovery(self, path: str) -> None:
+        with self._lock:
+            self._recoveries.setdefault(path, 0.0)
+
+    # ---- one pass ----------------------------------------------------------------------
+
+    def run_once(self) -> planner.Plan | None:
+        if not self.ns.consensus.is_leader:
+            self.manager.registry.clear()
+            return None
+        self.manager.ensure_term()
+        registry = self.manager.registry
+        nodes = registry.views()
+        settings = self.manager.settings
+        blocks = self.ns.view(self._scan)
+        plan = planner.plan(
+            blocks,
+            nodes,
+            registry.copies(),
+            streams=settings.replication_streams,
+            allow_deletes=registry.all_reported(),
+        )
+        for copy in plan.copies:
+            registry.start_copy(
+                copy.block_id, copy.source, copy.targets, settings.replication_timeout_s
+            )
+            registry.queue(
+                copy.source,
+                ReplicateBlock(
+                    copy.block_id,
+                    copy.gen_stamp,
+                    copy.num_bytes,
+                    tuple(nodes[t] for t in copy.targets),
+                ),
+            )
+        by_node: dict[str, list[tuple[int, int]]] = {}
+        for removal in plan.removals:
+            by_node.setdefault(removal.datanode, []).append((removal.block_id, removal.gen_stamp))
+        for datanode, doomed in by_node.items():
+            registry.queue(datanode, DeleteBlocks(tuple(doomed)))
+        self._partial.add(plan.health)
+        if self._cursor == 0:
+            self.health, self._partial = self._partial, Health()
+        if plan.copies or plan.removals:
+            log.info(
+                "block monitor: %d copies, %d deletions planned; %d under-replicated, "
+                "%d missing, %d corrupt",
+                len(plan.copies),
+                len(plan.removals),
+                plan.health.under_replicated,
+                plan.health.missing,
+                plan.health.corrupt,
+            )
+        self._finish_decommissions()
+        self._recover_leases()
+        return plan
+
+    def _scan(self, view: StoreView) -> list[BlockState]:
+        budget = self.manager.settings.blocks_per_pass
+        out: list[BlockState] = []
+        while len(out) < budget:
+            page = view.blocks_after(self._cursor, min(PAGE, budget - len(out)))
+            out += block_states(view, page)
+            if len(page) < PAGE:
+                self._cursor = 0  # the whole namespace seen: start over next pass
+                break
+            self._cursor = page[-1].id
+        return out
+
+    def _finish_decommissions(self) -> None:
+        nodes = self.manager.registry.views()
+        for node in nodes.values():
+            if node.admin is not AdminState.DECOMMISSIONING or node.liveness is Liveness.DEAD:
+                continue
+            if self.ns.view(lambda v, dn=node.id: self._drained(v, dn, nodes)):
+                self.manager.set_admin(node.id, AdminState.DECOMMISSIONED)
+
+    @staticmethod
+    def _drained(view: StoreView, datanode: str, nodes) -> bool:
+        after = 0
+        while True:
+            replicas = view.replicas_on(datanode, after, PAGE)
+            blocks = [b for b in (view.block(r.block) for r in replicas) if b is not None]
+            for state in block_states(view, blocks):
+                if not state.open and len(planner.census(state, nodes).live) < state.expected:
+                    return False
+            if len(replicas) < PAGE:
+                return True
+            after = replicas[-1].block
+
+    def _recover_leases(self) -> None:
+        hard_ms = int(self.ns.config.namespace.lease_hard_limit_s * 1000)
+        cutoff = self.ns.now_ms() - hard_ms
+
+        def expired(view: StoreView) -> list[str]:
+            return [
+                path_of(view, node)
+                for lease in view.leases_renewed_before(cutoff)
+                for node in view.files_held_by(lease.holder)
+                if node.uc_block
+            ]
+
+        now = time.monotonic()
+        with self._lock:
+            for path in self.ns.view(expired):
+                self._recoveries.setdefault(path, 0.0)
+            due = [p for p, at in self._recoveries.items() if at <= now]
+        for path in due:
+            try:
+                done = self.recover(path)
+            except NotLeader:
+                return
+            except HafsError as e:
+                log.warning("block recovery of %s failed: %s", path, e)
+                done = False
+            with self._lock:
+                if done:
+                    self._recoveries.pop(path, None)
+                else:
+                    self._recoveries[path] = now + RECOVERY_RETRY_S
+
+    def recover(self, path: str) -> bool:
+        """Recover ``path``'s open block now; True once the file is closed (or not open)."""
+
+        def open_block(view: StoreView) -> int:
+            node = resolve(view, path).last
+            if node is None or not node.is_file or not node.holder or not node.uc_block:
+                return 0
+            return view.blocks(node.id)[-1].id
+
+        block_id = self.ns.view(open_block)
+        if not block_id:
+            return True
+        return recover_block(
+            path,
+            block_id,
+            self.ns.system,
+            self.manager.registry.views(),
+            self.client,
+            lambda b: self.manager.token(b, tokens.RECOVER),
+        )
+
+    def _loop(self) -> None:
+        period = self.manager.settings.monitor_interval_s
+        while not self._stop.wait(period):
+            try:
+                self.run_once()
+            except NotLeader:
+                continue
+            except Exception:
+                log.exception("block monitor pass failed; retrying next pass")

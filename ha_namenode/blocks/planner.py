@@ -1,0 +1,196 @@
+"""Replication planning: which blocks to copy where, and which replicas to delete.
+
+Pure: block states, node views and the copies in flight in; a ``Plan`` out.
+The monitor applies it (queues commands on the DataNodes' next heartbeats).
+
+* A block's **live** replicas are finalized ones with its generation stamp on
+  DataNodes that are not dead and are in service. Replicas on decommissioning
+  nodes can be copied from but do not count. Copies in flight count until they
+  finish or time out.
+* **Under-replicated** blocks are queued by priority, HDFS-style: one live
+  replica (or none but a decommissioning one) first, then fewer than a third of
+  the target, then the rest. Each DataNode sends and receives at most
+  ``streams`` copies at once (the throttle).
+* **Missing** blocks have no good replica on any DataNode that is not dead.
+* A **corrupt** replica is deleted only once the block has its full count of
+  live replicas: it is replaced before it is deleted.
+* **Surplus** replicas, and corrupt ones, are deleted only when every DataNode
+  has sent this leader a full report (no deletion from partial knowledge).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from ha_namenode.blocks.placement import choose_surplus, choose_targets
+from ha_namenode.blocks.registry import Copy, Liveness, NodeView
+from ha_namenode.namespace.model import AdminState, Replica, ReplicaState
+
+HIGHEST, HIGH, NORMAL = 0, 1, 2
+
+
+@dataclass(frozen=True, slots=True)
+class BlockState:
+    block_id: int
+    gen_stamp: int
+    num_bytes: int
+    expected: int  # the file's replication
+    replicas: tuple[Replica, ...]
+    open: bool = False  # under construction: the writer's pipeline owns it
+
+
+@dataclass(frozen=True, slots=True)
+class Replicate:
+    block_id: int
+    gen_stamp: int
+    num_bytes: int
+    source: str
+    targets: tuple[str, ...]
+    priority: int
+
+
+@dataclass(frozen=True, slots=True)
+class Remove:
+    block_id: int
+    gen_stamp: int
+    datanode: str
+    reason: str  # "corrupt" or "surplus"
+
+
+@dataclass
+class Health:
+    blocks: int = 0
+    under_replicated: int = 0
+    missing: int = 0
+    corrupt: int = 0  # blocks with a corrupt replica
+    over_replicated: int = 0
+    open: int = 0
+
+    def add(self, other: Health) -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Plan:
+    copies: list[Replicate] = field(default_factory=list)
+    removals: list[Remove] = field(default_factory=list)
+    health: Health = field(default_factory=Health)
+
+
+@dataclass(frozen=True, slots=True)
+class Census:
+    """One block's replicas, sorted by what they are worth."""
+
+    live: tuple[str, ...]  # count toward replication
+    sources: tuple[str, ...]  # good and readable: live ones and decommissioning ones
+    corrupt: tuple[str, ...]
+    holders: tuple[str, ...]  # every node with any replica row of the block
+
+
+def census(block: BlockState, nodes: Mapping[str, NodeView]) -> Census:
+    live, sources, corrupt = [], [], []
+    for r in block.replicas:
+        node = nodes.get(r.datanode)
+        if r.state is ReplicaState.CORRUPT:
+            corrupt.append(r.datanode)
+            continue
+        if r.state is not ReplicaState.FINALIZED or r.gen_stamp != block.gen_stamp:
+            continue
+        if node is None or node.liveness is Liveness.DEAD:
+            continue
+        sources.append(r.datanode)
+        if node.admin is AdminState.IN_SERVICE:
+            live.append(r.datanode)
+    holders = tuple(r.datanode for r in block.replicas)
+    return Census(tuple(live), tuple(sources), tuple(corrupt), holders)
+
+
+def plan(
+    blocks: Sequence[BlockState],
+    nodes: Mapping[str, NodeView],
+    copies: Mapping[int, Copy],
+    *,
+    streams: int,
+    allow_deletes: bool,
+    rng: random.Random | None = None,
+) -> Plan:
+    rng = rng or random.Random()
+    out = Plan()
+    busy = {i: n.in_flight for i, n in nodes.items()}
+    wanted: list[tuple[int, BlockState, Census]] = []
+    for block in blocks:
+        out.health.blocks += 1
+        if block.open:
+            out.health.open += 1
+            continue
+        c = census(block, nodes)
+        pending = copies.get(block.block_id)
+        have = len(c.live) + (len(pending.targets) if pending else 0)
+        if c.corrupt:
+            out.health.corrupt += 1
+        if not c.sources:
+            out.health.missing += 1
+            continue
+        if len(c.live) < block.expected:
+            out.health.under_replicated += 1
+            if have < block.expected and pending is None:
+                wanted.append((_priority(len(c.live), block.expected), block, c))
+        if not allow_deletes:
+            continue
+        if len(c.live) >= block.expected:
+            for dn in c.corrupt:
+                out.removals.append(Remove(block.block_id, block.gen_stamp, dn, "corrupt"))
+        if len(c.live) > block.expected and pending is None:
+            out.health.over_replicated += 1
+            extra = choose_surplus([nodes[i] for i in c.live], len(c.live) - block.expected)
+            out.removals += [Remove(block.block_id, block.gen_stamp, dn, "surplus") for dn in extra]
+    wanted.sort(key=lambda item: item[0])
+    node_list = list(nodes.values())
+    for priority, block, c in wanted:
+        source = _source(c, nodes, busy, streams)
+        if source is None:
+            continue
+        free = [n for n in node_list if busy.get(n.id, 0) < streams]
+        targets = choose_targets(
+            block.expected - len(c.live),
+            free,
+            existing=[nodes[i] for i in c.live],
+            exclude=c.holders,
+            space=block.num_bytes,
+            rng=rng,
+        )
+        if not targets:
+            continue
+        for n in (source, *targets):
+            busy[n] = busy.get(n, 0) + 1
+        out.copies.append(
+            Replicate(
+                block.block_id, block.gen_stamp, block.num_bytes, source, tuple(targets), priority
+            )
+        )
+    return out
+
+
+def _priority(live: int, expected: int) -> int:
+    if live <= 1:
+        return HIGHEST
+    if live * 3 < expected:
+        return HIGH
+    return NORMAL
+
+
+def _source(
+    c: Census, nodes: Mapping[str, NodeView], busy: Mapping[str, int], streams: int
+) -> str | None:
+    """The least busy good replica that may send; decommissioning nodes are preferred
+    (they have no other work)."""
+    ready = [i for i in c.sources if busy.get(i, 0) < streams]
+    if not ready:
+        return None
+    return min(
+        ready,
+        key=lambda i: (nodes[i].admin is AdminState.IN_SERVICE, busy.get(i, 0), i),
+    )

@@ -1,0 +1,239 @@
+"""``DatanodeRegistry``: what only the leader knows about DataNodes, in memory.
+
+Registration and replica locations are replicated state; heartbeats, capacity,
+liveness, queued commands and copies in flight are not. A new leader (a new
+term) starts everyone with a grace period — a DataNode is dead only after
+``dead_after`` with no heartbeat *to this leader* — and marks nobody as having
+sent a full report, so no surplus replica is deleted from partial knowledge.
+
+Thread-safe: RPC threads (heartbeats, reports) and the monitor share it.
+"""
+
+from __future__ import annotations
+
+import enum
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+from ha_namenode.namespace.model import AdminState, Datanode
+
+
+class Liveness(enum.StrEnum):
+    LIVE = "LIVE"
+    STALE = "STALE"  # no heartbeat for a few seconds: not a target
+    DEAD = "DEAD"  # no heartbeat for the dead timeout: its replicas do not count
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    capacity: int = 0
+    used: int = 0
+    remaining: int = 0
+    transfers: int = 0
+    failed_volumes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class NodeView:
+    """One DataNode as the planners see it."""
+
+    id: str
+    address: str
+    rack: str
+    admin: AdminState
+    liveness: Liveness
+    stats: Stats
+    reported: bool  # has sent this leader a full block report
+    in_flight: int  # copies this leader asked it to send or receive, not done yet
+    since_heartbeat: float  # seconds; -1 when it never heartbeated to this leader
+
+    @property
+    def load(self) -> int:
+        return self.stats.transfers + self.in_flight
+
+    @property
+    def usable(self) -> bool:
+        """May hold a new replica: live, in service, not out of space."""
+        return (
+            self.liveness is Liveness.LIVE
+            and self.admin is AdminState.IN_SERVICE
+            and self.stats.remaining > 0
+        )
+
+    @property
+    def counts(self) -> bool:
+        """Its replicas count toward a block's replication."""
+        return self.liveness is not Liveness.DEAD and self.admin is AdminState.IN_SERVICE
+
+
+@dataclass
+class _Node:
+    info: Datanode
+    heartbeat: float
+    heard: bool = False
+    reported: bool = False
+    stats: Stats = field(default_factory=Stats)
+    commands: deque = field(default_factory=deque)
+
+
+@dataclass(frozen=True, slots=True)
+class Copy:
+    """A replication in flight: counts toward the block until done or timed out."""
+
+    block_id: int
+    source: str
+    targets: tuple[str, ...]
+    deadline: float
+
+
+class DatanodeRegistry:
+    def __init__(
+        self,
+        stale_after: float,
+        dead_after: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.stale_after = stale_after
+        self.dead_after = dead_after
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._nodes: dict[str, _Node] = {}
+        self._copies: dict[int, Copy] = {}
+        self.term = 0
+
+    # ---- leadership ----------------------------------------------------------------
+
+    def reset(self, term: int, datanodes: Iterable[Datanode]) -> None:
+        """A new term: every registered DataNode starts its grace period now."""
+        now = self._clock()
+        with self._lock:
+            self.term = term
+            self._nodes = {d.id: _Node(d, now) for d in datanodes}
+            self._copies.clear()
+
+    def clear(self) -> None:
+        with self._lock:
+            self.term = 0
+            self._nodes.clear()
+            self._copies.clear()
+
+    # ---- from the DataNodes -------------------------------------------------------
+
+    def known(self, datanode: str) -> bool:
+        with self._lock:
+            return datanode in self._nodes
+
+    def register(self, datanode: Datanode) -> None:
+        """After its registration applied: it is heard now, and owes a full report."""
+        now = self._clock()
+        with self._lock:
+            old = self._nodes.get(datanode.id)
+            node = _Node(datanode, now, heard=True)
+            if old is not None:
+                node.stats = old.stats
+            self._nodes[datanode.id] = node
+
+    def update(self, datanode: Datanode) -> None:
+        """A registration or admin change applied: keep its runtime state."""
+        with self._lock:
+            node = self._nodes.get(datanode.id)
+            if node is None:
+                self._nodes[datanode.id] = _Node(datanode, self._clock())
+            else:
+                node.info = datanode
+
+    def heartbeat(self, datanode: str, stats: Stats) -> bool:
+        """Record a heartbeat; False if the DataNode is unknown (it must register)."""
+        with self._lock:
+            node = self._nodes.get(datanode)
+            if node is None:
+                return False
+            node.heartbeat = self._clock()
+            node.heard = True
+            node.stats = stats
+            return True
+
+    def mark_reported(self, datanode: str) -> None:
+        with self._lock:
+            node = self._nodes.get(datanode)
+            if node is not None:
+                node.reported = True
+
+    # ---- commands -------------------------------------------------------------------
+
+    def queue(self, datanode: str, command: object) -> None:
+        with self._lock:
+            node = self._nodes.get(datanode)
+            if node is not None:
+                node.commands.append(command)
+
+    def take(self, datanode: str, limit: int = 1000) -> list[object]:
+        with self._lock:
+            node = self._nodes.get(datanode)
+            if node is None:
+                return []
+            out = []
+            while node.commands and len(out) < limit:
+                out.append(node.commands.popleft())
+            return out
+
+    def start_copy(self, block_id: int, source: str, targets: tuple[str, ...], timeout: float):
+        with self._lock:
+            self._copies[block_id] = Copy(block_id, source, targets, self._clock() + timeout)
+
+    def copies(self) -> dict[int, Copy]:
+        """Copies in flight; those past their deadline are dropped (planned again)."""
+        now = self._clock()
+        with self._lock:
+            for block_id in [b for b, c in self._copies.items() if c.deadline < now]:
+                del self._copies[block_id]
+            return dict(self._copies)
+
+    def finish_copy(self, block_id: int) -> None:
+        with self._lock:
+            self._copies.pop(block_id, None)
+
+    # ---- views ------------------------------------------------------------------------
+
+    def liveness(self, node: _Node, now: float) -> Liveness:
+        age = now - node.heartbeat
+        if age >= self.dead_after:
+            return Liveness.DEAD
+        if age >= self.stale_after or not node.heard:
+            return Liveness.STALE
+        return Liveness.LIVE
+
+    def views(self) -> dict[str, NodeView]:
+        now = self._clock()
+        with self._lock:
+            busy: dict[str, int] = {}
+            for copy in self._copies.values():
+                for n in (copy.source, *copy.targets):
+                    busy[n] = busy.get(n, 0) + 1
+            return {
+                i: NodeView(
+                    i,
+                    n.info.address,
+                    n.info.rack,
+                    n.info.admin,
+                    self.liveness(n, now),
+                    n.stats,
+                    n.reported,
+                    busy.get(i, 0),
+                    now - n.heartbeat if n.heard else -1.0,
+                )
+                for i, n in self._nodes.items()
+            }
+
+    def all_reported(self) -> bool:
+        """Every DataNode that is not dead has sent this leader a full report."""
+        now = self._clock()
+        with self._lock:
+            return all(
+                n.reported
+                for n in self._nodes.values()
+                if self.liveness(n, now) is not Liveness.DEAD
+            )
