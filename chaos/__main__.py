@@ -4,7 +4,7 @@
 each action does is in ``chaos/devctl.py``. State lives under ``--dir``
 (default ``.dev/cluster``) and survives restarts.
 
-    dev up [--dir DIR] [--namenodes N] [--datanodes 0] [--nameservices 1]
+    dev up [--dir DIR] [--namenodes N] [--datanodes M] [--nameservices 1]
            [--foreground] [--timeout S]
     dev status [--dir DIR] [--json]
     dev kill|stop|start|pause|resume [--dir DIR] [--timeout S] NODE
@@ -35,7 +35,7 @@ def parser() -> argparse.ArgumentParser:
 
     up = action("up", "start the cluster (in the background unless --foreground)")
     up.add_argument("--namenodes", type=int, default=None, help="default: as recorded, else 3")
-    up.add_argument("--datanodes", type=int, default=0)
+    up.add_argument("--datanodes", type=int, default=None)
     up.add_argument("--nameservices", type=int, default=1)
     up.add_argument("--foreground", action="store_true", help="stay until Ctrl-C, then stop all")
     up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a leader")

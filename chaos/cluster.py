@@ -1,8 +1,8 @@
 """The process harness: start, stop and reattach to a real hafs cluster on 127.0.0.1.
 
 One harness serves the integration tests, ``hactl dev`` (``make run``) and the
-chaos suite. Each node runs as its own process (``python -m ha_namenode``) in
-its own session, with a generated TOML config and a log file under the
+chaos suite. Each node runs as its own process (``python -m ha_namenode`` or
+``python -m datanode``) in its own session, with a generated TOML config and a log file under the
 cluster's base directory. ``stop()`` terminates every process, escalating to
 SIGKILL, and ``logs()`` returns their output for a failing test to print.
 
@@ -39,6 +39,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from hafs_api.v1 import admin_pb2, admin_pb2_grpc, common_pb2, namenode_pb2, namenode_pb2_grpc
+
+MODULES = {"namenode": "ha_namenode", "datanode": "datanode"}
 
 HOST = "127.0.0.1"
 STATE_VERSION = 1
@@ -117,6 +119,18 @@ DEV_RAFT: dict[str, Any] = {
     "leader_fallback_timeout_s": 2.0,
 }
 
+# A dead DataNode is noticed in seconds, not HDFS's 10.5 minutes (the default is 30 s).
+DEV_BLOCKS: dict[str, Any] = {
+    "stale_after_s": 3.0,
+    "dead_after_s": 5.0,
+    "monitor_interval_s": 0.5,
+}
+DEV_DATANODE: dict[str, Any] = {
+    "heartbeat_interval_s": 0.5,
+    "full_report_interval_s": 600.0,
+    "scan_period_s": 600.0,
+}
+
 ROLES = {admin_pb2.ACTIVE: "active", admin_pb2.STANDBY: "standby", admin_pb2.CANDIDATE: "candidate"}
 
 
@@ -130,6 +144,18 @@ def node_role(address: str, timeout: float = 1.0) -> str:
         except grpc.RpcError:
             return "unreachable"
     return ROLES.get(status.state, "unknown")
+
+
+def is_serving(address: str, timeout: float = 1.0) -> bool:
+    """Whether ``address`` answers the gRPC health check with SERVING."""
+    with grpc.insecure_channel(address) as channel:
+        try:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(service=""), timeout=timeout
+            )
+        except grpc.RpcError:
+            return False
+    return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def _is_active_and_formatted(address: str) -> bool:
@@ -187,7 +213,7 @@ class NodeProcess:
 
     @property
     def command(self) -> list[str]:
-        return [sys.executable, "-m", "ha_namenode", "--config", str(self.config_path)]
+        return [sys.executable, "-m", MODULES[self.kind], "--config", str(self.config_path)]
 
     @property
     def state(self) -> str:
@@ -198,7 +224,7 @@ class NodeProcess:
         if found is None or found[0] in ("Z", "X", ""):
             return "exited"
         if self.process is None and not (
-            "ha_namenode" in found[1] and str(self.config_path) in found[1]
+            MODULES[self.kind] in found[1] and str(self.config_path) in found[1]
         ):
             return "exited"  # the pid was recycled by another program
         return "paused" if found[0] in ("T", "t") else "running"
@@ -296,10 +322,12 @@ class NodeProcess:
 
 @dataclass
 class LocalCluster:
-    """A cluster of NameNode processes under ``base_dir``.
+    """A cluster of NameNode and DataNode processes under ``base_dir``.
 
-    ``namespace`` and ``users`` go into every NameNode's config (see
-    ``ha_namenode.config``), e.g. ``namespace={"trash_interval_s": 0}``.
+    ``namespace``, ``users`` and ``blocks`` go into every NameNode's config (see
+    ``ha_namenode.config``), e.g. ``namespace={"trash_interval_s": 0}``;
+    ``datanode`` into every DataNode's ``[datanode]`` (see ``datanode.config``).
+    DataNodes alternate between racks ``/rack1`` and ``/rack2``.
     """
 
     base_dir: Path
@@ -310,6 +338,9 @@ class LocalCluster:
     nodes: list[NodeProcess] = field(default_factory=list)
 
     raft: dict[str, Any] = field(default_factory=dict)
+    datanodes: int = 0
+    blocks: dict[str, Any] = field(default_factory=dict)
+    datanode: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.base_dir = Path(self.base_dir).resolve()
@@ -334,7 +365,14 @@ class LocalCluster:
         if not nodes:
             raise FileNotFoundError(f"no hafs dev cluster in {base} (no cluster.json)")
         namenodes = sum(n.kind == "namenode" for n in nodes)
-        return cls(base, namenodes=namenodes, nameservice=nodes[0].nameservice, nodes=nodes)
+        datanodes = sum(n.kind == "datanode" for n in nodes)
+        return cls(
+            base,
+            namenodes=namenodes,
+            nameservice=nodes[0].nameservice,
+            nodes=nodes,
+            datanodes=datanodes,
+        )
 
     def start(self, timeout: float = 60.0) -> LocalCluster:
         """Start every node not running, wait for an active, formatted leader (bounded)."""
@@ -356,6 +394,9 @@ class LocalCluster:
                         f"{node.node_id} exited while starting; see {node.log_path}"
                     ) from None
             self.wait_leader(max(deadline - time.monotonic(), 0.1))
+            running = sum(1 for n in self.datanode_nodes if n.alive)
+            if running:
+                self.wait_datanodes(running, max(deadline - time.monotonic(), 0.1))
         except BaseException:
             self.stop()
             self.save_state()
@@ -374,6 +415,7 @@ class LocalCluster:
                 i: {"rpc_address": rpc[i], "raft_address": f"{HOST}:{free_port()}"} for i in ids
             }
             raft = {"password": secrets.token_hex(16), **DEV_RAFT, **self.raft}
+        token_secret = secrets.token_hex(16)
         nodes = []
         for node_id in ids:
             config = self.base_dir / f"{node_id}.toml"
@@ -385,6 +427,7 @@ class LocalCluster:
                     "data_dir": str(self.base_dir / node_id),
                 },
                 "namespace": dict(self.namespace),
+                "blocks": {"token_secret": token_secret, **DEV_BLOCKS, **self.blocks},
             }
             if self.users:
                 sections["users"] = dict(self.users)
@@ -402,13 +445,76 @@ class LocalCluster:
                     nameservice=self.nameservice,
                 )
             )
+        for i in range(1, self.datanodes + 1):
+            nodes.append(self._configure_datanode(f"dn{i}", list(rpc.values()), token_secret))
         return nodes
+
+    def _configure_datanode(self, name: str, namenodes: list[str], secret: str) -> NodeProcess:
+        address = f"{HOST}:{free_port()}"
+        config = self.base_dir / f"{name}.toml"
+        rack = f"/rack{2 - int(name[2:]) % 2}"
+        write_toml(
+            config,
+            {
+                "datanode": {
+                    "rpc_address": address,
+                    "data_dirs": [str(self.base_dir / name)],
+                    "rack": rack,
+                    **DEV_DATANODE,
+                    **self.datanode,
+                },
+                f"nameservices.{self.nameservice}": {
+                    "namenodes": namenodes,
+                    "block_token_secret": secret,
+                },
+            },
+        )
+        return NodeProcess(
+            name,
+            config,
+            self.base_dir / f"{name}.log",
+            address,
+            nameservice=self.nameservice,
+            kind="datanode",
+        )
+
+    @property
+    def namenode_nodes(self) -> list[NodeProcess]:
+        return [n for n in self.nodes if n.kind == "namenode"]
+
+    @property
+    def datanode_nodes(self) -> list[NodeProcess]:
+        return [n for n in self.nodes if n.kind == "datanode"]
+
+    def datanode_report(self, timeout: float = 2.0) -> list[admin_pb2.DatanodeReport]:
+        """The leader's view of the DataNodes (empty when no leader answers)."""
+        for node in self.namenode_nodes:
+            if not node.alive:
+                continue
+            with grpc.insecure_channel(node.address) as channel:
+                try:
+                    reply = admin_pb2_grpc.HaAdminStub(channel).GetDatanodeReport(
+                        admin_pb2.GetDatanodeReportRequest(), timeout=timeout
+                    )
+                except grpc.RpcError:
+                    continue
+            return list(reply.datanodes)
+        return []
+
+    def wait_datanodes(self, count: int, timeout: float = 30.0) -> None:
+        """Until the leader sees ``count`` live DataNodes that have sent it a full report."""
+
+        def ready() -> bool:
+            report = self.datanode_report()
+            return sum(d.liveness == admin_pb2.LIVE and d.reported for d in report) >= count
+
+        wait_until(ready, timeout, f"{count} live DataNodes", poll=0.1)
 
     def wait_leader(self, timeout: float = 30.0) -> NodeProcess:
         """The node that is active and has formatted the namespace."""
         deadline = time.monotonic() + timeout
         while True:
-            for node in self.nodes:
+            for node in self.namenode_nodes:
                 if node.alive and _is_active_and_formatted(node.address):
                     return node
             if time.monotonic() > deadline:
@@ -424,7 +530,8 @@ class LocalCluster:
 
     @property
     def addresses(self) -> list[str]:
-        return [n.address for n in self.nodes]
+        """The NameNodes' client RPC addresses."""
+        return [n.address for n in self.namenode_nodes]
 
     @property
     def client_conf(self) -> Path:

@@ -47,9 +47,17 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from chaos.cluster import LocalCluster, NodeProcess, node_role, os_process, wait_serving
+from chaos.cluster import (
+    LocalCluster,
+    NodeProcess,
+    is_serving,
+    node_role,
+    os_process,
+    wait_serving,
+)
 
 DEFAULT_NAMENODES = 3
+DEFAULT_DATANODES = 3
 LOCK_TIMEOUT_S = 90.0  # longer than an ``up`` that holds the lock while it waits for a leader
 SIGNAL_WAIT_S = 5.0  # for SIGKILL, SIGSTOP and SIGCONT to show
 ROLE_TIMEOUT_S = 1.0
@@ -136,12 +144,7 @@ def tail(path: Path, lines: int = 15) -> str:
 # -- up ---------------------------------------------------------------------------
 
 
-def check_supported(datanodes: int, nameservices: int) -> None:
-    if datanodes != 0:
-        raise UsageError(
-            f"--datanodes {datanodes}: DataNodes arrive with the DataNode issue; "
-            "this dev cluster runs NameNodes only (use --datanodes 0)"
-        )
+def check_supported(nameservices: int) -> None:
     if nameservices != 1:
         raise UsageError(
             f"--nameservices {nameservices}: federation arrives with the federation issue; "
@@ -152,18 +155,18 @@ def check_supported(datanodes: int, nameservices: int) -> None:
 def up(
     base: Path,
     namenodes: int | None = None,
-    datanodes: int = 0,
+    datanodes: int | None = None,
     nameservices: int = 1,
     foreground: bool = False,
     timeout: float = 60.0,
 ) -> int:
-    check_supported(datanodes, nameservices)
+    check_supported(nameservices)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
     for sig in previous:  # a signal while starting stops what was started, like Ctrl-C
         signal.signal(sig, signal.default_int_handler)
     try:
         with dir_lock(base):
-            cluster = _cluster_to_start(base, namenodes)
+            cluster = _cluster_to_start(base, namenodes, datanodes)
             if foreground:
                 supervisor_file(base).write_text(f"{os.getpid()}\n")
             try:
@@ -186,12 +189,19 @@ def up(
     return 0
 
 
-def _cluster_to_start(base: Path, namenodes: int | None) -> LocalCluster:
+def _cluster_to_start(base: Path, namenodes: int | None, datanodes: int | None) -> LocalCluster:
     try:
         cluster = LocalCluster.load(base)
     except FileNotFoundError:
-        cluster = LocalCluster(base, namenodes=namenodes or DEFAULT_NAMENODES)
-        print(f"starting a hafs dev cluster of {cluster.namenodes} NameNodes in {base} ...")
+        cluster = LocalCluster(
+            base,
+            namenodes=namenodes or DEFAULT_NAMENODES,
+            datanodes=DEFAULT_DATANODES if datanodes is None else datanodes,
+        )
+        print(
+            f"starting a hafs dev cluster of {cluster.namenodes} NameNodes and "
+            f"{cluster.datanodes} DataNodes in {base} ..."
+        )
         return cluster
     except ValueError as e:
         raise DevError(str(e)) from None
@@ -205,12 +215,19 @@ def _cluster_to_start(base: Path, namenodes: int | None) -> LocalCluster:
             f"{also}. See {hactl()} dev status --dir {where}; stop it with "
             f"{hactl()} dev down --dir {where}"
         )
-    if namenodes not in (None, cluster.namenodes):
-        raise DevError(
-            f"{base} holds a {cluster.namenodes}-NameNode cluster, not {namenodes}: "
-            f"use another --dir, or delete this one (rm -r {where})"
-        )
-    print(f"restarting the {cluster.namenodes}-NameNode hafs dev cluster in {base} ...")
+    for what, asked, held in (
+        ("NameNode", namenodes, cluster.namenodes),
+        ("DataNode", datanodes, cluster.datanodes),
+    ):
+        if asked not in (None, held):
+            raise DevError(
+                f"{base} holds a cluster of {held} {what}s, not {asked}: "
+                f"use another --dir, or delete this one (rm -r {where})"
+            )
+    print(
+        f"restarting the hafs dev cluster of {cluster.namenodes} NameNodes and "
+        f"{cluster.datanodes} DataNodes in {base} ..."
+    )
     return cluster
 
 
@@ -265,12 +282,14 @@ def banner(cluster: LocalCluster, foreground: bool) -> str:
     how = "Ctrl-C stops it" if foreground else "in the background"
     lines = [
         "",
-        f"hafs dev cluster is up ({how}): {cluster.namenodes} NameNode(s), leader {leader}",
+        f"hafs dev cluster is up ({how}): {cluster.namenodes} NameNode(s), "
+        f"{cluster.datanodes} DataNode(s), leader {leader}",
         f"  nameservice  {cluster.nameservice}",
     ]
     for n in cluster.nodes:
         raft = f"  raft {n.raft_address}" if n.raft_address else ""
-        lines.append(f"  {n.node_id:<12} rpc {n.address}{raft}  pid {n.pid}")
+        kind = "rpc " if n.kind == "namenode" else "data"
+        lines.append(f"  {n.node_id:<12} {kind} {n.address}{raft}  pid {n.pid}")
     victim = leader if leader != "-" else cluster.nodes[0].node_id
     lines += [
         f"  logs         {cluster.base_dir}/<node>.log",
@@ -280,6 +299,9 @@ def banner(cluster: LocalCluster, foreground: bool) -> str:
         f"Use it as {user} (the superuser of this cluster):",
         f"  export HAFS_CONF={shlex.quote(str(cluster.client_conf))}",
         f"  {cmd} fs -mkdir -p /user/{user}",
+        f"  {cmd} fs -put README.md /user/{user}/",
+        f"  {cmd} fs -cat /user/{user}/README.md | head",
+        f"  {cmd} fsck /",
         f"  {cmd} fs -ls /",
         f"  {cmd} ha status",
         f"  {cmd} dev status --dir {where}",
@@ -294,7 +316,12 @@ def banner(cluster: LocalCluster, foreground: bool) -> str:
 
 def node_status(node: NodeProcess) -> dict[str, Any]:
     state = node.state
-    role = node_role(node.address, ROLE_TIMEOUT_S) if state == "running" else "unreachable"
+    if state != "running":
+        role = "unreachable"
+    elif node.kind == "datanode":
+        role = "datanode" if is_serving(node.address, ROLE_TIMEOUT_S) else "unreachable"
+    else:
+        role = node_role(node.address, ROLE_TIMEOUT_S)
     record = node.to_dict()
     return {
         "name": record.pop("name"),

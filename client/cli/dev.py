@@ -55,9 +55,8 @@ def dev() -> None:
 @click.option(
     "--datanodes",
     type=click.IntRange(min=0),
-    default=0,
-    show_default=True,
-    help="DataNodes (only 0 until the DataNode issue).",
+    default=None,
+    help="DataNodes  [default: as recorded in DIR, else 3]",
 )
 @click.option(
     "--nameservices",
@@ -83,10 +82,12 @@ def up(directory, namenodes, datanodes, nameservices, foreground, timeout) -> No
     re-running it while DIR's cluster runs exits 1. A DIR whose nodes are
     stopped restarts them on their recorded ports, with their data.
     """
-    args = ["--dir", directory, "--datanodes", str(datanodes)]
+    args = ["--dir", directory]
     args += ["--nameservices", str(nameservices), "--timeout", str(timeout)]
     if namenodes is not None:
         args += ["--namenodes", str(namenodes)]
+    if datanodes is not None:
+        args += ["--datanodes", str(datanodes)]
     if foreground:
         args.append("--foreground")
     exec_chaos("up", *args)
