@@ -1,8 +1,9 @@
 """The ``hactl`` command group: global options and the subcommand groups.
 
-``hactl [--conf FILE] [--user NAME] [--json] fs|ha|image|namenode|dev ...``.
-``hactl namenode start --config FILE`` and ``hactl dev ...`` (``client/cli/dev.py``)
-replace this process with ``python -m ha_namenode`` / ``python -m chaos dev ...``
+``hactl [--conf FILE] [--user NAME] [--json] fs|fsck|dn|ha|image|namenode|datanode|dev ...``.
+``hactl namenode start --config FILE``, ``hactl datanode start --config FILE`` and
+``hactl dev ...`` (``client/cli/dev.py``) replace this process with ``python -m
+ha_namenode`` / ``python -m datanode`` / ``python -m chaos dev ...``
 (``os.execv``): the CLI never imports server or chaos code.
 """
 
@@ -13,6 +14,7 @@ import sys
 
 import click
 
+from client.cli.blocks import dn, fsck
 from client.cli.context import State
 from client.cli.dev import dev
 from client.cli.fs import fs
@@ -38,6 +40,16 @@ def cli(ctx: click.Context, conf: str | None, user: str | None, json_: bool) -> 
     ctx.call_on_close(state.close)
 
 
+def exec_daemon(kind: str, module: str, config: str) -> None:
+    if not os.path.isfile(config):
+        raise Failure(f"{kind} start: '{config}': No such file")
+    argv = [sys.executable, "-m", module, "--config", config]
+    try:
+        os.execv(sys.executable, argv)
+    except OSError as err:
+        raise Failure(f"{kind} start: cannot exec {sys.executable}: {err}") from None
+
+
 @cli.group("namenode")
 def namenode() -> None:
     """Run a NameNode."""
@@ -49,16 +61,26 @@ def namenode() -> None:
 )
 def start(config: str) -> None:
     """Replace hactl with: python -m ha_namenode --config FILE"""
-    if not os.path.isfile(config):
-        raise Failure(f"namenode start: '{config}': No such file")
-    argv = [sys.executable, "-m", "ha_namenode", "--config", config]
-    try:
-        os.execv(sys.executable, argv)
-    except OSError as err:
-        raise Failure(f"namenode start: cannot exec {sys.executable}: {err}") from None
+    exec_daemon("namenode", "ha_namenode", config)
+
+
+@cli.group("datanode")
+def datanode() -> None:
+    """Run a DataNode."""
+
+
+@datanode.command("start")
+@click.option(
+    "--config", "config", required=True, metavar="FILE", help="The DataNode's config file."
+)
+def start_datanode(config: str) -> None:
+    """Replace hactl with: python -m datanode --config FILE"""
+    exec_daemon("datanode", "datanode", config)
 
 
 cli.add_command(dev)
+cli.add_command(dn)
+cli.add_command(fsck)
 cli.add_command(fs)
 cli.add_command(ha)
 cli.add_command(image)
