@@ -1,0 +1,49 @@
+"""``python -m datanode --config FILE``: run one DataNode until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+
+from datanode.config import ConfigError, DataNodeConfig
+from datanode.node import DataNode
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m datanode", description="Run a hafs DataNode.")
+    parser.add_argument("--config", required=True, help="the DataNode's TOML config file")
+    parser.add_argument("--log-level", default="INFO")
+    args = parser.parse_args(argv)
+    try:
+        config = DataNodeConfig.load(args.config)
+    except ConfigError as e:
+        print(f"hafs datanode: bad configuration: {e}", file=sys.stderr)
+        return 2
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        node = DataNode.from_config(config).start()
+    except OSError as e:
+        logging.getLogger("datanode").error("cannot start: %s", e)
+        return 1
+    stopping = threading.Event()
+
+    def on_signal(signum, frame):
+        stopping.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    print(f"hafs datanode {node.datanode_id} serving on {node.address}", flush=True)
+    stopping.wait()
+    node.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
