@@ -138,13 +138,14 @@ def plan(
             out.health.under_replicated += 1
             if have < block.expected and pending is None:
                 wanted.append((_priority(len(c.live), block.expected), block, c))
+        surplus = len(c.live) > block.expected
+        out.health.over_replicated += surplus
         if not allow_deletes:
             continue
         if len(c.live) >= block.expected:
             for dn in c.corrupt:
                 out.removals.append(Remove(block.block_id, block.gen_stamp, dn, "corrupt"))
-        if len(c.live) > block.expected and pending is None:
-            out.health.over_replicated += 1
+        if surplus and pending is None:
             extra = choose_surplus([nodes[i] for i in c.live], len(c.live) - block.expected)
             out.removals += [Remove(block.block_id, block.gen_stamp, dn, "surplus") for dn in extra]
     wanted.sort(key=lambda item: item[0])

@@ -3,9 +3,11 @@
 The leader bumps the block's generation stamp (``BeginBlockRecovery``), asks
 each DataNode that should hold it for its replica, has every one that has it
 truncate to the shortest length among them and finalize under the new stamp,
-then commits that length and closes the file (``CommitBlockRecovery``). A
-DataNode that cannot be reached is waited for until it is declared dead. If no
-DataNode has the block, nothing reached them: the empty block is dropped.
+then commits that length and closes the file (``CommitBlockRecovery``). While
+no DataNode that answers has a replica but some holder is unreachable or dead,
+the file stays open and recovery is tried again later (HDFS keeps such files
+open too: the data may come back with the node). If every holder answers that
+it has no replica, nothing reached them: the empty block is dropped.
 
 The DataNode calls go through ``ReplicaClient``, implemented over gRPC in
 ``ha_namenode.rpc.datanode_client`` (and by a fake in tests).
@@ -66,7 +68,8 @@ def recover_block(
     for dn in begun.targets:
         node = nodes.get(dn)
         if node is None or node.liveness is Liveness.DEAD:
-            continue  # gone: whatever it held is lost to us
+            waiting.append(dn)  # its replica may come back with it
+            continue
         try:
             info = client.get_replica(node.address, block_id, token(block_id))
         except HafsError as e:
@@ -76,7 +79,7 @@ def recover_block(
         if info is not None and info.gen_stamp <= begun.gen_stamp:
             answers[dn] = info
     if waiting and not answers:
-        return False  # the only holders may come back: try again later
+        return False  # the only holders are away: keep the file open until one is back
     length = min((info.num_bytes for info in answers.values()), default=0)
     done: list[str] = []
     for dn, info in answers.items():

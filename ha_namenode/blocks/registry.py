@@ -211,6 +211,8 @@ class DatanodeRegistry:
         with self._lock:
             busy: dict[str, int] = {}
             for copy in self._copies.values():
+                if copy.deadline < now:
+                    continue  # timed out: planned again, no longer a load
                 for n in (copy.source, *copy.targets):
                     busy[n] = busy.get(n, 0) + 1
             return {

@@ -316,10 +316,6 @@ def test_surplus_trimmed_only_when_every_node_has_reported():
     assert out.health.over_replicated == 1 and out.copies == []
 
 
-@pytest.mark.xfail(
-    reason="planner.plan counts over_replicated only after `if not allow_deletes: continue`",
-    strict=True,
-)
 def test_over_replicated_is_counted_even_before_every_node_has_reported():
     out = run([block(1, 3, "a b c d e")], cluster(**SIX), allow_deletes=False)
     assert out.removals == []

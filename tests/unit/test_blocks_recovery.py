@@ -106,7 +106,6 @@ def recover(
         ({"dn1": DEAD, "dn2": 250, "dn3": 300}, "", 250, "dn2 dn3"),  # dead: has nothing
         ({"dn1": 300, "dn2": 200, "dn3": 250}, "dn3", 200, "dn1 dn2"),  # finalize failed
         ({"dn1": None, "dn2": None}, "", 0, ""),  # nobody has it: the empty block is dropped
-        ({"dn1": DEAD, "dn2": None}, "", 0, ""),
         ({}, "", 0, ""),
     ],
 )
@@ -125,6 +124,7 @@ def test_recovery_commits_the_shortest_length_on_the_replicas_that_finalized(
     ("replicas", "broken"),
     [
         ({"dn1": DOWN, "dn2": DOWN}, ""),  # the only holders may come back
+        ({"dn1": DEAD, "dn2": None}, ""),  # only a dead node may have it
         ({"dn1": DOWN, "dn2": None}, ""),
         ({"dn1": DOWN, "dn2": DEAD}, ""),
         ({"dn1": DOWN}, ""),
@@ -138,12 +138,12 @@ def test_recovery_waits_and_commits_nothing(replicas, broken):
     assert client.recovered == {}
 
 
-def test_every_holder_dead_drops_the_block():
-    """Dead DataNodes are not waited for: what only they held is given up, and the file
-    closes without its last block (HDFS instead keeps the file open until one returns)."""
+def test_every_holder_dead_keeps_the_file_open():
+    """Dead DataNodes are not asked, but what only they held is not given up: the file
+    stays open until one returns (as HDFS does)."""
     done, ns, client = recover({"dn1": DEAD, "dn2": DEAD})
-    assert done and client.asked == []
-    assert ns.commits == [CommitBlockRecovery(PATH, BLOCK, NEW_GS, 0, ())]
+    assert not done and client.asked == []
+    assert ns.commits == []
 
 
 def test_dead_and_unknown_holders_are_not_asked():

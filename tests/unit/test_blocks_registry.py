@@ -257,10 +257,6 @@ def test_views_count_copies_in_flight_per_node():
     assert busy() == {"dn1": 1, "dn2": 0, "dn3": 1, "dn4": 0}
 
 
-@pytest.mark.xfail(
-    reason="registry.views() counts copies past their deadline until copies() purges them",
-    strict=True,
-)
 def test_views_stop_counting_a_copy_once_it_expired():
     registry, clock = leader()
     registry.start_copy(1, "dn1", ("dn2",), timeout=30)
