@@ -13,7 +13,9 @@ The monitor applies it (queues commands on the DataNodes' next heartbeats).
   ``streams`` copies at once (the throttle).
 * **Missing** blocks have no good replica on any DataNode that is not dead.
 * A **corrupt** replica is deleted only once the block has its full count of
-  live replicas: it is replaced before it is deleted.
+  live replicas: it is replaced before it is deleted. The one exception is a
+  cluster too small to place the copy anywhere else: then, with a good replica
+  to copy from, the corrupt one is deleted first and replaced on its own node.
 * **Surplus** replicas, and corrupt ones, are deleted only when every DataNode
   has sent this leader a full report (no deletion from partial knowledge).
 """
@@ -163,6 +165,15 @@ def plan(
             space=block.num_bytes,
             rng=rng,
         )
+        short = block.expected - len(c.live) - len(targets)
+        if short > 0 and c.corrupt and allow_deletes:
+            # Only nodes holding a corrupt copy are left to take one: a good copy
+            # exists (the source), so delete the corrupt one and copy there next.
+            out.removals += [
+                Remove(block.block_id, block.gen_stamp, dn, "corrupt")
+                for dn in c.corrupt[:short]
+                if nodes.get(dn) is not None and nodes[dn].usable
+            ]
         if not targets:
             continue
         for n in (source, *targets):

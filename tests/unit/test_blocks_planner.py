@@ -398,3 +398,19 @@ def test_health_add():
     assert total == Health(
         blocks=5, under_replicated=1, missing=1, corrupt=2, over_replicated=1, open=1
     )
+
+
+# ---- a cluster too small to place the replacement elsewhere ------------------------------
+
+
+def test_with_nowhere_else_to_copy_the_corrupt_replica_goes_first():
+    nodes = cluster(r1="a b", r2="c")  # three nodes, replication 3: all hold the block
+    out = run([block(1, 3, "a b", corrupt="c")], nodes)
+    assert out.copies == []
+    assert [(r.datanode, r.reason) for r in out.removals] == [("c", "corrupt")]
+    # without a full report from everyone, nothing is deleted
+    assert run([block(1, 3, "a b", corrupt="c")], nodes, allow_deletes=False).removals == []
+    # with a fourth node the copy goes there and the corrupt replica waits
+    roomy = cluster(r1="a b", r2="c d")
+    out = run([block(1, 3, "a b", corrupt="c")], roomy)
+    assert [c.targets for c in out.copies] == [("d",)] and out.removals == []
