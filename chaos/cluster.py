@@ -124,6 +124,7 @@ DEV_BLOCKS: dict[str, Any] = {
     "stale_after_s": 3.0,
     "dead_after_s": 5.0,
     "monitor_interval_s": 0.5,
+    "replication_timeout_s": 15.0,
 }
 DEV_DATANODE: dict[str, Any] = {
     "heartbeat_interval_s": 0.5,

@@ -97,6 +97,13 @@ class BlockMonitor:
         registry = self.manager.registry
         nodes = registry.views()
         settings = self.manager.settings
+        for copy in registry.copies().values():  # a copy to or from a silent node is lost
+            if any(
+                nodes.get(n) is None or not nodes[n].heard_lately
+                for n in (copy.source, *copy.targets)
+            ):
+                registry.finish_copy(copy.block_id)
+                nodes = registry.views()
         blocks = self.ns.view(self._scan)
         plan = planner.plan(
             blocks,

@@ -51,6 +51,11 @@ class NodeView:
     since_heartbeat: float  # seconds; -1 when it never heartbeated to this leader
 
     @property
+    def heard_lately(self) -> bool:
+        """Heartbeats arrive: not stale or dead, nor silent since this leader began."""
+        return self.liveness is Liveness.LIVE
+
+    @property
     def load(self) -> int:
         return self.stats.transfers + self.in_flight
 
