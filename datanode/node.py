@@ -120,7 +120,6 @@ class DataNode:
             actor.received(info)
 
     def _corrupt(self, pool: str, info: Any, reason: str) -> None:
-        log.warning("corrupt replica %s:%d_%d: %s", pool, info.block_id, info.gen_stamp, reason)
         actor = self.actors.get(pool)
         if actor is not None:
             actor.received(info, corrupt=True)

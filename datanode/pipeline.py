@@ -232,6 +232,8 @@ class WriteStream:
                 self._down_acks.append(value)
             elif kind == "down_end":
                 self._mark_down_dead(value)
+            elif kind == "silent":  # run() fails the call
+                return
             else:  # "gone": the caller cancelled or vanished; nobody to ack
                 log.info("write of block %s: caller went away (%s)", self._block, value)
                 return
@@ -284,7 +286,7 @@ class WriteStream:
         elif caller_owes and now >= idle_deadline:
             self._silent = f"write of block {self._block}: caller silent for {self._t.idle_s:g} s"
             log.warning("%s", self._silent)
-            return ("gone", "silent")
+            return ("silent", None)
         return None
 
     def _mark_down_dead(self, reason: str) -> None:

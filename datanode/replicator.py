@@ -23,7 +23,6 @@ from typing import Any
 import grpc
 
 from hafs_api.errors import HafsError, InternalError, ReplicaNotFound
-from hafs_api.status import from_rpc_error
 from hafs_api.v1 import common_pb2, datanode_pb2, datatransfer_pb2_grpc
 from hafs_api.v1 import datatransfer_pb2 as dt
 
@@ -69,7 +68,7 @@ class Replicator:
             if self._stopped or key in self._queued:
                 return False
             self._queued.add(key)
-        self._executor.submit(self._run, key, command)
+            self._executor.submit(self._run, key, command)
         return True
 
     def stop(self) -> None:
@@ -87,15 +86,13 @@ class Replicator:
         with self._lock:
             self._active += 1
         started = time.monotonic()
+        ok = False
         try:
             size = self._copy(pool, command)
+            ok = True
         except Exception as e:
-            self.failed += 1
-            if isinstance(e, grpc.RpcError):
-                e = from_rpc_error(e)
-            log.warning("replication of %s to %s failed: %s", what, targets, e)
+            log.warning("replication of %s to %s failed: %s", what, targets, describe(e))
         else:
-            self.copied += 1
             log.info(
                 "replicated %s (%d bytes) to %s in %.2f s",
                 what,
@@ -107,6 +104,8 @@ class Replicator:
             with self._lock:
                 self._active -= 1
                 self._queued.discard(key)
+                self.copied += ok
+                self.failed += not ok
 
     def _copy(self, pool_name: str, command: datanode_pb2.ReplicateCommand) -> int:
         if not command.targets:
@@ -184,3 +183,10 @@ class Replicator:
             if final:
                 return
         raise CopyFailed(f"pipeline ended ({call.code().name}) before the final ack")
+
+
+def describe(error: Exception) -> str:
+    """A failed copy's cause in one line (a DataNode's, not a NameNode's, words)."""
+    if isinstance(error, grpc.RpcError) and isinstance(error, grpc.Call):
+        return f"{error.code().name}: {error.details()}"
+    return f"{type(error).__name__}: {error}" if not isinstance(error, HafsError) else str(error)

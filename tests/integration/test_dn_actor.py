@@ -8,6 +8,9 @@ answer NOT_LEADER naming another address.
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -280,3 +283,65 @@ def test_replicate_with_a_bad_token_leaves_no_copy(fakes, start_node):
     )
     wait_until(lambda: source.replicator.failed == 1, 10, "the copy to fail")
     assert replica(target, 51) is None
+
+
+def test_a_corrupt_replica_found_by_the_scanner_is_reported(fakes, start_node, tmp_path):
+    fake = fakes()
+    node = start_node("dn1", [fake.address])
+    wait_until(lambda: fake.of("report"), 10, "registration")
+    write_block([node], 61, 1, payload(3000))
+    (path,) = [
+        p
+        for p in (tmp_path / "dn1").rglob("blk_61_1*")
+        if "finalized" in p.parts and p.suffix != ".meta"
+    ]
+    raw = bytearray(path.read_bytes())
+    raw[1234] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    node.scanner.scan_once()
+    (report, _), *_ = wait_until(
+        lambda: received(fake, node, 61, dt.CORRUPT), 5, "the corrupt replica reported"
+    )
+    (rep,) = [r for r in report.received if r.block.block_id == 61 and r.state == dt.CORRUPT]
+    assert (rep.block.gen_stamp, rep.block.num_bytes) == (1, 3000)
+
+
+def test_the_process_registers_and_stops_on_sigterm(fakes, tmp_path):
+    fake = fakes()
+    config = tmp_path / "dn.toml"
+    config.write_text(
+        f'[datanode]\nrpc_address = "127.0.0.1:0"\ndata_dirs = ["{tmp_path / "d"}"]\n'
+        "heartbeat_interval_s = 0.2\n"
+        f'[nameservices.{POOL}]\nnamenodes = ["{fake.address}"]\n'
+        f'block_token_secret = "{SECRET}"\n'
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "datanode", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        wait_until(lambda: fake.of("heartbeat"), 20, "the process to heartbeat")
+        process.send_signal(signal.SIGTERM)
+        out, err = process.communicate(timeout=20)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+    assert process.returncode == 0, err
+    assert "serving on 127.0.0.1:" in out
+    assert "datanode.node: DataNode" in err and "stopped" in err
+
+
+def test_the_process_refuses_a_bad_config(tmp_path):
+    config = tmp_path / "dn.toml"
+    config.write_text('[datanode]\nrack = "no-slash"\n')
+    result = subprocess.run(
+        [sys.executable, "-m", "datanode", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "datanode.rack" in result.stderr
