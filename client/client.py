@@ -1,11 +1,17 @@
-"""``Client``: the namespace operations of hafs as Python methods.
+"""``Client``: the namespace operations and the file data of hafs as Python methods.
 
 Paths are validated here with ``hafs_api.paths`` before any RPC (a trailing
 slash is dropped, except for ``/``), so a bad path fails fast with
 ``InvalidPath``. Errors are the ``hafs_api.errors`` classes, which are also the
 matching built-ins (``FileNotFoundError``, ``FileExistsError``, ...).
 
-Imports: ``client.rpc`` for the wire, ``client.convert`` for the messages.
+The file-data methods (``open``, ``read_bytes``, ``put``, ``checksum``, ...)
+come from the ``client.files.FileAccess`` mixin; this module sets up what they
+need (the DataNode channels are made on first use, the lease renewer is idle
+until a file is open for writing).
+
+Imports: ``client.rpc`` for the wire, ``client.convert`` for the messages,
+``client.files`` and ``client.lease`` for the data path.
 """
 
 from __future__ import annotations
@@ -17,7 +23,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from client import convert
+from client.admin import DatanodeAdmin
 from client.config import ClientConfig, from_addresses, load
+from client.files import FileAccess, normalize
 from client.retry import RetryPolicy
 from client.rpc import HA_ADMIN, NamenodeConnection
 from client.types import (
@@ -37,18 +45,13 @@ STATUS_TIMEOUT = 2.0
 _Answer = tuple[NodeStatus, list[admin_pb2.MemberStatus]]
 
 
-def normalize(path: str) -> str:
-    """``path`` without a trailing slash (``/`` stays), validated; InvalidPath otherwise."""
-    if isinstance(path, str) and len(path) > 1 and path.endswith("/"):
-        path = path.rstrip("/") or "/"
-    return paths.validate(path)
-
-
-class Client:
+class Client(FileAccess, DatanodeAdmin):
     """A connection to one hafs nameservice.
 
     ``Client(addresses=["127.0.0.1:8020", ...], user="alice")`` or
     ``Client.from_config(path)``; use as a context manager, or call ``close()``.
+    ``packet_size`` and ``window`` shape write pipelines (bytes per packet, packets
+    in flight) and may be changed before opening a file.
     """
 
     def __init__(
@@ -86,6 +89,7 @@ class Client:
             )
             for ns in self.config.nameservices
         }
+        self._start_file_access()
 
     @classmethod
     def from_config(
@@ -108,6 +112,7 @@ class Client:
         return f"/user/{self.user}"
 
     def close(self) -> None:
+        self._stop_file_access()
         for connection in self._connections.values():
             connection.close()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from client.types import (
     DIRECTORY,
     FILE,
+    BlockLocation,
     CheckpointInfo,
     ContentSummary,
     ExpungeResult,
@@ -97,4 +98,16 @@ def checkpoint_info(address: str, msg: admin_pb2.CheckpointResponse) -> Checkpoi
         image_path=msg.image_path,
         applied_index=msg.applied_index,
         size_bytes=msg.size_bytes,
+    )
+
+
+def block_location(msg: common_pb2.LocatedBlock) -> BlockLocation:
+    return BlockLocation(
+        block_id=msg.block.block_id,
+        gen_stamp=msg.block.gen_stamp,
+        offset=msg.offset,
+        length=msg.block.num_bytes,
+        hosts=tuple(node.address for node in msg.locations),
+        datanode_ids=tuple(node.datanode_id for node in msg.locations),
+        under_construction=msg.under_construction,
     )

@@ -16,8 +16,8 @@ address, a guess of which one leads, and a retry policy. ``call()`` makes one
   ``hafs_api.status.from_rpc_error`` (an attempt's timeout becomes a retryable
   ``Unavailable``: the overall deadline belongs to the policy).
 
-Thread-safe: one connection may serve many threads. This is the only client
-module that imports ``grpc``.
+Thread-safe: one connection may serve many threads. With ``client.transfer``
+(the DataNode channels), the only client module that imports ``grpc``.
 """
 
 from __future__ import annotations

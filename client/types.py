@@ -163,12 +163,57 @@ class CheckpointInfo:
         return dataclasses.asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class BlockLocation:
+    """One block of a file and where its replicas are (``hdfs fsck -files -blocks -locations``).
+
+    ``offset`` and ``length`` are in bytes within the file; ``hosts`` are the
+    DataNodes' data transfer addresses and ``datanode_ids`` their ids, nearest first.
+    """
+
+    block_id: int
+    gen_stamp: int
+    offset: int
+    length: int
+    hosts: tuple[str, ...]
+    datanode_ids: tuple[str, ...]
+    under_construction: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["hosts"] = list(self.hosts)
+        data["datanode_ids"] = list(self.datanode_ids)
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class FileChecksum:
+    """A file's checksum as HDFS computes it: MD5 over the blocks' MD5s of their CRC32Cs.
+
+    Equal contents written with equal block size and bytes per checksum give equal
+    values; ``algorithm`` names both (``MD5-of-3MD5-of-512CRC32C``).
+    """
+
+    algorithm: str
+    value: bytes
+    length: int
+
+    @property
+    def hex(self) -> str:
+        return self.value.hex()
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"algorithm": self.algorithm, "bytes": self.value.hex(), "length": self.length}
+
+
 __all__ = [
     "DIRECTORY",
     "FILE",
+    "BlockLocation",
     "CheckpointInfo",
     "ContentSummary",
     "ExpungeResult",
+    "FileChecksum",
     "FileStatus",
     "NodeStatus",
     "ServerDefaults",
