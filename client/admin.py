@@ -2,17 +2,22 @@
 ``fsck`` calls of ``Client`` (a mixin over its leader-following connection).
 
 Value types are frozen dataclasses, so scripts and ``--json`` output get plain data.
-Imports: ``client.rpc`` and the generated messages.
+Imports: ``hafs_api`` and its generated messages (not grpc: ``hactl`` imports this).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from client.rpc import HA_ADMIN, NamenodeConnection
 from hafs_api import paths
 from hafs_api.errors import InvalidArgument
 from hafs_api.v1 import admin_pb2
+
+if TYPE_CHECKING:
+    from client.rpc import NamenodeConnection
+
+HA_ADMIN = "HaAdmin"  # client.rpc.HA_ADMIN; importing client.rpc here would load grpc
 
 _LIVENESS = {admin_pb2.LIVE: "live", admin_pb2.STALE: "stale", admin_pb2.DEAD: "dead"}
 _ADMIN = {

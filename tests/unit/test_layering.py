@@ -161,3 +161,9 @@ def test_public_api_is_pinned():
     assert client.Client.__module__ == "client.client"
     with pytest.raises(AttributeError):
         client.NotThere  # noqa: B018
+
+
+def test_the_admin_mixin_names_the_same_service_as_the_rpc_layer():
+    from client import admin, rpc
+
+    assert admin.HA_ADMIN == rpc.HA_ADMIN
