@@ -18,18 +18,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from client.admin import BlockHealth, DatanodeReport, FileHealth, FsckReport
 from client.config import ClientConfig, ConfigError
 from client.retry import RetryPolicy
 from client.types import (
+    BlockLocation,
     CheckpointInfo,
     ContentSummary,
     ExpungeResult,
+    FileChecksum,
     FileStatus,
     NodeStatus,
     ServerDefaults,
 )
 from hafs_api.errors import (
     AccessDenied,
+    BlockMissing,
+    ChecksumMismatch,
     DeadlineExceeded,
     DirectoryNotEmpty,
     DsQuotaExceeded,
@@ -47,6 +52,7 @@ from hafs_api.errors import (
     ParentNotDirectory,
     QuotaExceeded,
     RecoveryInProgress,
+    ReplicaNotFound,
     RequestTooLarge,
     StorageFull,
     Unavailable,
@@ -58,18 +64,26 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessDenied",
+    "BlockHealth",
+    "BlockLocation",
+    "BlockMissing",
     "CheckpointInfo",
+    "ChecksumMismatch",
     "Client",
     "ClientConfig",
     "ConfigError",
     "ContentSummary",
+    "DatanodeReport",
     "DeadlineExceeded",
     "DirectoryNotEmpty",
     "DsQuotaExceeded",
     "ExpungeResult",
     "FileAlreadyExists",
+    "FileChecksum",
+    "FileHealth",
     "FileNotFound",
     "FileStatus",
+    "FsckReport",
     "HafsError",
     "InternalError",
     "InvalidArgument",
@@ -83,6 +97,7 @@ __all__ = [
     "ParentNotDirectory",
     "QuotaExceeded",
     "RecoveryInProgress",
+    "ReplicaNotFound",
     "RequestTooLarge",
     "RetryPolicy",
     "ServerDefaults",
