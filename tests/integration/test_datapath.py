@@ -83,9 +83,14 @@ def test_round_trips_and_replication_factors(make_cluster):
                 assert sha(fs.read_bytes(path)) == sha(data), path
                 status = fs.stat(path)
                 assert (status.length, status.replication) == (size, replication)
-                blocks = fs.block_locations(path)
-                assert len(blocks) == -(-size // BLOCK)
-                assert all(len(b.hosts) == replication for b in blocks), path
+                assert len(fs.block_locations(path)) == -(-size // BLOCK)
+                wait_until(  # complete needs one report; the others follow within moments
+                    lambda p=path, r=replication: all(
+                        len(b.hosts) == r for b in fs.block_locations(p)
+                    ),
+                    10,
+                    f"{path} at replication {replication}",
+                )
         # seek and ranged reads across a block boundary
         data = os.urandom(2 * BLOCK + 10)
         fs.write_bytes("/seek", data)
