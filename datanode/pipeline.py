@@ -19,6 +19,9 @@ Acks on failure (statuses are ``[this node] + downstream``, one per node):
 * a downstream that broke, stalled or never answered: ``[SUCCESS, ERROR, ...]``
   (ERROR for it and every node after it) for the oldest unacked packet, then the end.
 
+* a caller silent for ``idle_s`` while owed nothing: the call fails DEADLINE_EXCEEDED
+  (a slow writer keeps the pipeline open with empty non-final packets).
+
 A final packet is acked SUCCESS only once this replica is finalized (after the
 downstream acked it finalized too). A replica this node found bad, and any
 REPLICATION copy, is aborted; a replica left by a broken stream stays as RBW

@@ -135,11 +135,18 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
                 ),
             )
         context.add_callback(reader.close)
-        return self._chunks(reader, request.offset, request.length)
+        return self._chunks(context, reader, request.offset, request.length)
 
-    def _chunks(self, reader, offset: int, length: int) -> Iterator[dt.ReadChunk]:
+    def _chunks(self, context, reader, offset: int, length: int) -> Iterator[dt.ReadChunk]:
         with reader:
-            for at, data, sums in reader.chunks(offset, length, max_bytes=self._packet_bytes):
+            pieces = reader.chunks(offset, length, max_bytes=self._packet_bytes)
+            while True:
+                try:
+                    at, data, sums = next(pieces)
+                except StopIteration:
+                    return
+                except Exception as e:  # a failing disk: say so, in the one error table
+                    _fail(context, e)
                 yield dt.ReadChunk(
                     offset=at,
                     data=data,
