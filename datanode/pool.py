@@ -104,17 +104,30 @@ class BlockPool:
         return ReplicaWriter(self, rec, data_fd, meta_fd, created=True)
 
     def reopen(
-        self, block_id: int, old_gen_stamp: int, new_gen_stamp: int, length: int
+        self,
+        block_id: int,
+        old_gen_stamp: int,
+        new_gen_stamp: int,
+        length: int,
+        *,
+        recovery: bool = False,
     ) -> ReplicaWriter:
+        """APPEND (``recovery`` False): a finalized replica holding exactly ``length``
+        bytes. PIPELINE_RECOVERY: a replica being written, or one this node finalized
+        on the last packet before a node upstream failed, cut back to ``length``."""
         with self._lock:
             old = self._live(block_id)
             what = f"{self.name} {old.name}"
-            if old.state == FINALIZED:  # APPEND
+            if old.state == FINALIZED:
                 if old_gen_stamp not in (0, old.gen_stamp):
                     raise ReplicaNotFound(
                         f"{what}: finalized with another gen stamp than {old_gen_stamp}"
                     )
-                if old.num_bytes != length:
+                # APPEND: exactly its bytes. PIPELINE_RECOVERY after the last packet
+                # (this node finalized, one upstream failed before acking): cut back to
+                # what every node acknowledged, like a replica being written.
+                cut_back = recovery and old_gen_stamp == old.gen_stamp and old.num_bytes > length
+                if old.num_bytes != length and not cut_back:
                     raise InvalidArgument(f"{what}: holds {old.num_bytes} bytes, not {length}")
             else:  # PIPELINE_RECOVERY
                 if old.gen_stamp != old_gen_stamp:

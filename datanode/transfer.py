@@ -106,7 +106,11 @@ class DataTransferService(datatransfer_pb2_grpc.DataTransferServicer):
                     f"{header.previous_gen_stamp}"
                 )
             return pool.reopen(
-                block.block_id, header.previous_gen_stamp, block.gen_stamp, block.num_bytes
+                block.block_id,
+                header.previous_gen_stamp,
+                block.gen_stamp,
+                block.num_bytes,
+                recovery=header.stage == dt.PIPELINE_RECOVERY,
             )
         raise InvalidArgument(f"unknown write stage {header.stage}")
 

@@ -57,14 +57,14 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
     expected = hint if isinstance(hint, type) else None
     if isinstance(hint, types.GenericAlias):
         expected = typing.get_origin(hint)
+    if expected is tuple and isinstance(value, list):  # TOML has arrays, not tuples
+        value = tuple(value)
     if expected is not None and not (
         isinstance(value, expected) and not (expected is int and isinstance(value, bool))
     ):
         raise ConfigError(
             f"{key}: expected {getattr(expected, '__name__', expected)}, got {value!r}"
         )
-    if expected is tuple:
-        return tuple(value)
     return value
 
 

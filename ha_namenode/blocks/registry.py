@@ -134,12 +134,8 @@ class DatanodeRegistry:
     def register(self, datanode: Datanode) -> None:
         """After its registration applied: it is heard now, and owes a full report."""
         now = self._clock()
-        with self._lock:
-            old = self._nodes.get(datanode.id)
-            node = _Node(datanode, now, heard=True)
-            if old is not None:
-                node.stats = old.stats
-            self._nodes[datanode.id] = node
+        with self._lock:  # a restarted DataNode's old capacity no longer holds: wait for it
+            self._nodes[datanode.id] = _Node(datanode, now, heard=True)
 
     def update(self, datanode: Datanode) -> None:
         """A registration or admin change applied: keep its runtime state."""

@@ -228,7 +228,7 @@ def test_a_full_datanode_is_skipped_cleanly(make_cluster):
             fs.write_bytes(f"/f{i}", data)
             assert fs.read_bytes(f"/f{i}") == data
             assert all(full.address not in b.hosts for b in fs.block_locations(f"/f{i}"))
-        assert healthy(fs)
+        wait_until(lambda: healthy(fs), 30, "fsck healthy", poll=0.5)
     leftovers = [
         p for p in (cluster.base_dir / full.node_id).rglob("blk_*") if not p.name.endswith(".meta")
     ]

@@ -177,6 +177,22 @@ def test_reopen_for_pipeline_recovery_truncates_and_fences_the_old_writer(storag
     assert read(pool, 1, 2)[0] == data_of(50)[:37] + b"tail"
 
 
+def test_pipeline_recovery_cuts_back_a_replica_finalized_on_the_last_packet(storage):
+    # This node finalized the block; the one upstream died before acking: the writer
+    # resumes from the length every node acknowledged.
+    pool = storage.pool(POOL)
+    put(pool, 1, data_of(50), gs=1)
+    with pytest.raises(InvalidArgument):  # an append must match the length exactly
+        pool.reopen(1, 1, 2, 37)
+    with pytest.raises(ReplicaNotFound):  # a recovery names the stamp the replica has
+        pool.reopen(1, 7, 8, 37, recovery=True)
+    with pool.reopen(1, 1, 2, 37, recovery=True) as w:
+        assert (pool.get(1).state, w.num_bytes) == ("RBW", 37)
+        append(w, b"tail")
+        w.finalize()
+    assert read(pool, 1, 2)[0] == data_of(50)[:37] + b"tail"
+
+
 def test_recovery_of_a_corrupt_chunk_is_refused_and_the_replica_kept(storage, tmp_path):
     pool = storage.pool(POOL)
     w = pool.create(1, 1, BPC)
