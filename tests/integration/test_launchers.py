@@ -80,12 +80,13 @@ def exists(pid: int) -> bool:
 
 
 def test_dev_cluster_up_foreground_prints_how_to_use_it_and_stops(tmp_path):
-    """What `make run` does: 3 NameNodes in the foreground; SIGTERM (or Ctrl-C) stops all."""
+    """What `make run` does: 3 NameNodes and 3 DataNodes in the foreground; SIGTERM (or
+    Ctrl-C) stops all."""
     base = tmp_path / "dev"
     process = start_foreground(base)
     try:
         text = wait_for_line(process, "dev down --dir", 60)
-        assert "hafs dev cluster is up (Ctrl-C stops it): 3 NameNode(s)" in text
+        assert "hafs dev cluster is up (Ctrl-C stops it): 3 NameNode(s), 3 DataNode(s)" in text
         conf = base / "cluster.toml"
         assert f"export HAFS_CONF={conf}" in text
         listing = subprocess.run(
@@ -96,7 +97,7 @@ def test_dev_cluster_up_foreground_prints_how_to_use_it_and_stops(tmp_path):
         )
         assert listing.returncode == 0, listing.stderr
         pids = node_pids(base)
-        assert len(pids) == 3 and all(exists(pid) for pid in pids)
+        assert len(pids) == 6 and all(exists(pid) for pid in pids)
         process.send_signal(signal.SIGTERM)
         assert process.wait(30) == 0
         assert not [pid for pid in pids if exists(pid)]
@@ -128,7 +129,7 @@ def test_dev_down_stops_a_foreground_cluster(tmp_path):
 
 
 def kill_namenodes_under(base: Path) -> None:
-    """Reap NameNodes a failed test left behind: each writes its pid to in_use.lock."""
+    """Reap nodes a failed test left behind: each writes its pid to an in_use.lock."""
     for lock in base.glob("*/in_use.lock"):
         text = lock.read_text().strip()
         if text.isdigit():
