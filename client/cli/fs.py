@@ -3,15 +3,16 @@
 ``DashGroup`` maps a leading ``-ls`` to the ``ls`` subcommand, so both
 ``hactl fs -ls /`` and ``hactl fs ls /`` work; the subcommands declare hdfs's
 single-dash options (``-R``, ``-skipTrash``, ``-immediate``) directly, which
-click accepts as long options. The commands live in ``fsquery`` (reads) and
-``fschange`` (changes).
+click accepts as long options. The commands live in ``fsquery`` (reads),
+``fschange`` (changes) and ``fsdata`` (file data: put, get, cat, appendToFile,
+checksum).
 """
 
 from __future__ import annotations
 
 import click
 
-from client.cli import fschange, fsquery
+from client.cli import fschange, fsdata, fsquery
 
 
 class DashGroup(click.Group):
@@ -33,5 +34,5 @@ def fs() -> None:
     """File system commands, as in hdfs dfs: hactl fs -ls /"""
 
 
-for _command in (*fsquery.COMMANDS, *fschange.COMMANDS):
+for _command in (*fsquery.COMMANDS, *fschange.COMMANDS, *fsdata.COMMANDS):
     fs.add_command(_command)

@@ -1,5 +1,6 @@
 """The changing ``hactl fs`` commands: ``-mkdir -mv -rm -rmdir -chmod -chown -chgrp
--setrep -expunge``, printing what ``hdfs dfs`` prints.
+-setrep -expunge``, printing what ``hdfs dfs`` prints. ``-setrep -w`` then waits
+for the replicas (``fsdata.wait_for_replication``), at most ``--timeout`` seconds.
 
 JSON shapes (``--json``): ``-mkdir`` a list of FileStatus; ``-mv`` a list of
 ``{"src", "dst"}``; ``-rm``/``-rmdir`` a list of ``{"path", "trash_path"}``
@@ -16,6 +17,7 @@ from collections.abc import Iterator
 import click
 
 from client.cli.context import json_option, pass_state, report_for
+from client.cli.fsdata import wait_for_replication
 from client.cli.fsformat import ModeChange, absolute, parse_mode, parse_owner
 from client.types import FileStatus, octal_string
 from hafs_api.errors import DirectoryNotEmpty, HafsError, IsADirectory, ParentNotDirectory
@@ -228,24 +230,37 @@ def chgrp(state, recursive, json_, group, paths) -> None:
     is_flag=True,
     help="Accepted for compatibility: directories are always done recursively.",
 )
+@click.option("-w", "wait", is_flag=True, help="Wait until every block has N replicas.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=600,
+    show_default=True,
+    metavar="SECONDS",
+    help="With -w: give up after this long.",
+)
 @json_option
 @click.argument("replication", type=click.IntRange(min=1), metavar="N")
 @click.argument("paths", nargs=-1, required=True)
 @pass_state
-def setrep(state, recursive, json_, replication, paths) -> None:
-    """Set the replication of files (every file under a directory)."""
+def setrep(state, recursive, wait, timeout, json_, replication, paths) -> None:
+    """Set the replication of files (every file under a directory); -w waits for it."""
     report = report_for(state, json_, "setrep")
     client = state.client()
+    done = []
     for arg in paths:
         try:
             top = client.stat(absolute(arg, client.home))
             for st in _tree(client, top):
                 if st.is_file:
                     changed = client.set_replication(st.path, replication)
+                    done.append(st.path)
                     report.line(f"Replication {replication} set: {st.path}")
                     report.record({"path": st.path, "replication": replication, "changed": changed})
         except HafsError as err:
             report.error(err, arg)
+    if wait:
+        wait_for_replication(client, report, done, replication, timeout)
     report.finish()
 
 
