@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 
 from datanode.config import ConfigError, DataNodeConfig
 from datanode.node import DataNode
+from hafs_api.settings import wait_for_stop_signal
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -32,15 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as e:
         logging.getLogger("datanode").error("cannot start: %s", e)
         return 1
-    stopping = threading.Event()
-
-    def on_signal(signum, frame):
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     print(f"hafs datanode {node.datanode_id} serving on {node.address}", flush=True)
-    stopping.wait()
+    wait_for_stop_signal()
     node.stop()
     return 0
 

@@ -22,7 +22,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any
 
-from hafs_api.settings import ConfigError, apply_env, load_toml, parse_address, section
+from hafs_api import settings
+from hafs_api.settings import ConfigError, parse_address, section
 
 __all__ = ["ConfigError", "DataNodeConfig", "DataNodeSection", "NameserviceSection"]
 
@@ -64,11 +65,7 @@ class DataNodeConfig:
     def load(
         cls, path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | None = None
     ) -> DataNodeConfig:
-        data = load_toml(path)
-        apply_env(data, os.environ if env is None else env)
-        config = cls.from_dict(data)
-        validate(config)
-        return config
+        return settings.load(cls.from_dict, validate, path, env)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataNodeConfig:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import sys
-import threading
 
 from ha_namenode.config import ConfigError, NameNodeConfig
 from ha_namenode.consensus.raft import StartupError
 from ha_namenode.node import DataDirInUse, NameNode
+from hafs_api.settings import wait_for_stop_signal
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,15 +34,8 @@ def main(argv: list[str] | None = None) -> int:
     except (DataDirInUse, StartupError, OSError) as e:
         logging.getLogger("ha_namenode").error("cannot start: %s", e)
         return 1
-    stopping = threading.Event()
-
-    def on_signal(signum, frame):
-        stopping.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     print(f"hafs namenode {config.namenode.id} serving on {node.address}", flush=True)
-    stopping.wait()
+    wait_for_stop_signal()
     node.stop()
     return 0
 

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from ha_namenode.consensus.base import RaftSettings
-from hafs_api.settings import ConfigError, apply_env, load_toml, parse_address, section
+from hafs_api import settings
+from hafs_api.settings import ConfigError, parse_address, section
 
 __all__ = ["ConfigError", "NameNodeConfig", "parse_address"]
 
@@ -113,11 +114,7 @@ class NameNodeConfig:
     def load(
         cls, path: str | os.PathLike | None = None, env: typing.Mapping[str, str] | None = None
     ) -> NameNodeConfig:
-        data = load_toml(path)
-        apply_env(data, os.environ if env is None else env)
-        config = cls.from_dict(data)
-        validate(config)
-        return config
+        return settings.load(cls.from_dict, validate, path, env)
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NameNodeConfig:

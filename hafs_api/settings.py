@@ -7,7 +7,8 @@ the same way, and every error names the bad key:
 * ``apply_env(data, env)`` overlays ``HAFS__SECTION__KEY`` variables, parsed as
   TOML scalars and falling back to plain strings;
 * ``section(cls, raw, name)`` builds one frozen dataclass, refusing unknown
-  keys and values of the wrong type.
+  keys and values of the wrong type;
+* ``load(from_dict, validate, path, env)`` does all three and validates once.
 
 Imports: the standard library only.
 """
@@ -36,6 +37,31 @@ def load_toml(path: str | os.PathLike | None) -> dict[str, Any]:
         raise ConfigError(f"config file {path} does not exist") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+
+
+def load(
+    from_dict: typing.Callable[[dict[str, Any]], Any],
+    validate: typing.Callable[[Any], None],
+    path: str | os.PathLike | None,
+    env: typing.Mapping[str, str] | None,
+):
+    """File, then environment (``os.environ`` when ``env`` is None), then validation."""
+    data = load_toml(path)
+    apply_env(data, os.environ if env is None else env)
+    config = from_dict(data)
+    validate(config)
+    return config
+
+
+def wait_for_stop_signal() -> None:
+    """Block the main thread until SIGTERM or SIGINT (a daemon's clean stop)."""
+    import signal
+    import threading
+
+    stopping = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stopping.set())
+    stopping.wait()
 
 
 def section(cls: type, raw: Any, name: str):
