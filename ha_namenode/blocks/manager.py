@@ -25,6 +25,7 @@ from hafs_api.errors import InvalidArgument, NotLeader
 
 log = logging.getLogger(__name__)
 INVALIDATION_RESEND_S = 10.0
+FULL_REPORT_ASK_S = 10.0  # a DataNode that owes this leader a full report is asked this often
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +62,7 @@ class BlockManager:
         )
         self._clock = clock
         self._invalidations_sent: dict[str, float] = {}
+        self._report_asked: dict[str, float] = {}
         self._rng = random.Random()
         if not settings.token_secret:
             log.warning("blocks.token_secret is empty: DataNodes will refuse every block request")
@@ -80,6 +82,7 @@ class BlockManager:
             datanodes = self.ns.view(lambda v: v.datanodes())
             self.registry.reset(term, datanodes)
             self._invalidations_sent.clear()
+            self._report_asked.clear()
             log.info(
                 "term %d: tracking %d DataNodes; deletions wait for full reports",
                 term,
@@ -110,6 +113,12 @@ class BlockManager:
             return term, None
         commands = self.registry.take(datanode)
         now = self._clock()
+        if not self.registry.has_reported(datanode):
+            # It re-registers and reports by itself on a new term; ask in case it did not.
+            asked = self._report_asked.setdefault(datanode, now)
+            if now - asked >= FULL_REPORT_ASK_S:
+                commands.append(SendFullReport())
+                self._report_asked[datanode] = now
         if now - self._invalidations_sent.get(datanode, -1e9) >= INVALIDATION_RESEND_S:
             pending = self.ns.view(
                 lambda v: v.invalidations(datanode, self.settings.deletes_per_heartbeat)

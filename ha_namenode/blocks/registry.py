@@ -157,6 +157,11 @@ class DatanodeRegistry:
             node.stats = stats
             return True
 
+    def has_reported(self, datanode: str) -> bool:
+        with self._lock:
+            node = self._nodes.get(datanode)
+            return node is not None and node.reported
+
     def mark_reported(self, datanode: str) -> None:
         with self._lock:
             node = self._nodes.get(datanode)

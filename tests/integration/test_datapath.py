@@ -164,6 +164,24 @@ def test_a_corrupt_replica_is_read_around_reported_and_replaced(make_cluster):
         assert fs.read_bytes("/c") == data
 
 
+def test_the_scanner_finds_a_corrupt_replica_nobody_reads(make_cluster):
+    cluster = start(make_cluster, datanode={"scan_period_s": 1.0})
+    with client_of(cluster) as fs:
+        data = os.urandom(BLOCK)
+        fs.write_bytes("/cold", data)
+        block = fs.block_locations("/cold")[0]
+        wait_until(lambda: len(replica_files(cluster, block.block_id)) == 3, 10, "3 replicas")
+        victim, path = sorted(replica_files(cluster, block.block_id).items())[0]
+        raw = bytearray(path.read_bytes())
+        raw[-1] ^= 0x01
+        path.write_bytes(bytes(raw))
+        wait_until(lambda: fs.fsck("/cold").corrupt == 1, 20, "the scanner's report", poll=0.2)
+        wait_until(lambda: healthy(fs) and fs.fsck("/cold").corrupt == 0, 60, "replaced", poll=0.5)
+        good = replica_files(cluster, block.block_id)
+        assert len(good) == 3 and good[victim].read_bytes() == data  # rewritten in place
+        assert fs.read_bytes("/cold") == data
+
+
 def test_killing_a_datanode_mid_write_continues_the_pipeline(make_cluster):
     cluster = start(make_cluster, datanodes=4)
     with client_of(cluster) as fs:

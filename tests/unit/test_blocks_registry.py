@@ -112,6 +112,9 @@ def test_register_is_heard_now_and_owes_a_full_report():
     assert views["dn1"].liveness is LIVE and not views["dn1"].reported
     assert views["dn1"].stats == Stats()  # a restarted node reports its room afresh
     assert views["dn4"].liveness is LIVE and registry.known("dn4")
+    assert not registry.has_reported("dn1") and not registry.has_reported("dn9")
+    registry.mark_reported("dn1")
+    assert registry.has_reported("dn1")
 
 
 def test_update_keeps_runtime_state_and_adds_unknown_nodes_unheard():
