@@ -1,16 +1,23 @@
 """``python -m benchmarks [--quick]`` (``make bench``, ``make bench QUICK=1``).
 
-Runs three benchmarks, each against fresh NameNode processes on 127.0.0.1:
+Runs five benchmarks, each against fresh NameNode (and DataNode) processes on
+127.0.0.1:
 
 - ``metadata``: namespace operations at concurrency 1, 16 and 64, on a
   3-NameNode Raft group and, for reference, on a single NameNode;
 - ``failover``: the write pause when the leader is SIGKILLed (20 times; 5 quick);
-- ``scale``: image, snapshot and restart with 1,000,000 files (100,000 quick).
+- ``scale``: image, snapshot and restart with 1,000,000 files (100,000 quick);
+- ``datapath``: one client's put and get of a 1 GiB file (256 MiB quick) at
+  replication 3 and 1, beside a raw gRPC stream and ``cp``;
+- ``rereplication``: the time to copy a SIGKILLed DataNode's replicas again,
+  with 256 MiB, 1 GiB and 4 GiB written (64 and 256 MiB quick).
 
 Prints a table per benchmark, writes everything to one JSON file
 (``benchmarks/results/<date>[-quick].json``) and regenerates
-``docs/benchmarks.md`` from it. A benchmark that fails is recorded with its
-error; the others still run, and the exit status is 1.
+``docs/benchmarks.md`` from it. A run of a subset (``--only``) writes
+``<date>[-quick]-<names>.json`` instead and leaves the docs alone. A
+benchmark that fails is recorded with its error; the others still run, and
+the exit status is 1.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import datetime
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -27,13 +35,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from benchmarks import failover, metadata, report, scale
+from benchmarks import datapath, failover, metadata, report, report_data, rereplication, scale
 from benchmarks.common import load_average, raft_settings, running
 from chaos.cluster import LocalCluster
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-BENCHMARKS = ("metadata", "failover", "scale")
+BENCHMARKS = ("metadata", "failover", "scale", "datapath", "rereplication")
+MiB = 1 << 20
 
 
 def settings(quick: bool) -> dict[str, Any]:
@@ -45,6 +54,9 @@ def settings(quick: bool) -> dict[str, Any]:
             "single_repeats": 1,
             "kills": 5,
             "files": 100_000,
+            "datapath_bytes": 256 * MiB,
+            "datapath_runs": 2,
+            "rereplication_bytes": [64 * MiB, 256 * MiB],
         }
     return {
         "seconds": 5.0,
@@ -53,6 +65,9 @@ def settings(quick: bool) -> dict[str, Any]:
         "single_repeats": 1,
         "kills": 20,
         "files": 1_000_000,
+        "datapath_bytes": 1024 * MiB,
+        "datapath_runs": 3,
+        "rereplication_bytes": [256 * MiB, 1024 * MiB, 4096 * MiB],
     }
 
 
@@ -114,7 +129,37 @@ def run_scale(tmp: Path, cfg: dict[str, Any], log) -> dict[str, Any]:
     return out
 
 
-RUNNERS = {"metadata": run_metadata, "failover": run_failover, "scale": run_scale}
+def run_datapath(tmp: Path, cfg: dict[str, Any], log) -> dict[str, Any]:
+    size, runs = cfg["datapath_bytes"], cfg["datapath_runs"]
+    log(f"datapath: {size / MiB:,.0f} MiB, 3 NameNodes + 3 DataNodes, {runs} round(s)")
+    base = tmp / "datapath"
+    cluster = LocalCluster(
+        base / "cluster", namenodes=3, datanodes=3, namespace={"trash_interval_s": 0}
+    )
+    try:
+        with running(cluster):
+            out = datapath.run(cluster, base / "local", size, runs, log=log)
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    log(report_data.datapath_console(out))
+    return out
+
+
+def run_rereplication(tmp: Path, cfg: dict[str, Any], log) -> dict[str, Any]:
+    sizes = cfg["rereplication_bytes"]
+    log(f"rereplication: {', '.join(f'{s / MiB:,.0f}' for s in sizes)} MiB, 4 DataNodes")
+    out = rereplication.run(tmp / "rereplication", sizes, log=log)
+    log(report_data.rereplication_console(out))
+    return out
+
+
+RUNNERS = {
+    "metadata": run_metadata,
+    "failover": run_failover,
+    "scale": run_scale,
+    "datapath": run_datapath,
+    "rereplication": run_rereplication,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -122,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
     )
     parser.add_argument(
-        "--quick", action="store_true", help="shorter phases, fewer kills and files"
+        "--quick", action="store_true", help="shorter phases; fewer kills, files and bytes"
     )
     parser.add_argument(
         "--only", default=",".join(BENCHMARKS), help=f"comma-separated subset of {BENCHMARKS}"
@@ -161,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
             "load_average_before": load_average(),
             "shared": "other engineers' test suites may run on this machine at the same time",
         },
-        "setup": "NameNode processes on 127.0.0.1, SQLite synchronous=FULL, "
+        "setup": "NameNode (and DataNode) processes on 127.0.0.1, SQLite synchronous=FULL, "
         "load generator on the same host",
         "seconds": {},
         "errors": {},
@@ -181,6 +226,8 @@ def main(argv: list[str] | None = None) -> int:
     result["machine"]["load_average_after"] = load_average()
     log(report.targets_console(result))
     suffix = "-quick" if args.quick else ""
+    if set(chosen) != set(BENCHMARKS):  # a subset never overwrites the day's full file
+        suffix += "-" + "-".join(chosen)
     out = args.out or RESULTS / f"{stamp:%Y-%m-%d}{suffix}.json"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from benchmarks import report_data
 from benchmarks.common import table
 
 NAN = float("nan")
@@ -287,6 +288,7 @@ def targets_console(result: dict) -> str:
     out = "targets (issue 3):\n" + table(("target", "goal", "measured", "", "how"), rows, "llrll")
     out += "\n\netcd (quoted from issue 3, not measured) vs hafs (measured):\n"
     out += table(("", "etcd (quoted)", "hafs"), etcd_comparison(result), "lll")
+    out += report_data.targets_console(result)
     for name, error in result.get("errors", {}).items():
         out += f"\n{name} FAILED: {error}"
     return out
@@ -356,6 +358,7 @@ def markdown(result: dict) -> str:
         lines += _failover_md(result["failover"])
     if result.get("scale"):
         lines += _scale_md(result["scale"])
+    lines += report_data.markdown(result)
     return "\n".join(lines) + "\n"
 
 
