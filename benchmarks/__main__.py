@@ -162,6 +162,28 @@ RUNNERS = {
 }
 
 
+def merge(files: list[Path]) -> dict[str, Any]:
+    """One result from several runs: the first file's header, each benchmark (with its
+    settings and time) from the last file that has it; ``runs`` names the sources."""
+    result: dict[str, Any] = {}
+    runs = []
+    for path in files:
+        part = json.loads(path.read_text())
+        if not result:
+            result = {**part, "settings": dict(part["settings"]), "seconds": {}, "errors": {}}
+        found = [name for name in BENCHMARKS if name in part]
+        for name in found:
+            result[name] = part[name]
+            result["seconds"][name] = part["seconds"].get(name, 0)
+            if name in part.get("errors", {}):
+                result["errors"][name] = part["errors"][name]
+        result["settings"].update(part["settings"])
+        runs.append({"file": path.name, "date": part["date"], "benchmarks": found})
+    result["seconds"]["total"] = sum(result["seconds"].values())
+    result["runs"] = runs
+    return result
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
@@ -176,10 +198,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--no-doc", action="store_true", help="do not regenerate docs/benchmarks.md"
     )
+    parser.add_argument(
+        "--doc-from",
+        nargs="+",
+        type=Path,
+        metavar="JSON",
+        help="regenerate docs/benchmarks.md from these result files (each benchmark from "
+        "the last file that has it) and run nothing",
+    )
     parser.add_argument("--seconds", type=float, help="seconds per metadata phase")
     parser.add_argument("--kills", type=int, help="leader kills in the failover benchmark")
     parser.add_argument("--files", type=int, help="files in the scale benchmark")
     args = parser.parse_args(argv)
+    if args.doc_from:
+        DOC.write_text(report.markdown(merge(args.doc_from)))
+        print(f"wrote {DOC}", file=sys.stderr)
+        return 0
     chosen = [b.strip() for b in args.only.split(",") if b.strip()]
     unknown = set(chosen) - set(BENCHMARKS)
     if unknown:
