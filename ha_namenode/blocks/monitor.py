@@ -126,8 +126,13 @@ class BlockMonitor:
                 ),
             )
         by_node: dict[str, list[tuple[int, int]]] = {}
-        for removal in plan.removals:
-            by_node.setdefault(removal.datanode, []).append((removal.block_id, removal.gen_stamp))
+        for removal in plan.removals:  # each once, until its report of the deletion is due
+            if registry.start_delete(
+                removal.block_id, removal.datanode, settings.replication_timeout_s
+            ):
+                by_node.setdefault(removal.datanode, []).append(
+                    (removal.block_id, removal.gen_stamp)
+                )
         for datanode, doomed in by_node.items():
             registry.queue(datanode, DeleteBlocks(tuple(doomed)))
         self._partial.add(plan.health)

@@ -107,6 +107,7 @@ class DatanodeRegistry:
         self._lock = threading.Lock()
         self._nodes: dict[str, _Node] = {}
         self._copies: dict[int, Copy] = {}
+        self._deleting: dict[tuple[int, str], float] = {}  # (block, datanode) -> deadline
         self.term = 0
 
     # ---- leadership ----------------------------------------------------------------
@@ -118,12 +119,14 @@ class DatanodeRegistry:
             self.term = term
             self._nodes = {d.id: _Node(d, now) for d in datanodes}
             self._copies.clear()
+            self._deleting.clear()
 
     def clear(self) -> None:
         with self._lock:
             self.term = 0
             self._nodes.clear()
             self._copies.clear()
+            self._deleting.clear()
 
     # ---- from the DataNodes -------------------------------------------------------
 
@@ -197,6 +200,17 @@ class DatanodeRegistry:
             for block_id in [b for b, c in self._copies.items() if c.deadline < now]:
                 del self._copies[block_id]
             return dict(self._copies)
+
+    def start_delete(self, block_id: int, datanode: str, timeout: float) -> bool:
+        """Note a deletion ordered; False if one is already on its way (not timed out)."""
+        now = self._clock()
+        with self._lock:
+            if self._deleting.get((block_id, datanode), 0.0) > now:
+                return False
+            if len(self._deleting) > 100_000:  # forget the ones long done
+                self._deleting = {k: d for k, d in self._deleting.items() if d > now}
+            self._deleting[(block_id, datanode)] = now + timeout
+            return True
 
     def finish_copy(self, block_id: int) -> None:
         with self._lock:

@@ -165,7 +165,7 @@ def expect(txn: StoreTxn, block: Block, datanodes: tuple[str, ...]) -> None:
 def min_replicated(
     txn: StoreView, blocks: list[Block], last: c.BlockRef | None, minimum: int
 ) -> bool:
-    """Every block has ``minimum`` finalized replicas (the last one at ``last``'s length)."""
+    """Each of ``blocks`` has ``minimum`` finalized replicas (``last`` at its length)."""
     for block in blocks:
         gen_stamp, length = block.gen_stamp, None
         if last is not None and block.id == last.block_id:

@@ -282,3 +282,14 @@ def test_views_describe_each_node():
     )
     assert view.stats.remaining == 60 and view.reported and view.since_heartbeat == 2.0
     assert view.usable and view.counts
+
+
+def test_a_deletion_is_ordered_once_until_it_times_out():
+    registry, clock = leader("dn1")
+    assert registry.start_delete(7, "dn1", timeout=10)
+    assert not registry.start_delete(7, "dn1", timeout=10)
+    assert registry.start_delete(7, "dn2", timeout=10)  # another replica of the block
+    clock.advance(11)
+    assert registry.start_delete(7, "dn1", timeout=10)  # not reported deleted: order again
+    registry.reset(2, [datanode("dn1")])
+    assert registry.start_delete(7, "dn2", timeout=10)  # a new term forgets them

@@ -180,3 +180,20 @@ def test_block_recovery_commits_the_agreed_length(ns: Namespace) -> None:
     assert after.gen_stamp > block.gen_stamp and after.targets == ("dn2", "dn3")
     assert states(ns, block.block_id)["dn2"] == (after.gen_stamp, 300, "FINALIZED")
     assert ReplicaState.FINALIZED.name == "FINALIZED"
+
+
+def test_complete_checks_the_last_two_blocks_only(ns: Namespace) -> None:
+    register(ns)
+    ns.do(Create("/big", 0o644, "c1", 3, BS))
+    refs = []
+    previous = None
+    for _ in range(3):
+        b = ns.do(AddBlock("/big", "c1", previous=previous, targets=DNS))
+        previous = BlockRef(b.block_id, b.gen_stamp, BS)
+        refs.append(previous)
+    last = refs[-1]
+    report(ns, "dn1", (refs[1].block_id, refs[1].gen_stamp, BS, REPORTED_FINALIZED))
+    assert ns.do(Complete("/big", "c1", last=last, min_replication=1)) == Done(False)
+    report(ns, "dn1", (last.block_id, last.gen_stamp, BS, REPORTED_FINALIZED))
+    # the first block's report is still on its way: its pipeline acknowledged it long ago
+    assert ns.do(Complete("/big", "c1", last=last, min_replication=1)) == Done()
