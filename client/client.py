@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from client import convert
+from client import glob as globbing
 from client.admin import DatanodeAdmin
 from client.config import ClientConfig, from_addresses, load
 from client.files import FileAccess, normalize
@@ -183,6 +184,22 @@ class Client(FileAccess, DatanodeAdmin):
             yield current, dirs, files
             stack.extend(paths.child(current, name) for name in reversed(dirs))
 
+    def glob(self, pattern: str) -> list[str]:
+        """The paths matching an HDFS glob (``/logs/2024-*/part-[0-9]*.{csv,json}``),
+        sorted; ``[pattern]`` for an existing path without wildcards, ``[]`` when
+        nothing matches. See ``client.glob`` for the syntax."""
+        return globbing.glob(normalize(pattern), self._glob_listing, self.exists)
+
+    def _glob_listing(self, path: str) -> list[tuple[str, bool]]:
+        """``(name, is_dir)`` of a directory's entries; none for a missing path or a file."""
+        try:
+            entries = list(self.iter_ls(path))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        if len(entries) == 1 and entries[0].path == normalize(path) and entries[0].is_file:
+            return []  # the listing of a file is the file itself
+        return [(entry.name, entry.is_dir) for entry in entries]
+
     def content_summary(self, path: str) -> ContentSummary:
         path = normalize(path)
         resp = self._call("GetContentSummary", pb.GetContentSummaryRequest(path=path))
@@ -241,6 +258,10 @@ class Client(FileAccess, DatanodeAdmin):
             mutation=True,
         )
         return resp.trash_path or None
+
+    def rm(self, path: str, recursive: bool = False, skip_trash: bool = False) -> str | None:
+        """``delete`` by its shell name (``hdfs dfs -rm``)."""
+        return self.delete(path, recursive=recursive, skip_trash=skip_trash)
 
     def chmod(self, path: str, mode: int) -> None:
         path = normalize(path)

@@ -389,6 +389,8 @@ def test_namespace_changes(namenode):
         assert client.exists("/x/a.csv") and not client.exists("/data/a.csv")
         assert client.delete("/x", recursive=True) == "/user/alice/.Trash/Current/x"
         assert client.delete("/data/c.bin", skip_trash=True) is None
+        client.mkdir("/gone")
+        assert client.rm("/gone", skip_trash=True) is None and not client.exists("/gone")
         assert client.set_replication("/data/b.csv", 2) is True
         assert client.stat("/data/b.csv").replication == 2
         usage = {s.path: (s.length, s.space_consumed) for s in client.du("/data")}
