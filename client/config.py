@@ -17,6 +17,26 @@ The file is TOML, found from an explicit path (``hactl --conf FILE``), else
 Layering: dataclass defaults, then the file; ``$HAFS_USER`` and the login name
 only fill a ``user`` the file leaves out. Every error names the bad key.
 
+Logical cluster names: ``load("prod")`` (and so ``hactl --conf prod``,
+``$HAFS_CONF=prod``, ``Client.from_config("prod")``) reads the table ``[prod]``
+of the user's cluster registry, ``$XDG_CONFIG_HOME/hafs/clusters.toml`` (default
+``~/.config/hafs/clusters.toml``). Each table holds exactly what a cluster
+config file holds, one level down::
+
+    [prod]
+    default_nameservice = "ns1"
+    [prod.nameservices.ns1]
+    namenodes = ["nn1.prod:8020", "nn2.prod:8020", "nn3.prod:8020"]
+    [prod.client]
+    user = "alice"
+
+    [dev.nameservices.ns1]
+    namenodes = ["127.0.0.1:8020"]
+
+A ``str`` without a ``/`` and not ending in ``.toml`` is a cluster name when the
+registry defines it, else a file path; a ``Path``, or a string with a ``/`` or a
+``.toml`` suffix, is always a file path. Errors name the cluster and the file.
+
 Imports: the standard library and ``hafs_api.errors`` only.
 """
 
@@ -24,6 +44,7 @@ from __future__ import annotations
 
 import getpass
 import os
+import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +55,9 @@ from hafs_api.errors import InvalidArgument
 
 ENV_CONF = "HAFS_CONF"
 ENV_USER = "HAFS_USER"
+ENV_XDG_CONFIG_HOME = "XDG_CONFIG_HOME"
+CLUSTERS_FILE = Path("hafs", "clusters.toml")  # under the XDG config home
+CLUSTER_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]*")
 DEFAULT_NAMESERVICE = "ns1"
 
 
@@ -82,24 +106,75 @@ def default_user() -> str:
 
 
 def load(path: str | os.PathLike[str] | None = None) -> ClientConfig:
-    """Read the config from ``path``, else ``$HAFS_CONF``; ConfigError when neither is set."""
+    """Read the config from ``path`` (a file or a cluster name), else ``$HAFS_CONF``;
+    ConfigError when neither is set."""
     chosen = path if path is not None else os.environ.get(ENV_CONF)
     if not chosen:
         raise ConfigError(f"no client configuration: pass --conf FILE or set ${ENV_CONF}")
+    if isinstance(chosen, str) and _may_be_cluster_name(chosen):
+        registry = clusters_file()
+        if chosen in _read_registry(registry, missing_ok=True):
+            return load_cluster(chosen)
+        if not Path(chosen).exists():
+            raise ConfigError(
+                f"{chosen!r} is neither a cluster in {registry} nor a configuration file"
+            )
     source = Path(chosen)
+    data = _read_toml(source)
+    try:
+        return from_mapping(data, source=source)
+    except ConfigError as exc:
+        raise ConfigError(f"{source}: {exc.message}") from None
+
+
+def clusters_file() -> Path:
+    """The cluster registry: ``$XDG_CONFIG_HOME/hafs/clusters.toml``, else under ``~/.config``."""
+    home = os.environ.get(ENV_XDG_CONFIG_HOME)
+    base = Path(home) if home and Path(home).is_absolute() else Path.home() / ".config"
+    return base / CLUSTERS_FILE
+
+
+def cluster_names() -> list[str]:
+    """The clusters the registry defines (none when it does not exist)."""
+    return list(_read_registry(clusters_file(), missing_ok=True))
+
+
+def load_cluster(name: str) -> ClientConfig:
+    """The config of cluster ``name`` in the registry; ConfigError naming it and the file."""
+    registry = clusters_file()
+    clusters = _read_registry(registry, missing_ok=True)
+    if name not in clusters:
+        known = ", ".join(clusters) or "none"
+        raise ConfigError(f"no cluster {name!r} in {registry} (clusters: {known})")
+    table = clusters[name]
+    if not isinstance(table, Mapping):
+        raise ConfigError(f"{registry}: {name}: expected a table [{name}]")
+    try:
+        return from_mapping(table, source=registry)
+    except ConfigError as exc:
+        raise ConfigError(f"{registry}: {name}.{exc.message}") from None
+
+
+def _may_be_cluster_name(value: str) -> bool:
+    return "/" not in value and not value.endswith(".toml") and bool(CLUSTER_NAME.fullmatch(value))
+
+
+def _read_registry(registry: Path, *, missing_ok: bool) -> dict[str, Any]:
+    if missing_ok and not registry.exists():
+        return {}
+    return _read_toml(registry)
+
+
+def _read_toml(source: Path) -> dict[str, Any]:
     try:
         with source.open("rb") as fh:
-            data = tomllib.load(fh)
+            return tomllib.load(fh)
     except FileNotFoundError:
         raise ConfigError(f"{source}: client configuration file not found") from None
     except IsADirectoryError:
         raise ConfigError(f"{source}: is a directory, not a configuration file") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    try:
-        return from_mapping(data, source=source)
-    except ConfigError as exc:
-        raise ConfigError(f"{source}: {exc.message}") from None
 
 
 def from_addresses(
@@ -217,7 +292,10 @@ __all__ = [
     "ClientSettings",
     "ConfigError",
     "NameserviceConfig",
+    "cluster_names",
+    "clusters_file",
     "from_addresses",
     "from_mapping",
     "load",
+    "load_cluster",
 ]
