@@ -19,6 +19,7 @@ import click
 from client.cli.context import json_option, pass_state, report_for
 from client.cli.fsdata import wait_for_replication
 from client.cli.fsformat import ModeChange, absolute, parse_mode, parse_owner
+from client.cli.globargs import expand
 from client.types import FileStatus, octal_string
 from hafs_api.errors import DirectoryNotEmpty, HafsError, IsADirectory, ParentNotDirectory
 
@@ -65,7 +66,8 @@ def mv(state, json_, args) -> None:
         raise click.UsageError("-mv: expected SRC... DST")
     report = report_for(state, json_, "mv")
     client = state.client()
-    *sources, target = args
+    *patterns, target = args
+    sources = expand(client, report, patterns)
     dst = absolute(target, client.home)
     if len(sources) > 1:
         try:
@@ -96,7 +98,7 @@ def rm(state, recursive, force, skip_trash, json_, paths) -> None:
     """Delete files (to trash, unless -skipTrash)."""
     report = report_for(state, json_, "rm")
     client = state.client()
-    for arg in paths:
+    for arg in expand(client, report, paths, missing_ok=force):
         path = absolute(arg, client.home)
         try:
             if not recursive and client.stat(path).is_dir:
@@ -128,7 +130,7 @@ def rmdir(state, ignore_non_empty, json_, paths) -> None:
     """Delete empty directories (never to trash)."""
     report = report_for(state, json_, "rmdir")
     client = state.client()
-    for arg in paths:
+    for arg in expand(client, report, paths):
         try:
             st = client.stat(absolute(arg, client.home))
             if not st.is_dir:
@@ -167,7 +169,7 @@ def chmod(state, recursive, json_, mode: ModeChange, paths) -> None:
     """Change permissions: octal (755, 1777) or symbolic (u+x,go-w,a=r,+t)."""
     report = report_for(state, json_, "chmod")
     client = state.client()
-    for arg in paths:
+    for arg in expand(client, report, paths):
         try:
             top = client.stat(absolute(arg, client.home))
             for st in _tree(client, top) if recursive else [top]:
@@ -183,7 +185,7 @@ def chmod(state, recursive, json_, mode: ModeChange, paths) -> None:
 def _set_owner(state, json_, command, owner, group, recursive, paths) -> None:
     report = report_for(state, json_, command)
     client = state.client()
-    for arg in paths:
+    for arg in expand(client, report, paths):
         try:
             top = client.stat(absolute(arg, client.home))
             for st in _tree(client, top) if recursive else [top]:
@@ -248,7 +250,7 @@ def setrep(state, recursive, wait, timeout, json_, replication, paths) -> None:
     report = report_for(state, json_, "setrep")
     client = state.client()
     done = []
-    for arg in paths:
+    for arg in expand(client, report, paths):
         try:
             top = client.stat(absolute(arg, client.home))
             for st in _tree(client, top):

@@ -38,6 +38,7 @@ import click
 
 from client.cli.context import json_option, pass_state, report_for
 from client.cli.fsformat import absolute
+from client.cli.globargs import expand
 from client.filecopy import COPYING
 from client.types import FileChecksum
 from hafs_api import paths
@@ -276,7 +277,8 @@ def get(state, overwrite, threads, json_, args) -> None:
     """Copy files or directory trees to the local disk."""
     report = report_for(state, json_, click.get_current_context().info_name)
     client = state.client()
-    sources, target = _split(args)
+    patterns, target = _split(args)
+    sources = expand(client, report, patterns)
     if len(sources) > 1 and not os.path.isdir(target):
         missing = not os.path.exists(target)
         cls = FileNotFound if missing else ParentNotDirectory
@@ -306,7 +308,7 @@ def cat(state, paths) -> None:
     report = report_for(state, False, "cat")
     client = state.client()
     out = sys.stdout.buffer
-    for arg in paths:
+    for arg in expand(client, report, paths):
         path = absolute(arg, client.home)
         try:
             with client.open(path, "rb") as f:
@@ -399,7 +401,7 @@ def checksum(state, json_, paths) -> None:
     """Print each file's checksum: PATH, algorithm, value in hex."""
     report = report_for(state, json_, "checksum")
     client = state.client()
-    for arg in paths:
+    for arg in expand(client, report, paths):
         path = absolute(arg, client.home)
         try:
             if client.stat(path).is_dir:

@@ -20,6 +20,7 @@ from client.cli.fsformat import (
     format_stat,
     found_line,
 )
+from client.cli.globargs import expand
 from hafs_api.errors import HafsError
 
 
@@ -35,7 +36,7 @@ def ls(state, recursive, directory, human, json_, paths) -> None:
     report = report_for(state, json_, "ls")
     client = state.client()
     fmt = LsFormatter(human=human)
-    for arg in paths or (client.home,):
+    for arg in expand(client, report, paths) if paths else [client.home]:
         try:
             st = client.stat(absolute(arg, client.home))
             if directory or not st.is_dir:
@@ -86,7 +87,7 @@ def stat(state, json_, args) -> None:
         raise click.UsageError("-stat: not enough arguments: expected a PATH")
     report = report_for(state, json_, "stat")
     client = state.client()
-    for arg in targets:
+    for arg in expand(client, report, targets):
         try:
             st = client.stat(absolute(arg, client.home))
         except HafsError as err:
@@ -109,7 +110,7 @@ def du(state, summary, human, header, json_, paths) -> None:
     report = report_for(state, json_, "du")
     client = state.client()
     found = []
-    for arg in paths or (client.home,):
+    for arg in expand(client, report, paths) if paths else [client.home]:
         path = absolute(arg, client.home)
         try:
             found += [client.content_summary(path)] if summary else client.du(path)
@@ -134,7 +135,7 @@ def count(state, quota, human, header, json_, paths) -> None:
     client = state.client()
     if header:
         report.line(count_header(quota))
-    for arg in paths:
+    for arg in expand(client, report, paths):
         try:
             summary = client.content_summary(absolute(arg, client.home))
         except HafsError as err:
@@ -164,16 +165,14 @@ _TESTS = {
 @click.argument("path")
 @pass_state
 def test(state, check, json_, path) -> None:
-    """Exit 0 if the test holds for PATH, else 1; prints nothing."""
+    """Exit 0 if the test holds for PATH (a glob: for all its matches), else 1."""
     if check is None:
         raise click.UsageError("-test: give one of -e, -d, -f, -z, -s")
     report = report_for(state, json_, "test")
     client = state.client()
+    targets = expand(client, report, [path], missing_ok=True)  # a glob: every match
     try:
-        st = client.stat(absolute(path, client.home))
-        result = _TESTS[check](st)
-    except (FileNotFoundError, NotADirectoryError):
-        result = False
+        result = bool(targets) and all(_holds(client, check, t) for t in targets)
     except HafsError as err:
         report.error(err, path)
         report.finish(None)
@@ -181,6 +180,13 @@ def test(state, check, json_, path) -> None:
     report.finish({"path": path, "test": check, "result": result})
     if not result:
         raise click.exceptions.Exit(1)
+
+
+def _holds(client, check: str, arg: str) -> bool:
+    try:
+        return _TESTS[check](client.stat(absolute(arg, client.home)))
+    except (FileNotFoundError, NotADirectoryError):
+        return False
 
 
 COMMANDS = (ls, stat, du, count, test)

@@ -1,6 +1,8 @@
 """The ``hactl`` command group: global options and the subcommand groups.
 
 ``hactl [--conf FILE] [--user NAME] [--json] fs|fsck|dn|ha|image|namenode|datanode|dev ...``.
+``hactl completion bash|zsh|fish`` prints click's shell completion script (the
+same as ``_HACTL_COMPLETE=bash_source hactl``).
 ``hactl namenode start --config FILE``, ``hactl datanode start --config FILE`` and
 ``hactl dev ...`` (``client/cli/dev.py``) replace this process with ``python -m
 ha_namenode`` / ``python -m datanode`` / ``python -m chaos dev ...``
@@ -32,7 +34,13 @@ from hafs_api.errors import HafsError
 @click.option("--json", "json_", is_flag=True, help="Machine-readable JSON output.")
 @click.pass_context
 def cli(ctx: click.Context, conf: str | None, user: str | None, json_: bool) -> None:
-    """hafs command line: hactl fs -ls /, hactl ha status, hactl image query."""
+    """hafs command line: hactl fs -ls /, hactl ha status, hactl image query.
+
+    \b
+    Shell completion (bash; likewise zsh, fish):
+      eval "$(_HACTL_COMPLETE=bash_source hactl)"    in ~/.bashrc, or
+      hactl completion bash > ~/.local/share/bash-completion/completions/hactl
+    """
     state = ctx.ensure_object(State)
     state.conf = conf if conf is not None else state.conf
     state.user = user if user is not None else state.user
@@ -76,6 +84,20 @@ def datanode() -> None:
 def start_datanode(config: str) -> None:
     """Replace hactl with: python -m datanode --config FILE"""
     exec_daemon("datanode", "datanode", config)
+
+
+@cli.command("completion")
+@click.argument("shell", type=click.Choice(["bash", "zsh", "fish"]))
+@click.pass_context
+def completion(ctx: click.Context, shell: str) -> None:
+    """Print the shell completion script: eval "$(hactl completion bash)"."""
+    from click.shell_completion import get_completion_class
+
+    complete = get_completion_class(shell)
+    if complete is None:  # click knows the three shells it is offered
+        raise Failure(f"completion: no completion for {shell}")
+    script = complete(ctx.find_root().command, {}, "hactl", "_HACTL_COMPLETE")
+    click.echo(script.source())
 
 
 cli.add_command(dev)
