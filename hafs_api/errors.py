@@ -29,6 +29,7 @@ subclass of it, so ordinary code (``except FileNotFoundError``) handles it::
     ├── ChecksumMismatch                      CHECKSUM_MISMATCH     EIO
     ├── BlockMissing                          BLOCK_MISSING         EIO
     ├── ReplicaNotFound                       REPLICA_NOT_FOUND     ENOENT
+    ├── CrossNamespace                        CROSS_NAMESPACE       EXDEV
     └── InternalError                         INTERNAL              EIO
 """
 
@@ -61,6 +62,7 @@ class ErrorCode(enum.StrEnum):
     CHECKSUM_MISMATCH = "CHECKSUM_MISMATCH"
     BLOCK_MISSING = "BLOCK_MISSING"
     REPLICA_NOT_FOUND = "REPLICA_NOT_FOUND"
+    CROSS_NAMESPACE = "CROSS_NAMESPACE"
     INTERNAL = "INTERNAL"
 
 
@@ -219,6 +221,14 @@ class ReplicaNotFound(HafsError):
     errno_value = _errno.ENOENT
 
 
+class CrossNamespace(HafsError):
+    """A rename whose source and destination are in different nameservices (like EXDEV):
+    copy and delete instead (``hactl fs -mv --copy``)."""
+
+    code = ErrorCode.CROSS_NAMESPACE
+    errno_value = _errno.EXDEV
+
+
 class InternalError(HafsError):
     code = ErrorCode.INTERNAL
     errno_value = _errno.EIO
@@ -248,6 +258,7 @@ for _cls in (
     ChecksumMismatch,
     BlockMissing,
     ReplicaNotFound,
+    CrossNamespace,
     InternalError,
 ):
     _BY_CODE[_cls.code] = _cls

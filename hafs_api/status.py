@@ -40,6 +40,7 @@ GRPC_CODE: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.CHECKSUM_MISMATCH: grpc.StatusCode.DATA_LOSS,
     ErrorCode.BLOCK_MISSING: grpc.StatusCode.DATA_LOSS,
     ErrorCode.REPLICA_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
+    ErrorCode.CROSS_NAMESPACE: grpc.StatusCode.FAILED_PRECONDITION,
     ErrorCode.INTERNAL: grpc.StatusCode.INTERNAL,
 }
 assert set(GRPC_CODE) == set(ErrorCode), "every ErrorCode needs a gRPC status"

@@ -27,6 +27,7 @@ class State:
     json: bool = False
     factory: Callable[[State], Client] | None = None
     _client: Client | None = field(default=None, repr=False)
+    _others: dict[str, Client] = field(default_factory=dict, repr=False)
 
     def client(self) -> Client:
         if self._client is None:
@@ -41,7 +42,26 @@ class State:
                 raise Failure(f"hactl: {err}") from None
         return self._client
 
+    def client_for(self, nameservice: str | None) -> Client:
+        """The client of ``nameservice`` of the same config (None: the default one)."""
+        default = self.client()
+        if nameservice is None or nameservice == default.nameservice:
+            return default
+        if nameservice not in self._others:
+            from client.client import Client
+
+            try:
+                self._others[nameservice] = Client(
+                    config=default.config, user=self.user, nameservice=nameservice
+                )
+            except ConfigError as err:
+                raise Failure(f"hactl: {err}") from None
+        return self._others[nameservice]
+
     def close(self) -> None:
+        for other in self._others.values():
+            other.close()
+        self._others.clear()
         if self._client is not None:
             self._client.close()
             self._client = None

@@ -2,6 +2,10 @@
 -setrep -expunge``, printing what ``hdfs dfs`` prints. ``-setrep -w`` then waits
 for the replicas (``fsdata.wait_for_replication``), at most ``--timeout`` seconds.
 
+``-mv`` takes ``hafs://NS/path`` to name another nameservice of the config. A
+rename cannot cross nameservices (``CrossNamespace``, like EXDEV); with
+``--copy`` it becomes a verified copy and delete (``client.crossmove``).
+
 JSON shapes (``--json``): ``-mkdir`` a list of FileStatus; ``-mv`` a list of
 ``{"src", "dst"}``; ``-rm``/``-rmdir`` a list of ``{"path", "trash_path"}``
 (``null`` when deleted for good); ``-chmod`` ``{"path", "permission"}`` (octal
@@ -20,8 +24,16 @@ from client.cli.context import json_option, pass_state, report_for
 from client.cli.fsdata import wait_for_replication
 from client.cli.fsformat import ModeChange, absolute, parse_mode, parse_owner
 from client.cli.globargs import expand
+from client.crossmove import move_across
 from client.types import FileStatus, octal_string
-from hafs_api.errors import DirectoryNotEmpty, HafsError, IsADirectory, ParentNotDirectory
+from hafs_api import paths
+from hafs_api.errors import (
+    CrossNamespace,
+    DirectoryNotEmpty,
+    HafsError,
+    IsADirectory,
+    ParentNotDirectory,
+)
 
 
 def _tree(client, top: FileStatus) -> Iterator[FileStatus]:
@@ -57,34 +69,69 @@ def mkdir(state, parents, json_, paths) -> None:
 
 
 @click.command("mv")
+@click.option(
+    "--copy",
+    "copy",
+    is_flag=True,
+    help="Across nameservices: copy, verify, then delete the source (a rename cannot).",
+)
 @json_option
 @click.argument("args", nargs=-1, required=True, metavar="SRC... DST")
 @pass_state
-def mv(state, json_, args) -> None:
-    """Move files or directories; into DST when it is a directory."""
+def mv(state, copy, json_, args) -> None:
+    """Move files or directories; into DST when it is a directory. A path may name
+    its nameservice as hafs://NS/path."""
     if len(args) < 2:
         raise click.UsageError("-mv: expected SRC... DST")
     report = report_for(state, json_, "mv")
-    client = state.client()
     *patterns, target = args
-    sources = expand(client, report, patterns)
-    dst = absolute(target, client.home)
-    if len(sources) > 1:
+    dst_ns, target = split_nameservice(target)
+    dst_fs = state.client_for(dst_ns)
+    dst = absolute(target, dst_fs.home)
+    sources: list[tuple[str | None, str]] = []
+    for arg in patterns:
+        ns, pattern = split_nameservice(arg)
+        sources += [(ns, path) for path in expand(state.client_for(ns), report, [pattern])]
+    try:
+        into = dst_fs.stat(dst).is_dir
+    except FileNotFoundError:
+        into = False
+    except HafsError as err:
+        report.error(err, target)
+        report.finish()
+        return
+    if len(sources) > 1 and not into:
+        report.error(ParentNotDirectory("Is not a directory", dst), target)
+        report.finish()
+        return
+    for ns, arg in sources:
+        src_fs = state.client_for(ns)
+        src = absolute(arg, src_fs.home)
         try:
-            if not client.stat(dst).is_dir:
-                raise ParentNotDirectory("Is not a directory", dst)
-        except HafsError as err:
-            report.error(err, target)
-            report.finish()
-            return
-    for arg in sources:
-        try:
-            moved = client.mv(absolute(arg, client.home), dst)
+            if src_fs.nameservice == dst_fs.nameservice:
+                moved = src_fs.mv(src, dst)
+            else:
+                moved = paths.child(dst, paths.basename(src)) if into else dst
+                if not copy:
+                    raise CrossNamespace(
+                        f"cannot rename across nameservices ({src_fs.nameservice} to "
+                        f"{dst_fs.nameservice}); use -mv --copy for a verified copy and delete",
+                        src,
+                    )
+                move_across(src_fs, src, dst_fs, moved)
         except HafsError as err:
             report.error(err, err.path or arg)
             continue
-        report.record({"src": absolute(arg, client.home), "dst": moved})
+        report.record({"src": src, "dst": moved})
     report.finish()
+
+
+def split_nameservice(arg: str) -> tuple[str | None, str]:
+    """``hafs://NS/path`` -> ``(NS, "/path")``; ``hafs:///path`` and plain paths: no NS."""
+    if not arg.startswith("hafs://"):
+        return None, arg
+    host, _, rest = arg[len("hafs://") :].partition("/")
+    return host or None, "/" + rest
 
 
 @click.command("rm")

@@ -125,6 +125,7 @@ PUBLIC_API = [
     "ClientConfig",
     "ConfigError",
     "ContentSummary",
+    "CrossNamespace",
     "DatanodeReport",
     "DeadlineExceeded",
     "DirectoryNotEmpty",
