@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any
 
 import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from chaos.cluster import LocalCluster
+from chaos.cluster import LocalCluster, is_serving
 from hafs_api.status import from_rpc_error
 from hafs_api.v1 import admin_pb2, admin_pb2_grpc, common_pb2, namenode_pb2, namenode_pb2_grpc
 
@@ -100,17 +99,6 @@ def group_status(addresses: Sequence[str], timeout: float = 1.0) -> list[Status]
 
 def max_term(statuses: Sequence[Status]) -> int:
     return max((s.term for s in statuses), default=0)
-
-
-def is_serving(address: str, timeout: float = 1.0) -> bool:
-    with grpc.insecure_channel(address) as channel:
-        try:
-            reply = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=timeout
-            )
-        except grpc.RpcError:
-            return False
-    return reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
 def wait_until(what: str, predicate, timeout: float, poll: float = 0.02) -> float:
