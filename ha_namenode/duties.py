@@ -44,13 +44,22 @@ def plan(
         return [c.Format(superuser, supergroup)]
     due: list[object] = []
     expired = view.leases_renewed_before(now - hard_limit_ms)
-    if expired:
+    if any(_closable(view, lease.holder) for lease in expired):
         due.append(c.ExpireLeases(hard_limit_ms))
     if trash_interval_ms > 0 and now - schedule.trash >= checkpoint_interval_ms:
         due.append(c.ExpungeTrash("", trash_interval_ms))
     if now - schedule.retry_cache >= RETRY_EXPIRY_INTERVAL_MS:
         due.append(c.ExpireRetryCache())
     return due
+
+
+def _closable(view: StoreView, holder: str) -> bool:
+    """An expired lease ``ExpireLeases`` can act on: a file without an open block to
+    close, or no file at all (the lease is dropped). Files with an open block wait for
+    the block monitor's recovery, so proposing for them every pass would only grow
+    the log."""
+    held = view.files_held_by(holder)
+    return not held or any(not node.uc_block for node in held)
 
 
 class Duties:

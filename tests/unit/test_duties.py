@@ -42,3 +42,15 @@ def test_schedules_only_what_is_due():
     schedule = Schedule(trash=100_000, retry_cache=100_000)
     assert planned(store, 1000, schedule) == []  # renewed at 100, hard limit 1000
     assert planned(store, 1101, schedule) == [c.ExpireLeases(1000)]
+
+
+def test_a_lease_whose_files_wait_for_block_recovery_is_not_proposed_again():
+    store = MemoryStore()
+    machine = StateMachine(store)
+    apply(machine, 1, c.Format("hdfs", "supergroup"), 0)
+    apply(machine, 2, c.Create("/f", 0o644, "writer", 1, 1024), 100)
+    apply(machine, 3, c.AddBlock("/f", "writer"), 100)  # an open block
+    schedule = Schedule(trash=100_000, retry_cache=100_000)
+    assert planned(store, 5000, schedule) == []  # the block monitor recovers it
+    apply(machine, 4, c.Create("/g", 0o644, "writer", 1, 1024), 100)  # nothing open in it
+    assert planned(store, 5000, schedule) == [c.ExpireLeases(1000)]
