@@ -30,6 +30,8 @@ subclass of it, so ordinary code (``except FileNotFoundError``) handles it::
     ├── BlockMissing                          BLOCK_MISSING         EIO
     ├── ReplicaNotFound                       REPLICA_NOT_FOUND     ENOENT
     ├── CrossNamespace                        CROSS_NAMESPACE       EXDEV
+    ├── WrongNamespace        (retryable)     WRONG_NAMESPACE       EAGAIN
+    ├── ReadOnlyMount (PermissionError)       READ_ONLY_MOUNT       EROFS
     └── InternalError                         INTERNAL              EIO
 """
 
@@ -63,6 +65,8 @@ class ErrorCode(enum.StrEnum):
     BLOCK_MISSING = "BLOCK_MISSING"
     REPLICA_NOT_FOUND = "REPLICA_NOT_FOUND"
     CROSS_NAMESPACE = "CROSS_NAMESPACE"
+    WRONG_NAMESPACE = "WRONG_NAMESPACE"
+    READ_ONLY_MOUNT = "READ_ONLY_MOUNT"
     INTERNAL = "INTERNAL"
 
 
@@ -77,7 +81,9 @@ class HafsError(OSError):
     errno_value: int = _errno.EIO
     retryable: bool = False
 
-    def __init__(self, message: str, path: str = "", *, leader_hint: str = "") -> None:
+    def __init__(
+        self, message: str, path: str = "", *, leader_hint: str = "", mount_version: int = 0
+    ) -> None:
         if path:
             super().__init__(self.errno_value, message, path)
         else:
@@ -85,6 +91,7 @@ class HafsError(OSError):
         self.message = message
         self.path = path
         self.leader_hint = leader_hint
+        self.mount_version = mount_version  # WrongNamespace: the server's mount table version
 
     def __str__(self) -> str:
         return f"{self.message}: {self.path}" if self.path else self.message
@@ -229,6 +236,25 @@ class CrossNamespace(HafsError):
     errno_value = _errno.EXDEV
 
 
+class WrongNamespace(HafsError):
+    """The path belongs to another nameservice (its mount table says so).
+
+    ``mount_version`` is the server's table version: refresh the mount table to at
+    least that version and send the call where the table routes it.
+    """
+
+    code = ErrorCode.WRONG_NAMESPACE
+    errno_value = _errno.EAGAIN
+    retryable = True
+
+
+class ReadOnlyMount(HafsError, PermissionError):
+    """A change under a mount point that is read-only."""
+
+    code = ErrorCode.READ_ONLY_MOUNT
+    errno_value = _errno.EROFS
+
+
 class InternalError(HafsError):
     code = ErrorCode.INTERNAL
     errno_value = _errno.EIO
@@ -259,6 +285,8 @@ for _cls in (
     BlockMissing,
     ReplicaNotFound,
     CrossNamespace,
+    WrongNamespace,
+    ReadOnlyMount,
     InternalError,
 ):
     _BY_CODE[_cls.code] = _cls
@@ -273,8 +301,14 @@ def error_class(code: str | ErrorCode) -> type[HafsError]:
         return InternalError
 
 
-def make_error(code: str | ErrorCode, message: str, path: str = "", leader_hint: str = ""):
-    return error_class(code)(message, path, leader_hint=leader_hint)
+def make_error(
+    code: str | ErrorCode,
+    message: str,
+    path: str = "",
+    leader_hint: str = "",
+    mount_version: int = 0,
+):
+    return error_class(code)(message, path, leader_hint=leader_hint, mount_version=mount_version)
 
 
 def _rebuild(code: str, message: str, path: str, leader_hint: str) -> HafsError:

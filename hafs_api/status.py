@@ -41,6 +41,8 @@ GRPC_CODE: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.BLOCK_MISSING: grpc.StatusCode.DATA_LOSS,
     ErrorCode.REPLICA_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
     ErrorCode.CROSS_NAMESPACE: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.WRONG_NAMESPACE: grpc.StatusCode.FAILED_PRECONDITION,
+    ErrorCode.READ_ONLY_MOUNT: grpc.StatusCode.PERMISSION_DENIED,
     ErrorCode.INTERNAL: grpc.StatusCode.INTERNAL,
 }
 assert set(GRPC_CODE) == set(ErrorCode), "every ErrorCode needs a gRPC status"
@@ -64,6 +66,7 @@ def to_status(error: HafsError) -> grpc.Status:
         path=error.path,
         leader_hint=error.leader_hint,
         retryable=error.retryable,
+        mount_version=error.mount_version,
     )
     status = status_pb2.Status(code=GRPC_CODE[error.code].value[0], message=str(error))
     status.details.add().Pack(detail)
@@ -85,7 +88,13 @@ def from_rpc_error(exc: grpc.RpcError) -> HafsError:
         for any_detail in status.details:
             detail = common_pb2.ErrorDetail()
             if any_detail.Unpack(detail):
-                return make_error(detail.code, detail.message, detail.path, detail.leader_hint)
+                return make_error(
+                    detail.code,
+                    detail.message,
+                    detail.path,
+                    detail.leader_hint,
+                    detail.mount_version,
+                )
     code = exc.code() if isinstance(exc, grpc.Call) else grpc.StatusCode.UNKNOWN
     text = (exc.details() if isinstance(exc, grpc.Call) else "") or str(code)
     mapped = _BARE.get(code, ErrorCode.INTERNAL)

@@ -666,3 +666,191 @@ class FsckResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___FsckResponse: _TypeAlias = FsckResponse  # noqa: Y015
+
+@_typing.final
+class GetMountTableRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMountTableRequest: _TypeAlias = GetMountTableRequest  # noqa: Y015
+
+@_typing.final
+class GetMountTableResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TABLE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def table(self) -> _common_pb2.MountTable: ...
+    def __init__(
+        self,
+        *,
+        table: _common_pb2.MountTable | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["table", b"table"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["table", b"table"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetMountTableResponse: _TypeAlias = GetMountTableResponse  # noqa: Y015
+
+@_typing.final
+class AddMountRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    NAMESERVICE_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    NS_QUOTA_FIELD_NUMBER: _builtins.int
+    DS_QUOTA_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    nameservice: _builtins.str
+    read_only: _builtins.bool
+    ns_quota: _builtins.int
+    """set on the mount point in its nameservice"""
+    ds_quota: _builtins.int
+    user: _builtins.str
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        nameservice: _builtins.str = ...,
+        read_only: _builtins.bool = ...,
+        ns_quota: _builtins.int | None = ...,
+        ds_quota: _builtins.int | None = ...,
+        user: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_ds_quota", b"_ds_quota", "_ns_quota", b"_ns_quota", "ds_quota", b"ds_quota", "ns_quota", b"ns_quota"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_ds_quota", b"_ds_quota", "_ns_quota", b"_ns_quota", "ds_quota", b"ds_quota", "nameservice", b"nameservice", "ns_quota", b"ns_quota", "path", b"path", "read_only", b"read_only", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__ds_quota: _TypeAlias = _typing.Literal["ds_quota"]  # noqa: Y015
+    _WhichOneofArgType__ds_quota: _TypeAlias = _typing.Literal["_ds_quota", b"_ds_quota"]  # noqa: Y015
+    _WhichOneofReturnType__ns_quota: _TypeAlias = _typing.Literal["ns_quota"]  # noqa: Y015
+    _WhichOneofArgType__ns_quota: _TypeAlias = _typing.Literal["_ns_quota", b"_ns_quota"]  # noqa: Y015
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__ds_quota) -> _WhichOneofReturnType__ds_quota | None: ...
+    @_typing.overload
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__ns_quota) -> _WhichOneofReturnType__ns_quota | None: ...
+
+Global___AddMountRequest: _TypeAlias = AddMountRequest  # noqa: Y015
+
+@_typing.final
+class AddMountResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TABLE_FIELD_NUMBER: _builtins.int
+    PENDING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def table(self) -> _common_pb2.MountTable: ...
+    @_builtins.property
+    def pending(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """nameservices not reached yet (retried in the background)"""
+
+    def __init__(
+        self,
+        *,
+        table: _common_pb2.MountTable | None = ...,
+        pending: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["table", b"table"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pending", b"pending", "table", b"table"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___AddMountResponse: _TypeAlias = AddMountResponse  # noqa: Y015
+
+@_typing.final
+class RemoveMountRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    user: _builtins.str
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        user: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["path", b"path", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveMountRequest: _TypeAlias = RemoveMountRequest  # noqa: Y015
+
+@_typing.final
+class RemoveMountResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TABLE_FIELD_NUMBER: _builtins.int
+    PENDING_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def table(self) -> _common_pb2.MountTable: ...
+    @_builtins.property
+    def pending(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        table: _common_pb2.MountTable | None = ...,
+        pending: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["table", b"table"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["pending", b"pending", "table", b"table"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveMountResponse: _TypeAlias = RemoveMountResponse  # noqa: Y015
+
+@_typing.final
+class InstallMountTableRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    TABLE_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def table(self) -> _common_pb2.MountTable: ...
+    def __init__(
+        self,
+        *,
+        table: _common_pb2.MountTable | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["table", b"table"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["table", b"table"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InstallMountTableRequest: _TypeAlias = InstallMountTableRequest  # noqa: Y015
+
+@_typing.final
+class InstallMountTableResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___InstallMountTableResponse: _TypeAlias = InstallMountTableResponse  # noqa: Y015

@@ -74,6 +74,26 @@ class HaAdminStub:
                 request_serializer=hafs__api_dot_v1_dot_admin__pb2.FsckRequest.SerializeToString,
                 response_deserializer=hafs__api_dot_v1_dot_admin__pb2.FsckResponse.FromString,
                 _registered_method=True)
+        self.GetMountTable = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/GetMountTable',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.GetMountTableRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.GetMountTableResponse.FromString,
+                _registered_method=True)
+        self.AddMount = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/AddMount',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.AddMountRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.AddMountResponse.FromString,
+                _registered_method=True)
+        self.RemoveMount = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/RemoveMount',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.RemoveMountRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.RemoveMountResponse.FromString,
+                _registered_method=True)
+        self.InstallMountTable = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/InstallMountTable',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.InstallMountTableRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.InstallMountTableResponse.FromString,
+                _registered_method=True)
 
 
 class HaAdminServicer:
@@ -130,6 +150,34 @@ class HaAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetMountTable(self, request, context):
+        """Federation. The mount table lives in the default nameservice's Raft group
+        (its leader answers these); every other nameservice keeps a replicated copy.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def AddMount(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveMount(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def InstallMountTable(self, request, context):
+        """From the default nameservice's leader to another nameservice's leader: apply
+        this table (ignored when older than the one held).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HaAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -172,6 +220,26 @@ def add_HaAdminServicer_to_server(servicer, server):
                     servicer.Fsck,
                     request_deserializer=hafs__api_dot_v1_dot_admin__pb2.FsckRequest.FromString,
                     response_serializer=hafs__api_dot_v1_dot_admin__pb2.FsckResponse.SerializeToString,
+            ),
+            'GetMountTable': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetMountTable,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.GetMountTableRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.GetMountTableResponse.SerializeToString,
+            ),
+            'AddMount': grpc.unary_unary_rpc_method_handler(
+                    servicer.AddMount,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.AddMountRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.AddMountResponse.SerializeToString,
+            ),
+            'RemoveMount': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveMount,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.RemoveMountRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.RemoveMountResponse.SerializeToString,
+            ),
+            'InstallMountTable': grpc.unary_unary_rpc_method_handler(
+                    servicer.InstallMountTable,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.InstallMountTableRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.InstallMountTableResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -390,6 +458,114 @@ class HaAdmin:
             '/hafs_api.v1.HaAdmin/Fsck',
             hafs__api_dot_v1_dot_admin__pb2.FsckRequest.SerializeToString,
             hafs__api_dot_v1_dot_admin__pb2.FsckResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetMountTable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/GetMountTable',
+            hafs__api_dot_v1_dot_admin__pb2.GetMountTableRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.GetMountTableResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def AddMount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/AddMount',
+            hafs__api_dot_v1_dot_admin__pb2.AddMountRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.AddMountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveMount(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/RemoveMount',
+            hafs__api_dot_v1_dot_admin__pb2.RemoveMountRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.RemoveMountResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def InstallMountTable(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/InstallMountTable',
+            hafs__api_dot_v1_dot_admin__pb2.InstallMountTableRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.InstallMountTableResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -47,22 +47,29 @@ class RequestHeader(_message.Message):
     CLIENT_ID_FIELD_NUMBER: _builtins.int
     CALL_ID_FIELD_NUMBER: _builtins.int
     USER_FIELD_NUMBER: _builtins.int
+    MOUNT_VERSION_FIELD_NUMBER: _builtins.int
     client_id: _builtins.str
     """stable for a client process; also the lease holder"""
     call_id: _builtins.int
     """unique per logical call within client_id"""
     user: _builtins.str
     """simple authentication: the asserted user name"""
+    mount_version: _builtins.int
+    """The mount table version the client routed by (0: no federation). A NameNode
+    whose table is older fetches the newer one first; one that does not own the
+    path answers WRONG_NAMESPACE with its own version.
+    """
     def __init__(
         self,
         *,
         client_id: _builtins.str = ...,
         call_id: _builtins.int = ...,
         user: _builtins.str = ...,
+        mount_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "client_id", b"client_id", "user", b"user"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["call_id", b"call_id", "client_id", b"client_id", "mount_version", b"mount_version", "user", b"user"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -315,6 +322,7 @@ class ErrorDetail(_message.Message):
     PATH_FIELD_NUMBER: _builtins.int
     LEADER_HINT_FIELD_NUMBER: _builtins.int
     RETRYABLE_FIELD_NUMBER: _builtins.int
+    MOUNT_VERSION_FIELD_NUMBER: _builtins.int
     code: _builtins.str
     """a hafs_api.errors.ErrorCode value"""
     message: _builtins.str
@@ -322,6 +330,8 @@ class ErrorDetail(_message.Message):
     leader_hint: _builtins.str
     """client address of the leader, for NOT_LEADER"""
     retryable: _builtins.bool
+    mount_version: _builtins.int
+    """for WRONG_NAMESPACE: the server's mount table version"""
     def __init__(
         self,
         *,
@@ -330,11 +340,72 @@ class ErrorDetail(_message.Message):
         path: _builtins.str = ...,
         leader_hint: _builtins.str = ...,
         retryable: _builtins.bool = ...,
+        mount_version: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "leader_hint", b"leader_hint", "message", b"message", "path", b"path", "retryable", b"retryable"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["code", b"code", "leader_hint", b"leader_hint", "message", b"message", "mount_version", b"mount_version", "path", b"path", "retryable", b"retryable"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ErrorDetail: _TypeAlias = ErrorDetail  # noqa: Y015
+
+@_typing.final
+class MountEntry(_message.Message):
+    """One mount: every path at or under `path` (by whole components) belongs to
+    `nameservice`. The deepest matching mount wins; unmatched paths belong to the
+    table's default nameservice.
+    """
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    PATH_FIELD_NUMBER: _builtins.int
+    NAMESERVICE_FIELD_NUMBER: _builtins.int
+    READ_ONLY_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    nameservice: _builtins.str
+    read_only: _builtins.bool
+    def __init__(
+        self,
+        *,
+        path: _builtins.str = ...,
+        nameservice: _builtins.str = ...,
+        read_only: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["nameservice", b"nameservice", "path", b"path", "read_only", b"read_only"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MountEntry: _TypeAlias = MountEntry  # noqa: Y015
+
+@_typing.final
+class MountTable(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    VERSION_FIELD_NUMBER: _builtins.int
+    DEFAULT_NAMESERVICE_FIELD_NUMBER: _builtins.int
+    ENTRIES_FIELD_NUMBER: _builtins.int
+    version: _builtins.int
+    """0: no table (a single nameservice)"""
+    default_nameservice: _builtins.str
+    """owns every path no mount matches"""
+    @_builtins.property
+    def entries(self) -> _containers.RepeatedCompositeFieldContainer[Global___MountEntry]:
+        """by path"""
+
+    def __init__(
+        self,
+        *,
+        version: _builtins.int = ...,
+        default_nameservice: _builtins.str = ...,
+        entries: _abc.Iterable[Global___MountEntry] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["default_nameservice", b"default_nameservice", "entries", b"entries", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MountTable: _TypeAlias = MountTable  # noqa: Y015
