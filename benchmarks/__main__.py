@@ -35,13 +35,22 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from benchmarks import datapath, failover, metadata, report, report_data, rereplication, scale
+from benchmarks import (
+    datapath,
+    failover,
+    federation,
+    metadata,
+    report,
+    report_data,
+    rereplication,
+    scale,
+)
 from benchmarks.common import load_average, raft_settings, running
 from chaos.cluster import LocalCluster
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-BENCHMARKS = ("metadata", "failover", "scale", "datapath", "rereplication")
+BENCHMARKS = ("metadata", "failover", "scale", "datapath", "rereplication", "federation")
 MiB = 1 << 20
 
 
@@ -57,6 +66,8 @@ def settings(quick: bool) -> dict[str, Any]:
             "datapath_bytes": 256 * MiB,
             "datapath_runs": 2,
             "rereplication_bytes": [64 * MiB, 256 * MiB],
+            "federation_seconds": 1.5,
+            "federation_repeats": 1,
         }
     return {
         "seconds": 5.0,
@@ -68,6 +79,8 @@ def settings(quick: bool) -> dict[str, Any]:
         "datapath_bytes": 1024 * MiB,
         "datapath_runs": 3,
         "rereplication_bytes": [256 * MiB, 1024 * MiB, 4096 * MiB],
+        "federation_seconds": 5.0,
+        "federation_repeats": 3,
     }
 
 
@@ -153,12 +166,21 @@ def run_rereplication(tmp: Path, cfg: dict[str, Any], log) -> dict[str, Any]:
     return out
 
 
+def run_federation(tmp: Path, cfg: dict[str, Any], log) -> dict[str, Any]:
+    seconds, repeats = cfg["federation_seconds"], cfg["federation_repeats"]
+    log(f"federation: 1 then 2 groups of 3 NameNodes, c=64 each, {seconds:g} s phases")
+    out = federation.run(tmp / "federation", seconds, 64, repeats, log=log)
+    log(federation.console(out))
+    return out
+
+
 RUNNERS = {
     "metadata": run_metadata,
     "failover": run_failover,
     "scale": run_scale,
     "datapath": run_datapath,
     "rereplication": run_rereplication,
+    "federation": run_federation,
 }
 
 

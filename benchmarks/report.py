@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import report_data
+from benchmarks import federation, report_data
 from benchmarks.common import table
 
 NAN = float("nan")
@@ -364,6 +364,8 @@ def markdown(result: dict) -> str:
     if result.get("scale"):
         lines += _scale_md(result["scale"])
     lines += report_data.markdown(result)
+    if result.get("federation"):
+        lines += federation.markdown(result["federation"])
     return "\n".join(lines) + "\n"
 
 
