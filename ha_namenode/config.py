@@ -10,6 +10,9 @@ Loaded and validated once at start-up; every error names the bad key::
                  single NameNode without Raft)
     [raft]       password (required with members) and timeouts
     [blocks]     block token secret, DataNode liveness, replication throttles
+    [federation] default_nameservice (empty: not federated), push and RPC timings;
+                 [federation.nameservices.NAME] namenodes = ["host:port", ...] for
+                 every nameservice of the federation, this one included
 
 Environment overrides use ``HAFS__SECTION__KEY`` (for example
 ``HAFS__NAMENODE__RPC_ADDRESS=127.0.0.1:9000``); values are parsed as TOML
@@ -94,6 +97,32 @@ class MemberSection:
 
 
 @dataclass(frozen=True)
+class NameserviceSection:
+    """One nameservice of the federation: its NameNodes' client RPC addresses."""
+
+    namenodes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class FederationSection:
+    """Several nameservices joined by a mount table (docs/design.md, "Federation").
+
+    ``default_nameservice`` owns every path no mount matches, and its Raft group
+    holds the authoritative mount table. Empty: no federation; this NameNode's
+    nameservice owns every path and mount versions in requests are ignored.
+    """
+
+    default_nameservice: str = ""
+    nameservices: dict[str, NameserviceSection] = field(default_factory=dict)
+    push_interval_s: float = 1.0  # the authority's leader re-pushes to lagging nameservices
+    rpc_timeout_s: float = 2.0  # per call to another nameservice's NameNode
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.default_nameservice)
+
+
+@dataclass(frozen=True)
 class NameNodeConfig:
     namenode: NodeSection = field(default_factory=NodeSection)
     namespace: NamespaceSection = field(default_factory=NamespaceSection)
@@ -101,6 +130,7 @@ class NameNodeConfig:
     members: dict[str, MemberSection] = field(default_factory=dict)
     raft: RaftSettings = field(default_factory=RaftSettings)
     blocks: BlocksSection = field(default_factory=BlocksSection)
+    federation: FederationSection = field(default_factory=FederationSection)
 
     @property
     def replicated(self) -> bool:
@@ -118,7 +148,8 @@ class NameNodeConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NameNodeConfig:
-        unknown = set(data) - {"namenode", "namespace", "users", "members", "raft", "blocks"}
+        known = {"namenode", "namespace", "users", "members", "raft", "blocks", "federation"}
+        unknown = set(data) - known
         if unknown:
             raise ConfigError(f"{sorted(unknown)[0]}: unknown section")
         users = data.get("users", {})
@@ -142,14 +173,38 @@ class NameNodeConfig:
             },
             raft=section(RaftSettings, data.get("raft", {}), "raft"),
             blocks=section(BlocksSection, data.get("blocks", {}), "blocks"),
+            federation=_federation(data.get("federation", {})),
         )
+
+
+def _federation(raw: Any) -> FederationSection:
+    if not isinstance(raw, dict):
+        raise ConfigError("federation: expected a table")
+    raw = dict(raw)
+    services = raw.pop("nameservices", {})
+    if not isinstance(services, dict):
+        raise ConfigError("federation.nameservices: expected [federation.nameservices.NAME] tables")
+    base = section(FederationSection, raw, "federation")
+    return FederationSection(
+        default_nameservice=base.default_nameservice,
+        nameservices={
+            name: section(NameserviceSection, ns, f"federation.nameservices.{name}")
+            for name, ns in services.items()
+        },
+        push_interval_s=base.push_interval_s,
+        rpc_timeout_s=base.rpc_timeout_s,
+    )
+
+
+def _check_name(key: str, value: str) -> None:
+    if not value or not value.replace("-", "").replace("_", "").isalnum():
+        raise ConfigError(f"{key}: expected letters, digits, '-' or '_', got {value!r}")
 
 
 def validate(config: NameNodeConfig) -> None:
     node, ns = config.namenode, config.namespace
-    for key, value in (("namenode.id", node.id), ("namenode.nameservice", node.nameservice)):
-        if not value or not value.replace("-", "").replace("_", "").isalnum():
-            raise ConfigError(f"{key}: expected letters, digits, '-' or '_', got {value!r}")
+    _check_name("namenode.id", node.id)
+    _check_name("namenode.nameservice", node.nameservice)
     parse_address(node.rpc_address, "namenode.rpc_address")
     if not node.data_dir:
         raise ConfigError("namenode.data_dir: must not be empty")
@@ -218,6 +273,43 @@ def validate(config: NameNodeConfig) -> None:
         if not ok:
             raise ConfigError(f"{key}: {why}")
     _validate_members(config)
+    _validate_federation(config)
+
+
+def _validate_federation(config: NameNodeConfig) -> None:
+    fed = config.federation
+    if not fed.enabled:
+        if fed.nameservices:
+            raise ConfigError(
+                "federation.default_nameservice: required when [federation.nameservices] "
+                "lists nameservices"
+            )
+        return
+    _check_name("federation.default_nameservice", fed.default_nameservice)
+    for name, service in fed.nameservices.items():
+        _check_name(f"federation.nameservices.{name}", name)
+        key = f"federation.nameservices.{name}.namenodes"
+        if not service.namenodes:
+            raise ConfigError(f"{key}: list at least one NameNode client address")
+        for address in service.namenodes:
+            if not isinstance(address, str):
+                raise ConfigError(f'{key}: expected "host:port" strings, got {address!r}')
+            parse_address(address, key)
+    listed = sorted(fed.nameservices)
+    if fed.default_nameservice not in fed.nameservices:
+        raise ConfigError(
+            f"federation.default_nameservice: {fed.default_nameservice!r} is not among "
+            f"[federation.nameservices] {listed}"
+        )
+    if config.namenode.nameservice not in fed.nameservices:
+        raise ConfigError(
+            f"federation.nameservices: this NameNode's nameservice "
+            f"{config.namenode.nameservice!r} is not among {listed}"
+        )
+    if not fed.push_interval_s > 0:
+        raise ConfigError("federation.push_interval_s: must be positive")
+    if not fed.rpc_timeout_s > 0:
+        raise ConfigError("federation.rpc_timeout_s: must be positive")
 
 
 def _validate_members(config: NameNodeConfig) -> None:

@@ -696,6 +696,7 @@ class RaftConsensus:
                 self._store.applied_index(),
             )
             self._store.restore(Path(path))
+            self._sm.state_replaced()  # in-memory copies (the mount table) reload
         meta = json.loads(extra)
         known = membership.load_entries(meta.get("members"))
         cluster = {_tcp_node(address, known.get(address)) for address in meta["cluster"]}

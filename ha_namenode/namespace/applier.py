@@ -16,6 +16,11 @@ The whole batch and the log index commit in one store transaction, so apply is
 idempotent per index: an index already applied returns None. An entry that
 does not decode (its checksum or structure is wrong) raises ``StoreFailure``
 and changes nothing: skipping it would make this replica diverge.
+
+``watch(kinds, callback)`` lets the service layer keep an in-memory copy of some
+state (the mount table): after a batch with a command of those kinds commits,
+and after the whole state is replaced (``state_replaced``, a snapshot install),
+the callback runs on the applying thread. It must be quick and do no I/O.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ha_namenode.namespace import attrs, codec, files, recovery, replicas, trash, tree
+from ha_namenode.namespace import attrs, codec, files, mounts, recovery, replicas, trash, tree
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.model import Done, Failed
 from ha_namenode.namespace.queries import file_status
@@ -76,6 +81,9 @@ HANDLERS: dict[type, Callable[[tree.Ctx, Any], Any]] = {
     c.UpdatePipeline: recovery.update_pipeline,
     c.BeginBlockRecovery: recovery.begin_block_recovery,
     c.CommitBlockRecovery: recovery.commit_block_recovery,
+    c.AddMount: mounts.add_mount,
+    c.RemoveMount: mounts.remove_mount,
+    c.InstallMountTable: mounts.install_mount_table,
 }
 assert set(HANDLERS) == set(c.COMMANDS), "every command needs exactly one handler"
 
@@ -90,6 +98,16 @@ class StateMachine:
     def __init__(self, store: Store, retry_ttl_ms: int = RETRY_TTL_MS) -> None:
         self.store = store
         self.retry_ttl_ms = retry_ttl_ms
+        self._watches: list[tuple[frozenset[type], Callable[[], None]]] = []
+
+    def watch(self, kinds: tuple[type, ...], callback: Callable[[], None]) -> None:
+        """Call ``callback`` after each committed batch holding a command of ``kinds``."""
+        self._watches.append((frozenset(kinds), callback))
+
+    def state_replaced(self) -> None:
+        """The store's whole state was replaced (a snapshot install): tell every watcher."""
+        for _, callback in self._watches:
+            self._notify(callback)
 
     def apply(self, index: int, payload: bytes) -> list[Any] | None:
         """Apply log entry ``index``; results in envelope order, or None if already applied."""
@@ -102,9 +120,22 @@ class StateMachine:
             return []
         try:
             with self.store.write(index) as txn:
-                return [self._apply_one(txn, env) for env in envelopes]
+                results = [self._apply_one(txn, env) for env in envelopes]
         except StaleIndex:
             return None
+        if self._watches:
+            kinds = {type(env.command) for env in envelopes}
+            for watched, callback in self._watches:
+                if kinds & watched:
+                    self._notify(callback)
+        return results
+
+    @staticmethod
+    def _notify(callback: Callable[[], None]) -> None:
+        try:
+            callback()
+        except Exception:  # a watcher's bug must not look like a failed apply
+            log.exception("state watcher %r failed", callback)
 
     def _apply_one(self, txn: StoreTxn, env: c.Envelope) -> Any:
         if env.client_id:

@@ -20,6 +20,7 @@ import zlib
 from typing import Any
 
 from ha_namenode.namespace import commands, model
+from hafs_api import mounts
 
 FORMAT_VERSION = 1
 MAGIC = b"hafs"
@@ -62,6 +63,8 @@ for _cls in (
     model.ReportResult,
     model.Done,
     model.Failed,
+    mounts.Mount,  # results of the mount commands
+    mounts.MountTable,
 ):
     register(_cls)
 

@@ -256,6 +256,37 @@ class SetQuota:
     ds_quota: int | None = None
 
 
+# ---- federation: the mount table ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AddMount:
+    """Mount ``path`` on ``nameservice`` (or change that mount): the table's version + 1.
+
+    Proposed only in the default nameservice, which holds the authoritative table.
+    """
+
+    path: str
+    nameservice: str
+    read_only: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveMount:
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class InstallMountTable:
+    """Replace this nameservice's copy of the table when ``version`` is newer (else a no-op).
+
+    ``mounts`` holds (path, nameservice, read_only) tuples, as the authority holds them.
+    """
+
+    version: int
+    mounts: tuple[tuple[str, str, bool], ...] = ()
+
+
 # ---- housekeeping ------------------------------------------------------------------
 
 
@@ -302,4 +333,7 @@ COMMANDS: tuple[type, ...] = (
     UpdatePipeline,
     BeginBlockRecovery,
     CommitBlockRecovery,
+    AddMount,
+    RemoveMount,
+    InstallMountTable,
 )

@@ -13,6 +13,7 @@ from contextlib import contextmanager
 
 from ha_namenode.namespace.model import Block, Datanode, Inode, Invalidation, Lease, Replica
 from ha_namenode.namespace.store import StaleIndex
+from hafs_api.mounts import Mount
 
 _MISSING = object()
 
@@ -29,6 +30,7 @@ class _Tables:
         self.datanodes: dict[str, Datanode] = {}
         self.replicas: dict[tuple[int, str], Replica] = {}  # (block, datanode)
         self.invalidations: dict[tuple[int, str], Invalidation] = {}
+        self.mounts: dict[str, Mount] = {}
 
 
 class _View:
@@ -105,6 +107,9 @@ class _View:
     def invalidations(self, datanode: str, limit: int | None = None) -> list[Invalidation]:
         found = [v for (_, d), v in sorted(self._t.invalidations.items()) if d == datanode]
         return found if limit is None else found[:limit]
+
+    def mounts(self) -> list[Mount]:
+        return [self._t.mounts[p] for p in sorted(self._t.mounts)]
 
 
 class _Txn(_View):
@@ -205,6 +210,13 @@ class _Txn(_View):
     def delete_invalidation(self, block_id: int, datanode: str) -> None:
         if (block_id, datanode) in self._t.invalidations:
             self._set(self._t.invalidations, (block_id, datanode), _MISSING)
+
+    def put_mount(self, mount: Mount) -> None:
+        self._set(self._t.mounts, mount.path, mount)
+
+    def delete_mount(self, path: str) -> None:
+        if path in self._t.mounts:
+            self._set(self._t.mounts, path, _MISSING)
 
     def put_lease(self, lease: Lease) -> None:
         self._set(self._t.leases, lease.holder, lease)

@@ -21,6 +21,7 @@ from contextlib import AbstractContextManager
 from typing import Protocol
 
 from ha_namenode.namespace.model import Block, Datanode, Inode, Invalidation, Lease, Replica
+from hafs_api.mounts import Mount
 
 
 class StaleIndex(Exception):
@@ -43,6 +44,7 @@ class StoreFailure(Exception):
 NEXT_INODE = "next_inode_id"
 NEXT_BLOCK = "next_block_id"
 NEXT_GEN_STAMP = "next_gen_stamp"
+MOUNT_VERSION = "mount_version"  # the version of the mount table in the ``mounts`` table
 
 
 class StoreView(Protocol):
@@ -100,6 +102,10 @@ class StoreView(Protocol):
         """Replicas of removed blocks still on ``datanode``, in block id order."""
         ...
 
+    def mounts(self) -> list[Mount]:
+        """The mount table's entries, by path (its version is ``meta(MOUNT_VERSION)``)."""
+        ...
+
 
 class StoreTxn(StoreView, Protocol):
     """A write transaction. Changes are visible to this transaction at once."""
@@ -137,6 +143,12 @@ class StoreTxn(StoreView, Protocol):
     def delete_replica(self, block_id: int, datanode: str) -> None: ...
 
     def delete_invalidation(self, block_id: int, datanode: str) -> None: ...
+
+    def put_mount(self, mount: Mount) -> None:
+        """Insert or replace by path."""
+        ...
+
+    def delete_mount(self, path: str) -> None: ...
 
     def put_lease(self, lease: Lease) -> None: ...
 

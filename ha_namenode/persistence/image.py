@@ -25,7 +25,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ha_namenode.persistence.schema import APPLIED_INDEX_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from ha_namenode.persistence.schema import (
+    APPLIED_INDEX_KEY,
+    SCHEMA_VERSION,
+    SCHEMA_VERSION_KEY,
+    UPGRADABLE,
+)
 from ha_namenode.persistence.sqlstore import BUSY_TIMEOUT_MS, SqlStore, store_error
 
 log = logging.getLogger(__name__)
@@ -203,7 +208,7 @@ def _image_index(image: Path) -> int:
     version = rows.get(SCHEMA_VERSION_KEY)
     if version is None:
         raise ValueError(f"{image} is not a hafs image: no {SCHEMA_VERSION_KEY} in meta")
-    if version != SCHEMA_VERSION:
+    if version != SCHEMA_VERSION and version not in UPGRADABLE:  # the store upgrades on open
         raise ValueError(f"{image} has schema version {version}, this code reads {SCHEMA_VERSION}")
     return rows.get(APPLIED_INDEX_KEY, 0)
 

@@ -36,8 +36,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ha_namenode.namespace.model import INODE_FIELDS, Inode, Kind
 
-SCHEMA_VERSION = 2
-UPGRADABLE = {1}  # versions create_all brings up to date (v2 only added tables)
+SCHEMA_VERSION = 3
+UPGRADABLE = {1, 2}  # versions create_all brings up to date (v2 and v3 only added tables)
 SCHEMA_VERSION_KEY = "schema_version"
 APPLIED_INDEX_KEY = "applied_index"
 
@@ -139,6 +139,15 @@ invalidations = Table(
     PrimaryKeyConstraint("datanode", "block", name="pk_invalidations"),
 )
 
+# The mount table (federation); its version is the meta key "mount_version".
+mounts = Table(
+    "mounts",
+    metadata,
+    Column("path", Text, primary_key=True),
+    Column("nameservice", Text, nullable=False),
+    Column("read_only", Integer, nullable=False),  # 0 or 1
+)
+
 if tuple(inodes.c.keys()) != INODE_FIELDS:  # the row <-> Inode mapping is positional
     raise RuntimeError(f"inodes columns {tuple(inodes.c.keys())} != Inode fields {INODE_FIELDS}")
 
@@ -146,7 +155,7 @@ if tuple(inodes.c.keys()) != INODE_FIELDS:  # the row <-> Inode mapping is posit
 # ---- prebuilt statements (compiled once, then served from the compiled cache) ----
 
 _I, _B, _L, _R, _M = inodes.c, blocks.c, leases.c, retry_cache.c, meta.c
-_D, _P, _V = datanodes.c, replicas.c, invalidations.c
+_D, _P, _V, _N = datanodes.c, replicas.c, invalidations.c, mounts.c
 MAX_IN = 500  # ids per IN (...) list, well under SQLite's bound-variable limit
 
 META = select(_M.value).where(_M.key == bindparam("key"))
@@ -224,6 +233,9 @@ PUT_INVALIDATION = invalidations.insert().prefix_with("OR REPLACE")
 DELETE_INVALIDATION = delete(invalidations).where(
     _V.block == bindparam("block"), _V.datanode == bindparam("datanode")
 )
+MOUNTS = select(mounts).order_by(_N.path)
+PUT_MOUNT = mounts.insert().prefix_with("OR REPLACE")
+DELETE_MOUNT = delete(mounts).where(_N.path == bindparam("path"))
 
 _KINDS = {k.value: k for k in Kind}
 

@@ -44,6 +44,7 @@ from ha_namenode.namespace.model import (
 from ha_namenode.namespace.store import StaleIndex, StoreFailure
 from ha_namenode.persistence import schema
 from ha_namenode.persistence.schema import APPLIED_INDEX_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY
+from hafs_api.mounts import Mount
 
 log = logging.getLogger(__name__)
 
@@ -185,6 +186,9 @@ class _View:
         params = {"datanode": datanode, "limit": -1 if limit is None else limit}
         return [Invalidation(*r) for r in self._all(schema.INVALIDATIONS, params)]
 
+    def mounts(self) -> list[Mount]:
+        return [Mount(r[0], r[1], bool(r[2])) for r in self._all(schema.MOUNTS, {})]
+
 
 def _datanode(r: Any) -> Datanode:
     return Datanode(r[0], r[1], r[2], AdminState(r[3]))
@@ -307,6 +311,13 @@ class _Txn(_View):
 
     def delete_invalidation(self, block_id: int, datanode: str) -> None:
         self._exec(schema.DELETE_INVALIDATION, {"block": block_id, "datanode": datanode})
+
+    def put_mount(self, mount: Mount) -> None:
+        params = {"path": mount.path, "nameservice": mount.nameservice}
+        self._exec(schema.PUT_MOUNT, {**params, "read_only": int(mount.read_only)})
+
+    def delete_mount(self, path: str) -> None:
+        self._exec(schema.DELETE_MOUNT, {"path": path})
 
     def put_lease(self, lease: Lease) -> None:
         self._exec(schema.PUT_LEASE, {"holder": lease.holder, "renewed": lease.renewed})

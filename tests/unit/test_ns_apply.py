@@ -26,6 +26,7 @@ from ha_namenode.namespace.commands import (
     REPORTED_FINALIZED,
     AbandonBlock,
     AddBlock,
+    AddMount,
     Append,
     BeginBlockRecovery,
     BlockRef,
@@ -38,10 +39,12 @@ from ha_namenode.namespace.commands import (
     ExpireRetryCache,
     ExpungeTrash,
     Format,
+    InstallMountTable,
     MarkCorrupt,
     Mkdir,
     RecoverLease,
     RegisterDatanode,
+    RemoveMount,
     Rename,
     RenewLease,
     ReportReplicas,
@@ -73,6 +76,7 @@ from ha_namenode.namespace.store import StoreFailure
 from hafs_api.errors import (
     InvalidPath,
 )
+from hafs_api.mounts import Mount, MountTable
 
 # ---- retry cache ---------------------------------------------------------------------
 
@@ -357,6 +361,11 @@ ROUND_TRIP = [
     BeginBlockRecovery("/f", FIRST_BLOCK),
     CommitBlockRecovery("/f", FIRST_BLOCK, FIRST_GS + 1, 10, ("dn1", "dn2")),
     Complete("/f", "c", 7, _REF, 1),
+    AddMount("/data", "ns2", read_only=True),
+    RemoveMount("/data"),
+    InstallMountTable(4, (("/data", "ns2", True), ("/ü", "ns3", False))),
+    MountTable(4, "", (Mount("/data", "ns2", True), Mount("/ü", "ns3"))),
+    Mount("/data", "ns2"),
     ReportResult(((FIRST_BLOCK, FIRST_GS),)),
     _REF,
     Envelope(Mkdir("/ü", 0o755), Caller("u", ("g", "h"), False), 5, "cl", 7),
