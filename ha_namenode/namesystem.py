@@ -35,6 +35,7 @@ class Header:
     client_id: str
     call_id: int
     user: str
+    mount_version: int = 0  # the mount table version the client routed by; 0: no check
 
 
 class Namesystem:
@@ -58,7 +59,12 @@ class Namesystem:
     def now_ms(self) -> int:
         return int(self._clock() * 1000)
 
-    def _require_leader(self) -> None:
+    def run_as(self, user: str, command: Any) -> Any:
+        """Propose ``command`` as ``user`` without a retry-cache key (admin calls)."""
+        self.require_leader()
+        return self.propose(c.Envelope(command, self.groups.caller(user), self.now_ms()))
+
+    def require_leader(self) -> None:
         if not self.consensus.is_leader:
             raise NotLeader(
                 "this NameNode is not the leader", leader_hint=self.consensus.leader_address()
@@ -68,7 +74,7 @@ class Namesystem:
 
     def mutate(self, header: Header, command: Any) -> Any:
         """Propose ``command`` as the caller in ``header``; return its result or raise."""
-        self._require_leader()
+        self.require_leader()
         caller = self.groups.caller(header.user)
         return self.propose(
             c.Envelope(command, caller, self.now_ms(), header.client_id, header.call_id)
@@ -97,7 +103,7 @@ class Namesystem:
     # ---- reads ----------------------------------------------------------------------
 
     def read(self, header: Header, query: Callable[..., T], *args: Any) -> T:
-        self._require_leader()
+        self.require_leader()
         caller = self.groups.caller(header.user)
         self.consensus.read_barrier(BARRIER_TIMEOUT_S)
         with self.store.read() as view:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+import secrets
 from pathlib import Path
 
 from ha_namenode.blocks.manager import BlockManager
@@ -24,7 +25,11 @@ from ha_namenode.consensus.base import Consensus
 from ha_namenode.consensus.local import LocalConsensus
 from ha_namenode.consensus.raft import Peer, RaftConsensus
 from ha_namenode.duties import Duties
+from ha_namenode.federation.cache import MountCache
+from ha_namenode.federation.service import Federation
+from ha_namenode.federation.sync import MountSync
 from ha_namenode.identity import GroupMapping
+from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.applier import StateMachine
 from ha_namenode.namesystem import Namesystem
 from ha_namenode.persistence import SqlStore, latest_image, restore_image, write_image
@@ -32,6 +37,7 @@ from ha_namenode.rpc.admin_service import AdminService
 from ha_namenode.rpc.client_service import ClientService
 from ha_namenode.rpc.datanode_client import GrpcReplicaClient
 from ha_namenode.rpc.datanode_service import DatanodeService
+from ha_namenode.rpc.federation_client import GrpcPeers
 from ha_namenode.rpc.server import RpcServer
 
 log = logging.getLogger(__name__)
@@ -65,6 +71,20 @@ def make_consensus(config: NameNodeConfig, machine: StateMachine, store: SqlStor
     return RaftConsensus(machine, store, me, peers, config.data_path, config.raft)
 
 
+def make_federation(config: NameNodeConfig, machine: StateMachine, namesystem: Namesystem):
+    """The mount table's cache (invalidated by apply), the federation service and its loop."""
+    fed, node = config.federation, config.namenode
+    cache = MountCache(machine.store, fed.default_nameservice or node.nameservice)
+    machine.watch((c.AddMount, c.RemoveMount, c.InstallMountTable), cache.invalidate)
+    peers = GrpcPeers(
+        {name: ns.namenodes for name, ns in fed.nameservices.items()},
+        fed.rpc_timeout_s,
+        f"federation-{node.nameservice}-{node.id}-{secrets.token_hex(4)}",  # unique per process
+    )
+    federation = Federation(namesystem, cache, peers)
+    return federation, MountSync(federation, fed.push_interval_s)
+
+
 class NameNode:
     def __init__(
         self,
@@ -77,7 +97,11 @@ class NameNode:
         duties: Duties,
         monitor: BlockMonitor,
         replica_client: GrpcReplicaClient,
+        federation: Federation,
+        mount_sync: MountSync,
     ) -> None:
+        self.federation = federation
+        self.mount_sync = mount_sync
         self.monitor = monitor
         self.replica_client = replica_client
         self.config = config
@@ -118,6 +142,7 @@ class NameNode:
                 ns_cfg.allow_unknown_users,
             )
             namesystem = Namesystem(config, store, consensus, groups)
+            federation, mount_sync = make_federation(config, machine, namesystem)
 
             def checkpoint() -> tuple[str, int, int]:
                 if isinstance(consensus, RaftConsensus):  # also compact the Raft journal
@@ -129,13 +154,19 @@ class NameNode:
             replica_client = GrpcReplicaClient(node_cfg.nameservice)
             monitor = BlockMonitor(blocks, replica_client)
             admin = AdminService(
-                consensus, node_cfg.nameservice, node_cfg.rpc_address, VERSION, checkpoint, blocks
+                consensus,
+                node_cfg.nameservice,
+                node_cfg.rpc_address,
+                VERSION,
+                checkpoint,
+                blocks,
+                federation,
             )
             server = RpcServer(
                 node_cfg.rpc_address,
                 node_cfg.rpc_workers,
                 node_cfg.max_message_bytes,
-                ClientService(namesystem, blocks, monitor),
+                ClientService(namesystem, blocks, monitor, federation),
                 admin,
                 DatanodeService(blocks),
             )
@@ -155,6 +186,8 @@ class NameNode:
             Duties(namesystem),
             monitor,
             replica_client,
+            federation,
+            mount_sync,
         )
 
     def start(self) -> NameNode:
@@ -163,6 +196,7 @@ class NameNode:
         self.duties.start()
         self.monitor.start()
         self.server.start()
+        self.mount_sync.start()
         self.server.set_serving(True)
         self._started = True
         log.info(
@@ -180,6 +214,8 @@ class NameNode:
             self.server.stop()
             self.monitor.stop()
             self.duties.stop()
+            self.mount_sync.stop()
+            self.federation.close()
             self.replica_client.close()
         self.consensus.stop()
         self.store.close()

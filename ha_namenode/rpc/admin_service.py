@@ -1,8 +1,10 @@
 """The HaAdmin servicer: status, leadership transfer, membership and checkpoints;
-DataNode reports, decommissioning and fsck.
+DataNode reports, decommissioning and fsck; the federation's mount table.
 
-Every NameNode answers status; transfer, membership changes and the DataNode
-and block calls run on the leader (others raise NotLeader with its address).
+Every NameNode answers status and GetMountTable (its replicated copy); transfer,
+membership changes, the DataNode and block calls, and mount changes run on the
+leader (others raise NotLeader with its address). Mount changes go to the
+default nameservice's leader; InstallMountTable to any other nameservice's.
 """
 
 from __future__ import annotations
@@ -14,9 +16,10 @@ from ha_namenode.blocks.fsck import FsckReport, fsck
 from ha_namenode.blocks.manager import BlockManager
 from ha_namenode.blocks.registry import Liveness, NodeView
 from ha_namenode.consensus.base import Consensus, Member
+from ha_namenode.federation.service import Federation
 from ha_namenode.namespace.model import AdminState
 from ha_namenode.rpc.errors import rpc
-from hafs_api import paths
+from hafs_api import mounts, paths
 from hafs_api.errors import InvalidArgument
 from hafs_api.v1 import admin_pb2 as pb
 from hafs_api.v1 import admin_pb2_grpc, common_pb2
@@ -40,8 +43,10 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
         version: str,
         checkpoint: Callable[[], tuple[str, int, int]],
         blocks: BlockManager | None = None,
+        federation: Federation | None = None,
     ) -> None:
         self.blocks = blocks
+        self.federation = federation
         self.consensus = consensus
         self.nameservice = nameservice
         self.address = address
@@ -124,6 +129,42 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
         nodes = blocks.views()
         report = blocks.ns.view(lambda v: fsck(v, path, nodes, request.list_files))
         return _fsck(report, nodes)
+
+    # ---- federation -------------------------------------------------------------------
+
+    def _federation(self) -> Federation:
+        if self.federation is None:
+            raise InvalidArgument("this NameNode has no mount table")
+        return self.federation
+
+    @rpc
+    def GetMountTable(self, request, context):
+        table = self._federation().table()
+        return pb.GetMountTableResponse(table=mounts.to_proto(table, common_pb2.MountTable))
+
+    @rpc
+    def AddMount(self, request, context):
+        table, pending = self._federation().add_mount(
+            request.user,
+            request.path,
+            request.nameservice,
+            request.read_only,
+            request.ns_quota if request.HasField("ns_quota") else None,
+            request.ds_quota if request.HasField("ds_quota") else None,
+        )
+        wire = mounts.to_proto(table, common_pb2.MountTable)
+        return pb.AddMountResponse(table=wire, pending=pending)
+
+    @rpc
+    def RemoveMount(self, request, context):
+        table, pending = self._federation().remove_mount(request.user, request.path)
+        wire = mounts.to_proto(table, common_pb2.MountTable)
+        return pb.RemoveMountResponse(table=wire, pending=pending)
+
+    @rpc
+    def InstallMountTable(self, request, context):
+        version = self._federation().install_pushed(mounts.from_proto(request.table))
+        return pb.InstallMountTableResponse(version=version)
 
 
 def _report(n: NodeView, replicas: int) -> pb.DatanodeReport:

@@ -1,10 +1,16 @@
 """The ClientNamenode servicer: namespace operations, translated to the Namesystem;
-block placement, locations and tokens through the BlockManager."""
+block placement, locations and tokens through the BlockManager.
+
+Every call that names a path passes the federation's ownership check first
+(``Federation.admit``: a no-op without federation or with mount version 0).
+"""
 
 from __future__ import annotations
 
 from ha_namenode.blocks.manager import BlockManager
 from ha_namenode.blocks.monitor import BlockMonitor
+from ha_namenode.federation.access import access_of, reading
+from ha_namenode.federation.service import Federation
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace import queries
 from ha_namenode.namespace.model import Inode, LocatedBlock
@@ -19,13 +25,27 @@ from hafs_api.v1 import namenode_pb2_grpc
 
 
 class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
-    def __init__(self, namesystem: Namesystem, blocks: BlockManager, monitor: BlockMonitor) -> None:
+    def __init__(
+        self,
+        namesystem: Namesystem,
+        blocks: BlockManager,
+        monitor: BlockMonitor,
+        federation: Federation,
+    ) -> None:
         self.ns = namesystem
         self.blocks = blocks
         self.monitor = monitor
+        self.fed = federation
 
     def _mutate(self, request, command):
-        return self.ns.mutate(convert.header(request.header), command)
+        header = convert.header(request.header)
+        self.fed.admit(header.mount_version, access_of(command))
+        return self.ns.mutate(header, command)
+
+    def _read(self, request, query, path: str, *args):
+        header = convert.header(request.header)
+        self.fed.admit(header.mount_version, reading(path))
+        return self.ns.read(header, query, path, *args)
 
     def _opening(self, request, command):
         """Create/Append: a file whose dead writer left an open block starts its recovery."""
@@ -187,9 +207,7 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
 
     @rpc
     def GetFileInfo(self, request, context):
-        status = self.ns.read(
-            convert.header(request.header), queries.stat, paths.validate(request.path)
-        )
+        status = self._read(request, queries.stat, paths.validate(request.path))
         return pb.GetFileInfoResponse(status=convert.file_status(status))
 
     @rpc
@@ -198,8 +216,8 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
             request.limit or self.ns.config.namespace.listing_limit,
             self.ns.config.namespace.listing_limit,
         )
-        listing = self.ns.read(
-            convert.header(request.header),
+        listing = self._read(
+            request,
             queries.listing,
             paths.validate(request.path),
             request.start_after,
@@ -211,8 +229,8 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
 
     @rpc
     def GetBlockLocations(self, request, context):
-        located = self.ns.read(
-            convert.header(request.header),
+        located = self._read(
+            request,
             queries.block_locations,
             paths.validate(request.path),
             request.offset,
@@ -226,9 +244,7 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
 
     @rpc
     def GetContentSummary(self, request, context):
-        summary = self.ns.read(
-            convert.header(request.header), queries.content_summary, paths.validate(request.path)
-        )
+        summary = self._read(request, queries.content_summary, paths.validate(request.path))
         return pb.GetContentSummaryResponse(summary=convert.content_summary(summary))
 
     @rpc

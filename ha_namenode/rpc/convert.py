@@ -14,7 +14,9 @@ _KIND = {Kind.DIR: common_pb2.DIRECTORY, Kind.FILE: common_pb2.FILE}
 
 
 def header(msg: common_pb2.RequestHeader) -> Header:
-    return Header(client_id=msg.client_id, call_id=msg.call_id, user=msg.user)
+    return Header(
+        client_id=msg.client_id, call_id=msg.call_id, user=msg.user, mount_version=msg.mount_version
+    )
 
 
 def file_status(status: FileStatus) -> common_pb2.FileStatus:
