@@ -8,6 +8,10 @@
         for status in fs.ls("/data"):
             print(status.mode_string, status.path)
 
+A ``Client`` made from a config with several nameservices routes each path to
+the nameservice that owns it by the mount table (``Mount``, ``MountTable``;
+``Client.mounts``, ``add_mount``, ``remove_mount``), see ``client.router``.
+
 Importing this package is light: ``Client`` (and with it gRPC) loads on first
 use, so ``import client`` costs only the standard library. The errors are
 ``hafs_api.errors``' classes, which also subclass the matching built-ins
@@ -28,6 +32,7 @@ from client.types import (
     ExpungeResult,
     FileChecksum,
     FileStatus,
+    MountChange,
     NodeStatus,
     ServerDefaults,
 )
@@ -52,13 +57,16 @@ from hafs_api.errors import (
     NsQuotaExceeded,
     ParentNotDirectory,
     QuotaExceeded,
+    ReadOnlyMount,
     RecoveryInProgress,
     ReplicaNotFound,
     RequestTooLarge,
     StorageFull,
     Unavailable,
     Unsupported,
+    WrongNamespace,
 )
+from hafs_api.mounts import Mount, MountTable
 
 if TYPE_CHECKING:
     from client.client import Client
@@ -93,11 +101,15 @@ __all__ = [
     "IsADirectory",
     "LeaseConflict",
     "LeaseExpired",
+    "Mount",
+    "MountChange",
+    "MountTable",
     "NodeStatus",
     "NotLeader",
     "NsQuotaExceeded",
     "ParentNotDirectory",
     "QuotaExceeded",
+    "ReadOnlyMount",
     "RecoveryInProgress",
     "ReplicaNotFound",
     "RequestTooLarge",
@@ -106,6 +118,7 @@ __all__ = [
     "StorageFull",
     "Unavailable",
     "Unsupported",
+    "WrongNamespace",
 ]
 
 

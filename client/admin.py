@@ -1,5 +1,11 @@
 """DataNode and block administration: the ``dfsadmin -report``, decommissioning and
-``fsck`` calls of ``Client`` (a mixin over its leader-following connection).
+``fsck`` calls of ``Client`` (a mixin over its leader-following connections).
+
+DataNodes serve every nameservice, so ``datanodes()`` asks the client's own
+(or default) nameservice. A routing client (``client.router``) decommissions
+and recommissions in every nameservice it uses, since each keeps its own
+block pool to drain. ``fsck`` goes to the owner of its path and adds the
+reports of the mounts below it (``add_fsck``).
 
 Value types are frozen dataclasses, so scripts and ``--json`` output get plain data.
 Imports: ``hafs_api`` and its generated messages (not grpc: ``hactl`` imports this).
@@ -7,15 +13,19 @@ Imports: ``hafs_api`` and its generated messages (not grpc: ``hactl`` imports th
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from hafs_api import paths
-from hafs_api.errors import InvalidArgument
+from hafs_api.errors import HafsError, InvalidArgument
 from hafs_api.v1 import admin_pb2
 
 if TYPE_CHECKING:
+    from client.router import Router
     from client.rpc import NamenodeConnection
+    from hafs_api.mounts import MountTable
 
 HA_ADMIN = "HaAdmin"  # client.rpc.HA_ADMIN; importing client.rpc here would load grpc
 
@@ -144,11 +154,47 @@ def fsck_report(path: str, msg: admin_pb2.FsckResponse) -> FsckReport:
     )
 
 
+_FSCK_SUMS = (
+    "files",
+    "directories",
+    "total_bytes",
+    "blocks",
+    "replicas",
+    "under_replicated",
+    "missing",
+    "corrupt",
+    "over_replicated",
+    "open_for_write",
+)
+
+
+def add_fsck(own: FsckReport, below: Iterable[FsckReport]) -> FsckReport:
+    """``own`` plus the reports of the mounts below: counts summed, healthy only if all
+    are, files listed by path, DataNodes the most any nameservice saw."""
+    total = own
+    for part in below:
+        sums = {name: getattr(total, name) + getattr(part, name) for name in _FSCK_SUMS}
+        total = dataclasses.replace(
+            total,
+            **sums,
+            datanodes=max(total.datanodes, part.datanodes),
+            healthy=total.healthy and part.healthy,
+            entries=tuple(sorted((*total.entries, *part.entries), key=lambda f: f.path)),
+        )
+    return total
+
+
 class DatanodeAdmin:
-    """Mixed into ``Client``: calls that run on the nameservice's leader."""
+    """Mixed into ``Client``: calls that run on the nameservices' leaders."""
 
     connection: NamenodeConnection
+    router: Router
     user: str
+    if TYPE_CHECKING:
+
+        def _mounts_below(self, path: str) -> MountTable | None: ...
+
+        def _nameservices_in_use(self) -> list[str]: ...
 
     def datanodes(self) -> list[DatanodeReport]:
         """Every registered DataNode as the leader sees it (``dfsadmin -report``)."""
@@ -170,24 +216,48 @@ class DatanodeAdmin:
         return self._set_admin(datanode, admin_pb2.IN_SERVICE)
 
     def _set_admin(self, datanode: str, state: int) -> DatanodeReport:
+        """Set the state in each nameservice in use (all are tried; the first error is
+        raised); returns the first nameservice's report."""
         if not datanode:
             raise InvalidArgument("name a DataNode by its id or address")
-        reply = self.connection.call(
-            "SetDatanodeAdminState",
-            admin_pb2.SetDatanodeAdminStateRequest(datanode_id=datanode, admin_state=state),
-            mutation=True,
-            service=HA_ADMIN,
-        )
-        return datanode_report(reply.datanode)
+        reports: list[DatanodeReport] = []
+        failure: HafsError | None = None
+        for name in self._nameservices_in_use():
+            try:
+                reply = self.router.connection(name).call(
+                    "SetDatanodeAdminState",
+                    admin_pb2.SetDatanodeAdminStateRequest(datanode_id=datanode, admin_state=state),
+                    mutation=True,
+                    service=HA_ADMIN,
+                )
+            except HafsError as err:
+                failure = failure or err
+                continue
+            reports.append(datanode_report(reply.datanode))
+        if failure is not None:
+            raise failure
+        return reports[0]
 
     def fsck(self, path: str = "/", *, list_files: bool = False) -> FsckReport:
         """Block health under ``path``: files, blocks, replicas, under-replicated,
         missing and corrupt counts; with ``list_files``, every file's blocks and locations."""
         path = paths.validate(path.rstrip("/") or "/")
-        reply = self.connection.call(
-            "Fsck",
-            admin_pb2.FsckRequest(path=path, list_files=list_files, user=self.user),
-            mutation=False,
-            service=HA_ADMIN,
-        )
+        table = self._mounts_below(path)
+        if table is None:
+            return self._fsck(path, list_files)
+        try:
+            own = self._fsck(path, list_files)
+        except FileNotFoundError:
+            own = FsckReport(path, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, True)
+        below = []
+        for mount in table.mounts_below(path):
+            try:
+                below.append(self._fsck(mount.path, list_files))
+            except FileNotFoundError:
+                continue
+        return dataclasses.replace(add_fsck(own, below), path=path)
+
+    def _fsck(self, path: str, list_files: bool) -> FsckReport:
+        request = admin_pb2.FsckRequest(path=path, list_files=list_files, user=self.user)
+        reply = self.router.call(path, "Fsck", request, mutation=False, service=HA_ADMIN)
         return fsck_report(path, reply)

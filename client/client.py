@@ -5,13 +5,21 @@ slash is dropped, except for ``/``), so a bad path fails fast with
 ``InvalidPath``. Errors are the ``hafs_api.errors`` classes, which are also the
 matching built-ins (``FileNotFoundError``, ``FileExistsError``, ...).
 
+Federation: every path-taking call goes through ``client.router``. A client
+made with ``nameservice=``, or from a config with one nameservice, talks to
+that nameservice only. Otherwise each call goes to the owner of its path by
+the cached mount table. Views that span mounts (``ls`` showing mount points,
+``content_summary``/``du``/``fsck`` summed over mounts below) are in
+``client.views``. A ``rename`` across nameservices raises ``CrossNamespace``
+before any RPC. The mount table calls are in ``client.mountadmin``.
+
 The file-data methods (``open``, ``read_bytes``, ``put``, ``checksum``, ...)
 come from the ``client.files.FileAccess`` mixin; this module sets up what they
 need (the DataNode channels are made on first use, the lease renewer is idle
 until a file is open for writing).
 
-Imports: ``client.rpc`` for the wire, ``client.convert`` for the messages,
-``client.files`` and ``client.lease`` for the data path.
+Imports: ``client.rpc`` and ``client.router`` for the wire, ``client.convert``
+for the messages, ``client.views``, ``client.files`` and ``client.lease``.
 """
 
 from __future__ import annotations
@@ -22,12 +30,14 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
-from client import convert
+from client import convert, views
 from client import glob as globbing
 from client.admin import DatanodeAdmin
 from client.config import ClientConfig, from_addresses, load
 from client.files import FileAccess, normalize
+from client.mountadmin import MountAdmin
 from client.retry import RetryPolicy
+from client.router import Router
 from client.rpc import HA_ADMIN, NamenodeConnection
 from client.types import (
     CheckpointInfo,
@@ -39,6 +49,7 @@ from client.types import (
 )
 from hafs_api import paths
 from hafs_api.errors import HafsError, InternalError, InvalidArgument, Unavailable
+from hafs_api.mounts import MountTable
 from hafs_api.v1 import admin_pb2
 from hafs_api.v1 import namenode_pb2 as pb
 
@@ -46,11 +57,14 @@ STATUS_TIMEOUT = 2.0
 _Answer = tuple[NodeStatus, list[admin_pb2.MemberStatus]]
 
 
-class Client(FileAccess, DatanodeAdmin):
-    """A connection to one hafs nameservice.
+class Client(FileAccess, DatanodeAdmin, MountAdmin):
+    """A connection to a hafs file system: one nameservice, or several joined by mounts.
 
     ``Client(addresses=["127.0.0.1:8020", ...], user="alice")`` or
     ``Client.from_config(path)``; use as a context manager, or call ``close()``.
+    ``nameservice="ns2"`` binds the client to that nameservice of the config
+    (direct access, no mount table); without it, a config with several
+    nameservices gives a client that routes each path to its owner.
     ``packet_size`` and ``window`` shape write pipelines (bytes per packet, packets
     in flight) and may be changed before opening a file.
     """
@@ -90,6 +104,12 @@ class Client(FileAccess, DatanodeAdmin):
             )
             for ns in self.config.nameservices
         }
+        single = len(self._connections) == 1
+        self.router = Router(
+            self._connections,
+            self.config.default_nameservice,
+            bound=self.nameservice if nameservice or single else None,
+        )
         self._start_file_access()
 
     @classmethod
@@ -106,7 +126,17 @@ class Client(FileAccess, DatanodeAdmin):
 
     @property
     def connection(self) -> NamenodeConnection:
+        """The connection of ``nameservice`` (the default one of a routing client)."""
         return self._connections[self.nameservice]
+
+    @property
+    def routing(self) -> bool:
+        """True when calls go to the owners of their paths by the mount table."""
+        return self.router.routing
+
+    def nameservice_of(self, path: str) -> str:
+        """The nameservice that serves ``path`` (a bound client: its own)."""
+        return self.router.owner(normalize(path))
 
     @property
     def home(self) -> str:
@@ -124,13 +154,38 @@ class Client(FileAccess, DatanodeAdmin):
         self.close()
 
     def __repr__(self) -> str:
-        return f"Client({self.nameservice!r}, user={self.user!r})"
+        where = "routing" if self.routing else repr(self.nameservice)
+        return f"Client({where}, user={self.user!r})"
 
     # -- reads ---------------------------------------------------------------
 
     def stat(self, path: str) -> FileStatus:
+        """The status of ``path``; a directory that only leads to mount points (no
+        nameservice holds it) is a synthetic directory."""
         path = normalize(path)
-        resp = self._call("GetFileInfo", pb.GetFileInfoRequest(path=path))
+        try:
+            resp = self._call(path, "GetFileInfo", pb.GetFileInfoRequest(path=path))
+        except FileNotFoundError:
+            if self._mounts_below(path) is None:
+                raise
+            return views.virtual_directory(path, self.user)
+        return convert.file_status(resp.status, parent=paths.parent(path))
+
+    def stat_within(self, path: str, deadline: float) -> FileStatus:
+        """``stat`` retried for at most ``deadline`` seconds (a listing's mount points)."""
+        path = normalize(path)
+
+        def call(connection: NamenodeConnection, version: int):
+            policy = connection.retry.copy(deadline=min(connection.retry.deadline, deadline))
+            return connection.call(
+                "GetFileInfo",
+                pb.GetFileInfoRequest(path=path),
+                mutation=False,
+                mount_version=version,
+                retry=policy,
+            )
+
+        resp = self.router.run([path], call)
         return convert.file_status(resp.status, parent=paths.parent(path))
 
     def exists(self, path: str) -> bool:
@@ -141,11 +196,19 @@ class Client(FileAccess, DatanodeAdmin):
         return True
 
     def iter_ls(self, path: str, *, page_size: int = 0) -> Iterator[FileStatus]:
-        """The entries of a directory, fetched a page at a time (``page_size`` 0: the server's)."""
+        """The entries of a directory, fetched a page at a time (``page_size`` 0: the
+        server's), with the mount points below it (``client.views.merge_listing``)."""
         path = normalize(path)
+        table = self._mounts_below(path)
+        listing = self._listing(path, page_size)
+        return listing if table is None else views.merge_listing(self, path, table, listing)
+
+    def _listing(self, path: str, page_size: int) -> Iterator[FileStatus]:
+        """The owner's listing of ``path``, page by page."""
         start_after = ""
         while True:
             resp = self._call(
+                path,
                 "GetListing",
                 pb.GetListingRequest(path=path, start_after=start_after, limit=page_size),
             )
@@ -201,8 +264,26 @@ class Client(FileAccess, DatanodeAdmin):
         return [(entry.name, entry.is_dir) for entry in entries]
 
     def content_summary(self, path: str) -> ContentSummary:
+        """Totals under ``path``; with mounts below it, their totals are added (once each,
+        from their own nameservices)."""
         path = normalize(path)
-        resp = self._call("GetContentSummary", pb.GetContentSummaryRequest(path=path))
+        table = self._mounts_below(path)
+        if table is None:
+            return self._summary(path)
+        try:
+            own = self._summary(path)
+        except FileNotFoundError:
+            own = views.virtual_summary(path)
+        below = []
+        for mount in table.mounts_below(path):
+            try:
+                below.append(self._summary(mount.path))
+            except FileNotFoundError:
+                continue  # a mount point its nameservice does not have yet
+        return views.add_summaries(own, below)
+
+    def _summary(self, path: str) -> ContentSummary:
+        resp = self._call(path, "GetContentSummary", pb.GetContentSummaryRequest(path=path))
         return convert.content_summary(path, resp.summary)
 
     def du(self, path: str) -> list[ContentSummary]:
@@ -213,8 +294,9 @@ class Client(FileAccess, DatanodeAdmin):
         return [self.content_summary(entry.path) for entry in self.iter_ls(status.path)]
 
     def server_defaults(self) -> ServerDefaults:
+        """The defaults of ``nameservice`` (the default one of a routing client)."""
         return convert.server_defaults(
-            self._call("GetServerDefaults", pb.GetServerDefaultsRequest())
+            self.connection.call("GetServerDefaults", pb.GetServerDefaultsRequest(), mutation=False)
         )
 
     # -- namespace changes -----------------------------------------------------
@@ -226,6 +308,7 @@ class Client(FileAccess, DatanodeAdmin):
         path = normalize(path)
         masked = _check_mode(permission) & ~self.umask
         resp = self._call(
+            path,
             "Mkdir",
             pb.MkdirRequest(path=path, permission=masked, parents=parents, exist_ok=exist_ok),
             mutation=True,
@@ -235,8 +318,17 @@ class Client(FileAccess, DatanodeAdmin):
         return convert.file_status(resp.status, parent=paths.parent(path))
 
     def rename(self, src: str, dst: str, overwrite: bool = False) -> None:
+        """Rename within one nameservice: ``CrossNamespace`` (EXDEV) before any RPC when
+        ``src`` and ``dst`` have different owners. (The owner refuses to move a mount
+        point or a directory holding one: ``InvalidArgument``.)"""
         src, dst = normalize(src), normalize(dst)
-        self._call("Rename", pb.RenameRequest(src=src, dst=dst, overwrite=overwrite), mutation=True)
+        request = pb.RenameRequest(src=src, dst=dst, overwrite=overwrite)
+        self.router.run(
+            [src, dst],
+            lambda connection, version: connection.call(
+                "Rename", request, mutation=True, mount_version=version
+            ),
+        )
 
     def mv(self, src: str, dst: str) -> str:
         """``hdfs dfs -mv``: into ``dst`` when it is an existing directory; returns the new path."""
@@ -253,6 +345,7 @@ class Client(FileAccess, DatanodeAdmin):
         """Delete ``path``; returns where it went in the trash, or None if it is gone."""
         path = normalize(path)
         resp = self._call(
+            path,
             "Delete",
             pb.DeleteRequest(path=path, recursive=recursive, skip_trash=skip_trash),
             mutation=True,
@@ -266,6 +359,7 @@ class Client(FileAccess, DatanodeAdmin):
     def chmod(self, path: str, mode: int) -> None:
         path = normalize(path)
         self._call(
+            path,
             "SetPermission",
             pb.SetPermissionRequest(path=path, permission=_check_mode(mode)),
             mutation=True,
@@ -276,6 +370,7 @@ class Client(FileAccess, DatanodeAdmin):
         if not owner and not group:
             raise InvalidArgument("chown needs an owner or a group", path)
         self._call(
+            path,
             "SetOwner",
             pb.SetOwnerRequest(path=path, owner=owner or "", group=group or ""),
             mutation=True,
@@ -287,7 +382,10 @@ class Client(FileAccess, DatanodeAdmin):
         if isinstance(n, bool) or not isinstance(n, int) or n < 1:
             raise InvalidArgument(f"replication must be an integer >= 1, got {n!r}", path)
         resp = self._call(
-            "SetReplication", pb.SetReplicationRequest(path=path, replication=n), mutation=True
+            path,
+            "SetReplication",
+            pb.SetReplicationRequest(path=path, replication=n),
+            mutation=True,
         )
         return resp.changed
 
@@ -295,6 +393,7 @@ class Client(FileAccess, DatanodeAdmin):
         """Set times in ms since the epoch; None leaves one unchanged."""
         path = normalize(path)
         self._call(
+            path,
             "SetTimes",
             pb.SetTimesRequest(
                 path=path,
@@ -320,10 +419,18 @@ class Client(FileAccess, DatanodeAdmin):
         self._set_quota(path, -1 if ns else None, -1 if ds else None)
 
     def expunge(self, immediate: bool = False) -> ExpungeResult:
-        resp = self._call(
-            "ExpungeTrash", pb.ExpungeTrashRequest(immediate=immediate), mutation=True
-        )
-        return convert.expunge_result(resp)
+        """Expunge the trash: in every nameservice the mount table uses, for a routing
+        client (the default's checkpoint name is returned, all removals are listed)."""
+        results = [
+            convert.expunge_result(
+                self.router.connection(name).call(
+                    "ExpungeTrash", pb.ExpungeTrashRequest(immediate=immediate), mutation=True
+                )
+            )
+            for name in self._nameservices_in_use()
+        ]
+        removed = tuple(path for result in results for path in result.removed)
+        return ExpungeResult(results[0].checkpoint, removed)
 
     # -- HA administration ------------------------------------------------------
 
@@ -401,8 +508,23 @@ class Client(FileAccess, DatanodeAdmin):
 
     # -- plumbing ---------------------------------------------------------------
 
-    def _call(self, method: str, request, mutation: bool = False):
-        return self.connection.call(method, request, mutation=mutation)
+    def _call(self, path: str, method: str, request, mutation: bool = False):
+        """One ClientNamenode call about ``path``, at the nameservice that owns it."""
+        return self.router.call(path, method, request, mutation=mutation)
+
+    def _mounts_below(self, path: str) -> MountTable | None:
+        """The mount table when mounts lie below ``path`` (a routing client only)."""
+        if not self.router.routing:
+            return None
+        table = self.router.table()
+        return table if table.mounts_below(path) else None
+
+    def _nameservices_in_use(self) -> list[str]:
+        """This client's nameservice; for a routing client, also every one mounted."""
+        if not self.router.routing:
+            return [self.nameservice]
+        table = self.router.table()
+        return list(dict.fromkeys([table.default, *(m.nameservice for m in table.mounts)]))
 
     def _set_quota(self, path: str, ns: int | None, ds: int | None) -> None:
         request = pb.SetQuotaRequest(path=path)
@@ -410,7 +532,7 @@ class Client(FileAccess, DatanodeAdmin):
             request.ns_quota = ns
         if ds is not None:
             request.ds_quota = ds
-        self._call("SetQuota", request, mutation=True)
+        self._call(path, "SetQuota", request, mutation=True)
 
     def _statuses(self, addresses: Sequence[str], timeout: float) -> list[_Answer]:
         if not addresses:

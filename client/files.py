@@ -4,13 +4,16 @@
 streaming ``client.writer.FileWriter``; ``read_bytes``, ``write_bytes``,
 ``append_bytes``, ``put``/``get`` (``client.filecopy``) and ``checksum`` are
 built on them. The data goes straight to the DataNodes through
-``client.transfer``; NameNode calls go through the client's connection, so they
-fail over and retry like every other call. While a file is open for writing,
-``leases`` renews this client's lease in the background.
+``client.transfer``. Each file's NameNode calls go to the nameservice that owns
+its path (``client.router``: the connection itself for a bound client, else an
+endpoint that routes by the path and follows mount changes), so they fail
+over and retry like every other call; its blocks are in that nameservice's
+block pool. While files are open for writing, ``leases`` renews this client's
+lease in the background, in each nameservice that holds one.
 
 ``Client`` provides the attributes declared at the top of the class.
 Imports: ``client.reader``, ``client.writer``, ``client.filecopy``,
-``client.transfer``, ``client.lease`` (types), ``client.convert`` and ``hafs_api``.
+``client.transfer``, ``client.lease``, ``client.convert`` and ``hafs_api``.
 """
 
 from __future__ import annotations
@@ -19,11 +22,11 @@ import io
 import os
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, overload
+from typing import Any, Literal, overload
 
 from client import convert, filecopy
 from client.config import ClientConfig
-from client.lease import LeaseRenewer
+from client.lease import Leases
 from client.reader import FileReader, file_checksum, locate
 from client.transfer import DataNodes, DataPath
 from client.types import BlockLocation, FileChecksum, ServerDefaults
@@ -49,21 +52,19 @@ class FileAccess:
     # Provided by Client.
     config: ClientConfig
     connection: Any  # client.rpc.NamenodeConnection
+    router: Any  # client.router.Router
     nameservice: str
     client_id: str
     umask: int
-    if TYPE_CHECKING:
-
-        def server_defaults(self) -> ServerDefaults: ...
 
     def _start_file_access(self) -> None:
         """Set up the data path (Client.__init__ calls this); nothing connects yet."""
         self.packet_size = DEFAULT_PACKET_SIZE
         self.window = DEFAULT_WINDOW
-        self.leases = LeaseRenewer(self._renew_lease)
+        self.leases = Leases(self._renew_lease)
         self._data_lock = threading.Lock()
         self._datanodes: DataNodes | None = None
-        self._defaults: ServerDefaults | None = None
+        self._defaults: dict[str, ServerDefaults] = {}
 
     def _stop_file_access(self) -> None:
         """Stop renewing leases and close the DataNode channels (Client.close calls this)."""
@@ -126,7 +127,7 @@ class FileAccess:
         if mode == "rb":
             if isinstance(buffer_size, bool) or not isinstance(buffer_size, int) or buffer_size < 1:
                 raise InvalidArgument(f"buffer_size must be an integer >= 1, got {buffer_size!r}")
-            return io.BufferedReader(FileReader(self._data_path(), path), buffer_size)
+            return io.BufferedReader(FileReader(self._data_path(path), path), buffer_size)
         if mode not in WRITE_MODES:
             raise InvalidArgument(f"mode must be 'rb', 'wb', 'xb' or 'ab', got {mode!r}", path)
         return self._open_for_write(path, mode, replication, block_size, permission, progress)
@@ -134,7 +135,8 @@ class FileAccess:
     def read_bytes(self, path: str, start: int | None = None, end: int | None = None) -> bytes:
         """The file's bytes ``[start:end]`` (slice rules: None for the ends, negative from
         the end)."""
-        with FileReader(self._data_path(), normalize(path)) as raw:
+        path = normalize(path)
+        with FileReader(self._data_path(path), path) as raw:
             lo = _bound(start, raw.length, 0)
             hi = _bound(end, raw.length, raw.length)
             pieces = []
@@ -196,42 +198,49 @@ class FileAccess:
 
     def checksum(self, path: str) -> FileChecksum:
         """The file's MD5-of-MD5-of-CRC32C checksum, from the DataNodes (``-checksum``)."""
-        bpc = self._server_defaults().bytes_per_checksum
-        return file_checksum(self._data_path(), normalize(path), bpc)
+        path = normalize(path)
+        bpc = self._server_defaults(self.router.owner(path)).bytes_per_checksum
+        return file_checksum(self._data_path(path), path, bpc)
 
     def block_locations(self, path: str, offset: int = 0, length: int = 0) -> list[BlockLocation]:
         """The blocks holding ``[offset, offset + length)`` (``length`` 0: to the end)."""
-        resp = locate(self._data_path(), normalize(path), offset, length)
+        path = normalize(path)
+        resp = locate(self._data_path(path), path, offset, length)
         return [convert.block_location(block) for block in resp.blocks]
 
     def recover_lease(self, path: str) -> bool:
         """Ask the NameNode to close a file another writer left open; True once closed."""
         path = normalize(path)
         request = pb.RecoverLeaseRequest(path=path)
-        return self.connection.call("RecoverLease", request, mutation=True).closed
+        return self.router.call(path, "RecoverLease", request, mutation=True).closed
 
     # -- plumbing ---------------------------------------------------------------
 
-    def _data_path(self) -> DataPath:
+    def _data_path(self, path: str) -> DataPath:
+        """What a reader or writer of ``path`` needs: its owner's endpoint and block pool."""
         with self._data_lock:
             if self._datanodes is None:
                 self._datanodes = DataNodes(timeout=self.config.client.attempt_timeout_s)
             datanodes = self._datanodes
         return DataPath(
-            namenode=self.connection,
+            namenode=self.router.endpoint(path),
             datanodes=datanodes,
             client_name=self.client_id,
-            block_pool=self.nameservice,
+            block_pool=self.router.owner(path),
             packet_size=self.packet_size,
             window=self.window,
             deadline=self.connection.retry.deadline,
         )
 
-    def _server_defaults(self) -> ServerDefaults:
-        """The server defaults, asked once per client."""
-        if self._defaults is None:
-            self._defaults = self.server_defaults()
-        return self._defaults
+    def _server_defaults(self, nameservice: str) -> ServerDefaults:
+        """A nameservice's server defaults, asked once per client."""
+        defaults = self._defaults.get(nameservice)
+        if defaults is None:
+            reply = self.router.connection(nameservice).call(
+                "GetServerDefaults", pb.GetServerDefaultsRequest(), mutation=False
+            )
+            defaults = self._defaults[nameservice] = convert.server_defaults(reply)
+        return defaults
 
     def _open_for_write(
         self,
@@ -242,7 +251,8 @@ class FileAccess:
         permission: int,
         progress: Callable[[int], None] | None,
     ) -> FileWriter:
-        defaults = self._server_defaults()
+        owner = self.router.owner(path)
+        defaults = self._server_defaults(owner)
         settings = self.config.client
         replication = settings.replication if replication is None else replication
         block_size = settings.block_size if block_size is None else block_size
@@ -251,7 +261,7 @@ class FileAccess:
         resp = None
         if mode == "ab":
             try:
-                resp = self.connection.call("Append", pb.AppendRequest(path=path), mutation=True)
+                resp = self.router.call(path, "Append", pb.AppendRequest(path=path), mutation=True)
             except FileNotFoundError:
                 pass  # created below
             else:
@@ -265,11 +275,11 @@ class FileAccess:
                 replication=replication,
                 block_size=block_size,
             )
-            resp = self.connection.call("Create", request, mutation=True)
+            resp = self.router.call(path, "Create", request, mutation=True)
         status = resp.status
-        ticket = self.leases.add(path)
+        ticket = self.leases.add(owner, path)
         return FileWriter(
-            self._data_path(),
+            self._data_path(path),
             path,
             file_id=status.inode_id,
             length=status.length,
@@ -280,8 +290,10 @@ class FileAccess:
             on_close=lambda: self.leases.remove(ticket),
         )
 
-    def _renew_lease(self) -> None:
-        self.connection.call("RenewLease", pb.RenewLeaseRequest(), mutation=True)
+    def _renew_lease(self, nameservice: str) -> None:
+        self.router.connection(nameservice).call(
+            "RenewLease", pb.RenewLeaseRequest(), mutation=True
+        )
 
 
 def _bound(value: int | None, length: int, default: int) -> int:

@@ -1,6 +1,8 @@
-"""The lease renewer: keeps a client's write leases alive while it has files open.
+"""The lease renewers: keep a client's write leases alive while it has files open.
 
-A ``Client`` holds one ``LeaseRenewer``. Each writer takes a ticket with
+A lease lives in the nameservice that holds the file, so a ``Client`` holds
+``Leases``: one ``LeaseRenewer`` per nameservice, made when a file of that
+nameservice is first opened for writing. Each writer takes a ticket with
 ``add()`` when it opens and gives it back with ``remove()`` when it closes.
 While any ticket is out, a daemon thread calls ``renew`` (the client's
 ``RenewLease``) every ``interval`` seconds; it exits when the last ticket is
@@ -91,4 +93,69 @@ class LeaseRenewer:
                 log.warning("could not renew the lease on %d open file(s): %s", count, err)
 
 
-__all__ = ["DEFAULT_INTERVAL", "LeaseRenewer"]
+class Leases:
+    """The client's renewers, one per nameservice; ``renew(nameservice)`` renews there."""
+
+    def __init__(self, renew: Callable[[str], None], *, interval: float = DEFAULT_INTERVAL) -> None:
+        self._renew = renew
+        self._interval = interval
+        self._lock = threading.Lock()
+        self._renewers: dict[str, LeaseRenewer] = {}
+        self._closed = False
+
+    @property
+    def interval(self) -> float:
+        return self._interval
+
+    @interval.setter
+    def interval(self, seconds: float) -> None:
+        with self._lock:
+            self._interval = seconds
+            for renewer in self._renewers.values():
+                renewer.interval = seconds
+
+    def add(self, nameservice: str, path: str) -> tuple[str, int]:
+        """Register a file of ``nameservice`` open for writing; returns its ticket."""
+        with self._lock:
+            renewer = self._renewers.get(nameservice)
+            if renewer is None:
+                renewer = LeaseRenewer(lambda: self._renew(nameservice), interval=self._interval)
+                if self._closed:
+                    renewer.close()
+                self._renewers[nameservice] = renewer
+        return nameservice, renewer.add(path)
+
+    def remove(self, ticket: tuple[str, int]) -> None:
+        nameservice, number = ticket
+        with self._lock:
+            renewer = self._renewers.get(nameservice)
+        if renewer is not None:
+            renewer.remove(number)
+
+    def renewer(self, nameservice: str) -> LeaseRenewer | None:
+        with self._lock:
+            return self._renewers.get(nameservice)
+
+    @property
+    def running(self) -> bool:
+        return any(renewer.running for renewer in self._all())
+
+    @property
+    def renewals(self) -> int:
+        return sum(renewer.renewals for renewer in self._all())
+
+    def open_paths(self) -> list[str]:
+        return sorted(path for renewer in self._all() for path in renewer.open_paths())
+
+    def close(self, timeout: float = 2.0) -> None:
+        with self._lock:
+            self._closed = True
+        for renewer in self._all():
+            renewer.close(timeout)
+
+    def _all(self) -> list[LeaseRenewer]:
+        with self._lock:
+            return list(self._renewers.values())
+
+
+__all__ = ["DEFAULT_INTERVAL", "LeaseRenewer", "Leases"]

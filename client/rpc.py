@@ -14,7 +14,11 @@ address, a guess of which one leads, and a retry policy. ``call()`` makes one
   attempt that timed out rotate the guess to the next configured address;
 * every ``grpc.RpcError`` becomes a ``HafsError`` through
   ``hafs_api.status.from_rpc_error`` (an attempt's timeout becomes a retryable
-  ``Unavailable``: the overall deadline belongs to the policy).
+  ``Unavailable``: the overall deadline belongs to the policy);
+* ``mount_version`` goes into the header (the mount table version the caller
+  routed by; 0: direct access). ``WRONG_NAMESPACE`` is raised at once, not
+  retried here: asking the same nameservice again cannot help, so the caller
+  (``client.router``) refreshes its mount table and routes the call again.
 
 Thread-safe: one connection may serve many threads. With ``client.transfer``
 (the DataNode channels), the only client module that imports ``grpc``.
@@ -38,6 +42,7 @@ from hafs_api.errors import (
     NotLeader,
     RequestTooLarge,
     Unavailable,
+    WrongNamespace,
 )
 from hafs_api.status import from_rpc_error
 from hafs_api.v1 import admin_pb2_grpc, common_pb2, namenode_pb2_grpc
@@ -52,6 +57,14 @@ _STUBS = {
 }
 DEFAULT_MAX_MESSAGE_BYTES = 64 * 1024 * 1024
 DEFAULT_ATTEMPT_TIMEOUT = 20.0
+
+
+class _Elsewhere(Exception):
+    """Carries a ``WrongNamespace`` past the retry policy (which would retry it)."""
+
+    def __init__(self, error: WrongNamespace) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class NamenodeConnection:
@@ -89,19 +102,33 @@ class NamenodeConnection:
             return self._leader
 
     def call(
-        self, method: str, request: Any, *, mutation: bool, service: str = CLIENT_NAMENODE
+        self,
+        method: str,
+        request: Any,
+        *,
+        mutation: bool,
+        service: str = CLIENT_NAMENODE,
+        mount_version: int = 0,
+        retry: RetryPolicy | None = None,
     ) -> Any:
         """Make one logical call, retried by the policy; returns the response message.
 
-        ``request.header`` (when the message has one) is filled in place. Reads
-        and mutations are retried alike: a mutation's retries carry its one
-        ``call_id``, so a NameNode that already applied it answers from its
-        retry cache. ``mutation`` marks the call in the retry log lines.
+        ``request.header`` (when the message has one) is filled in place, with
+        ``mount_version``. Reads and mutations are retried alike: a mutation's
+        retries carry its one ``call_id``, so a NameNode that already applied it
+        answers from its retry cache. ``mutation`` marks the call in the retry
+        log lines. ``WrongNamespace`` is raised without retrying. ``retry``
+        replaces the connection's policy for this call.
         """
         call_id = next(self._call_ids)
         if "header" in request.DESCRIPTOR.fields_by_name:
             request.header.CopyFrom(
-                common_pb2.RequestHeader(client_id=self.client_id, call_id=call_id, user=self.user)
+                common_pb2.RequestHeader(
+                    client_id=self.client_id,
+                    call_id=call_id,
+                    user=self.user,
+                    mount_version=mount_version,
+                )
             )
         self._check_size(method, request)
 
@@ -121,11 +148,16 @@ class NamenodeConnection:
             timeout = min(self.attempt_timeout, state.remaining)
             try:
                 return self._invoke(address, service, method, request, timeout)
+            except WrongNamespace as err:
+                raise _Elsewhere(err) from None
             except HafsError as err:
                 self._observe(address, err)
                 raise
 
-        return self.retry.run(attempt, what=method)
+        try:
+            return (retry or self.retry).run(attempt, what=method)
+        except _Elsewhere as elsewhere:
+            raise elsewhere.error from None
 
     def call_at(
         self, address: str, method: str, request: Any, *, timeout: float, service: str = HA_ADMIN

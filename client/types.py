@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from hafs_api.mounts import MountTable
 
 DIRECTORY = "directory"
 FILE = "file"
@@ -206,6 +209,29 @@ class FileChecksum:
         return {"algorithm": self.algorithm, "bytes": self.value.hex(), "length": self.length}
 
 
+def mount_table_dict(table: MountTable) -> dict[str, Any]:
+    """The JSON shape of a mount table (``hactl mount list --json``)."""
+    return {
+        "version": table.version,
+        "default_nameservice": table.default,
+        "mounts": [
+            {"path": m.path, "nameservice": m.nameservice, "read_only": m.read_only}
+            for m in table.mounts
+        ],
+    }
+
+
+class MountChange(NamedTuple):
+    """What ``add_mount``/``remove_mount`` return: the new table, and the nameservices
+    that have not installed it yet (the default's leader keeps retrying them)."""
+
+    table: MountTable
+    pending: tuple[str, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**mount_table_dict(self.table), "pending": list(self.pending)}
+
+
 __all__ = [
     "DIRECTORY",
     "FILE",
@@ -215,8 +241,10 @@ __all__ = [
     "ExpungeResult",
     "FileChecksum",
     "FileStatus",
+    "MountChange",
     "NodeStatus",
     "ServerDefaults",
+    "mount_table_dict",
     "octal_string",
     "permission_string",
 ]

@@ -43,9 +43,13 @@ class State:
         return self._client
 
     def client_for(self, nameservice: str | None) -> Client:
-        """The client of ``nameservice`` of the same config (None: the default one)."""
+        """A client bound to ``nameservice`` of the same config (``hafs://NS/path``: direct
+        access, no mount table); None: the default client, which routes by the mount
+        table when the config has several nameservices."""
         default = self.client()
-        if nameservice is None or nameservice == default.nameservice:
+        if nameservice is None:
+            return default
+        if nameservice == default.nameservice and not getattr(default, "routing", False):
             return default
         if nameservice not in self._others:
             from client.client import Client

@@ -2,9 +2,10 @@
 -setrep -expunge``, printing what ``hdfs dfs`` prints. ``-setrep -w`` then waits
 for the replicas (``fsdata.wait_for_replication``), at most ``--timeout`` seconds.
 
-``-mv`` takes ``hafs://NS/path`` to name another nameservice of the config. A
-rename cannot cross nameservices (``CrossNamespace``, like EXDEV); with
-``--copy`` it becomes a verified copy and delete (``client.crossmove``).
+``-mv`` takes ``hafs://NS/path`` to name a nameservice of the config directly
+(a plain path goes where the mount table routes it). A rename cannot cross
+nameservices (``CrossNamespace``, like EXDEV); with ``--copy`` it becomes a
+verified copy and delete (``client.crossmove``).
 
 JSON shapes (``--json``): ``-mkdir`` a list of FileStatus; ``-mv`` a list of
 ``{"src", "dst"}``; ``-rm``/``-rmdir`` a list of ``{"path", "trash_path"}``
@@ -108,14 +109,15 @@ def mv(state, copy, json_, args) -> None:
         src_fs = state.client_for(ns)
         src = absolute(arg, src_fs.home)
         try:
-            if src_fs.nameservice == dst_fs.nameservice:
+            moved = paths.child(dst, paths.basename(src)) if into else dst
+            src_ns, dst_ns = src_fs.nameservice_of(src), dst_fs.nameservice_of(moved)
+            if src_ns == dst_ns:
                 moved = src_fs.mv(src, dst)
             else:
-                moved = paths.child(dst, paths.basename(src)) if into else dst
                 if not copy:
                     raise CrossNamespace(
-                        f"cannot rename across nameservices ({src_fs.nameservice} to "
-                        f"{dst_fs.nameservice}); use -mv --copy for a verified copy and delete",
+                        f"cannot rename across nameservices ({src_ns} to {dst_ns}); "
+                        "use -mv --copy for a verified copy and delete",
                         src,
                     )
                 move_across(src_fs, src, dst_fs, moved)

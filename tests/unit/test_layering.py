@@ -144,11 +144,15 @@ PUBLIC_API = [
     "IsADirectory",
     "LeaseConflict",
     "LeaseExpired",
+    "Mount",
+    "MountChange",
+    "MountTable",
     "NodeStatus",
     "NotLeader",
     "NsQuotaExceeded",
     "ParentNotDirectory",
     "QuotaExceeded",
+    "ReadOnlyMount",
     "RecoveryInProgress",
     "ReplicaNotFound",
     "RequestTooLarge",
@@ -157,6 +161,7 @@ PUBLIC_API = [
     "StorageFull",
     "Unavailable",
     "Unsupported",
+    "WrongNamespace",
 ]
 
 
