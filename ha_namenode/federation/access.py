@@ -69,18 +69,20 @@ def access_of(command: object) -> Access | None:
 
 
 def decide(table: MountTable, me: str, access: Access) -> None:
-    """Raise why nameservice ``me`` must refuse ``access`` under ``table``, or return."""
-    if access.rename:
+    """Raise why nameservice ``me`` must refuse ``access`` under ``table``, or return.
+
+    One scan of the table per path (``mount_of`` is linear in the mounts).
+    """
+    found = [table.mount_of(path) for path in access.paths]
+    owners = [m.nameservice if m is not None else table.default for m in found]
+    if access.rename and owners[0] != owners[1]:
         src, dst = access.paths
-        src_owner, dst_owner = table.owner(src), table.owner(dst)
-        if src_owner != dst_owner:
-            raise CrossNamespace(
-                f"cannot rename across nameservices: {src} is in {src_owner}, "
-                f"{dst} in {dst_owner} (copy and delete instead)",
-                src,
-            )
-    for path in access.paths:
-        owner = table.owner(path)
+        raise CrossNamespace(
+            f"cannot rename across nameservices: {src} is in {owners[0]}, "
+            f"{dst} in {owners[1]} (copy and delete instead)",
+            src,
+        )
+    for path, owner in zip(access.paths, owners, strict=True):
         if owner != me:
             raise WrongNamespace(
                 f"{path} belongs to nameservice {owner}, not {me} (mount table version "
@@ -89,8 +91,7 @@ def decide(table: MountTable, me: str, access: Access) -> None:
                 mount_version=table.version,
             )
     if access.write:
-        for path in access.paths:
-            mount = table.mount_of(path)
+        for path, mount in zip(access.paths, found, strict=True):
             if mount is not None and mount.read_only:
                 raise ReadOnlyMount(f"read-only mount {mount.path}", path)
     if access.moves:

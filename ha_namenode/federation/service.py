@@ -241,7 +241,7 @@ class Federation:
             try:
                 held = future.result()
             except Exception as e:  # any failure leaves it pending
-                self._note(name, False, f"{table.version} not pushed: {e}")
+                self._note(name, False, f"version {table.version} not pushed: {e}")
                 pending.append(name)
                 continue
             if held > table.version:
