@@ -547,8 +547,14 @@ class Client(FileAccess, DatanodeAdmin, MountAdmin):
                 address, "GetStatus", admin_pb2.GetStatusRequest(), timeout=timeout
             )
         except HafsError as err:
-            return NodeStatus(address=address, state="unreachable", error=str(err)), []
-        return convert.node_status(address, resp), list(resp.members)
+            unreachable = NodeStatus(
+                address=address, state="unreachable", nameservice=self.nameservice, error=str(err)
+            )
+            return unreachable, []
+        node = convert.node_status(address, resp)
+        if not node.nameservice:
+            node = replace(node, nameservice=self.nameservice)
+        return node, list(resp.members)
 
     def _active(self, nodes: list[NodeStatus]) -> NodeStatus:
         for node in nodes:

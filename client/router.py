@@ -232,7 +232,10 @@ class Router:
                     err.mount_version,
                     table.version,
                 )
-                table = self.refresh(at_least=max(err.mount_version, table.version + 1))
+                if err.mount_version > table.version:
+                    table = self.refresh(at_least=err.mount_version)
+                else:  # the server is not newer: fetch once more, nothing to wait for
+                    table = self.refresh(wait=False)
 
     def call(
         self,

@@ -1,14 +1,18 @@
 """``hactl ha``: NameNode HA status, leadership transfer, membership and checkpoints.
 
 ``status`` prints a table (id, address, state, term, commit index, applied
-index, lag) of the configured NameNodes and the members they report, and exits
-1 only when no NameNode answered. JSON shapes: ``status`` a list of NodeStatus
-objects; ``transfer`` ``{"to"}``; ``add-replica`` ``{"id", "rpc", "raft",
+index, lag) of the configured NameNodes and the members they report, one table
+per nameservice of the config (under a ``Nameservice NAME`` heading when there
+are several, the default first), and exits 1 when no NameNode of some
+nameservice answered. JSON shapes: ``status`` a list of NodeStatus objects
+(each names its ``nameservice``); ``transfer`` ``{"to"}``; ``add-replica`` ``{"id", "rpc", "raft",
 "changed"}``; ``remove-replica`` ``{"id", "changed"}``; ``checkpoint`` a
 CheckpointInfo object.
 """
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import click
 
@@ -35,22 +39,42 @@ def ha() -> None:
 @json_option
 @pass_state
 def status(state, timeout, json_) -> None:
-    """Show every NameNode (configured or reported as a member): state, term, indexes."""
+    """Show every NameNode (configured or reported as a member) of every nameservice:
+    state, term, indexes."""
     report = report_for(state, json_, "ha status")
-    try:
-        nodes = state.client().ha_status(timeout=timeout)
-    except HafsError as err:
-        report.error(err)
-        report.finish(None)
-        return
-    if not report.json:
-        print_status_table(nodes)
+    client = state.client()
+    names = list(
+        dict.fromkeys([client.nameservice, *(ns.name for ns in client.config.nameservices)])
+    )
+    clients = [state.client_for(name) if len(names) > 1 else client for name in names]
+    with ThreadPoolExecutor(max_workers=len(clients)) as pool:
+        answers = list(pool.map(lambda fs: _ha_status(fs, timeout), clients))
+    everyone: list[NodeStatus] = []
+    down = False
+    for name, (nodes, error) in zip(names, answers, strict=True):
+        if error is not None:
+            report.error(error)
+        everyone += nodes
+        down = down or not any(node.reachable for node in nodes)
+        if report.json:
+            continue
+        if len(names) > 1:
+            click.echo(f"Nameservice {name}" + (" (default)" if name == names[0] else ""))
+        if nodes:
+            print_status_table(nodes)
         for node in nodes:
             if node.error:
                 click.echo(f"{node.address}: {node.error}", err=True)
-    report.finish([node.to_dict() for node in nodes])
-    if not any(node.reachable for node in nodes):
+    report.finish([node.to_dict() for node in everyone])
+    if down:
         raise click.exceptions.Exit(1)
+
+
+def _ha_status(client, timeout: float) -> tuple[list[NodeStatus], HafsError | None]:
+    try:
+        return client.ha_status(timeout=timeout), None
+    except HafsError as err:
+        return [], err
 
 
 def print_status_table(nodes: list[NodeStatus]) -> None:

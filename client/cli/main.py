@@ -1,6 +1,7 @@
 """The ``hactl`` command group: global options and the subcommand groups.
 
-``hactl [--conf FILE] [--user NAME] [--json] fs|fsck|dn|ha|image|namenode|datanode|dev ...``.
+``hactl [--conf FILE] [--user NAME] [--json] COMMAND ...``: ``fs``, ``fsck``, ``dn``,
+``ha``, ``mount``, ``report``, ``image``, ``namenode``, ``datanode``, ``dev``.
 ``hactl completion bash|zsh|fish`` prints click's shell completion script (the
 same as ``_HACTL_COMPLETE=bash_source hactl``).
 ``hactl namenode start --config FILE``, ``hactl datanode start --config FILE`` and
@@ -22,7 +23,9 @@ from client.cli.dev import dev
 from client.cli.fs import fs
 from client.cli.ha import ha
 from client.cli.image import image
+from client.cli.mount import mount
 from client.cli.output import Failure
+from client.cli.report import report
 from hafs_api.errors import HafsError
 
 
@@ -106,6 +109,8 @@ cli.add_command(fsck)
 cli.add_command(fs)
 cli.add_command(ha)
 cli.add_command(image)
+cli.add_command(mount)
+cli.add_command(report)
 
 
 def main(argv: list[str] | None = None) -> None:
