@@ -3,7 +3,7 @@
 
 DataNodes serve every nameservice, so ``datanodes()`` asks the client's own
 (or default) nameservice. A routing client (``client.router``) decommissions
-and recommissions in every nameservice it uses, since each keeps its own
+and recommissions in every configured nameservice, since each keeps its own
 block pool to drain. ``fsck`` goes to the owner of its path and adds the
 reports of the mounts below it (``add_fsck``).
 
@@ -23,6 +23,7 @@ from hafs_api.errors import HafsError, InvalidArgument
 from hafs_api.v1 import admin_pb2
 
 if TYPE_CHECKING:
+    from client.config import ClientConfig
     from client.router import Router
     from client.rpc import NamenodeConnection
     from hafs_api.mounts import MountTable
@@ -187,14 +188,15 @@ def add_fsck(own: FsckReport, below: Iterable[FsckReport]) -> FsckReport:
 class DatanodeAdmin:
     """Mixed into ``Client``: calls that run on the nameservices' leaders."""
 
+    config: ClientConfig
     connection: NamenodeConnection
+    nameservice: str
     router: Router
+    routing: bool
     user: str
     if TYPE_CHECKING:
 
         def _mounts_below(self, path: str) -> MountTable | None: ...
-
-        def _nameservices_in_use(self) -> list[str]: ...
 
     def datanodes(self) -> list[DatanodeReport]:
         """Every registered DataNode as the leader sees it (``dfsadmin -report``)."""
@@ -216,13 +218,17 @@ class DatanodeAdmin:
         return self._set_admin(datanode, admin_pb2.IN_SERVICE)
 
     def _set_admin(self, datanode: str, state: int) -> DatanodeReport:
-        """Set the state in each nameservice in use (all are tried; the first error is
-        raised); returns the first nameservice's report."""
+        """Set the state in this client's nameservice, or in every configured one for a
+        routing client (all are tried; the first error is raised); returns the
+        first nameservice's report."""
         if not datanode:
             raise InvalidArgument("name a DataNode by its id or address")
         reports: list[DatanodeReport] = []
         failure: HafsError | None = None
-        for name in self._nameservices_in_use():
+        names = [self.nameservice]
+        if self.routing:
+            names += [ns.name for ns in self.config.nameservices if ns.name != self.nameservice]
+        for name in names:
             try:
                 reply = self.router.connection(name).call(
                     "SetDatanodeAdminState",

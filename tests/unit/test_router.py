@@ -41,6 +41,7 @@ class Authority:
 
     def __init__(self, default: str) -> None:
         self.table = MountTable(0, default)
+        self.history = [self.table]
         self.namenodes: list[OwningNamenode] = []
         self.lock = threading.Lock()
 
@@ -53,6 +54,7 @@ class Authority:
     def _set(self, table: MountTable) -> MountTable:
         with self.lock:
             self.table = table
+            self.history.append(table)
             for nn in self.namenodes:
                 if not nn.lagging:
                     nn.table = table
@@ -107,6 +109,10 @@ class OwningNamenode(FakeNamenode):
                         f"{path} is not in {self.name}", path, mount_version=self.table.version
                     ),
                 )
+
+    def ExpungeTrash(self, request, context):
+        self.check("ExpungeTrash", request, context)
+        return pb.ExpungeTrashResponse(checkpoint=f"{self.name}-cp", removed=[f"{self.name}-old"])
 
     def GetContentSummary(self, request, context):
         with self.lock:
@@ -166,10 +172,14 @@ class FakeAdmin(admin_pb2_grpc.HaAdminServicer):
         self.namenode = namenode
         self.address = address
         self.calls: list[tuple[str, object]] = []
+        self.stale = 0  # answers GetMountTable from the previous version this many times
 
     def GetMountTable(self, request, context):
         self.calls.append(("GetMountTable", request))
         table = self.namenode.authority.table
+        if self.stale > 0:
+            self.stale -= 1
+            table = self.namenode.authority.history[-2]  # a follower's copy, behind
         return admin_pb2.GetMountTableResponse(table=mounts.to_proto(table, common_pb2.MountTable))
 
     def AddMount(self, request, context):
@@ -213,6 +223,13 @@ class FakeAdmin(admin_pb2_grpc.HaAdminServicer):
             for dn in self.namenode.cluster.datanodes
         ]
         return admin_pb2.GetDatanodeReportResponse(datanodes=nodes)
+
+    def SetDatanodeAdminState(self, request, context):
+        self.calls.append(("SetDatanodeAdminState", request))
+        node = admin_pb2.DatanodeReport(
+            datanode_id=request.datanode_id, admin_state=request.admin_state
+        )
+        return admin_pb2.SetDatanodeAdminStateResponse(datanode=node)
 
     def Fsck(self, request, context):
         self.calls.append(("Fsck", request))
@@ -371,6 +388,17 @@ def test_a_removed_mount_reaches_a_client_that_cached_the_table(mounted):
     assert fs.router.cached.version == mounted.authority.table.version
 
 
+def test_a_stale_copy_of_the_table_is_asked_for_again(mounted):
+    fs = mounted.client()
+    fs.mkdir("/home/warm")
+    mounted.nn("ns2").dirs.add("/logs")
+    mounted.authority.add("/logs", "ns2")
+    mounted.admins["ns1"].stale = 1
+    fs.mkdir("/logs/x")
+    assert "/logs/x" in mounted.nn("ns2").dirs and mounted.nn("ns1").refused == ["/logs/x"]
+    assert mounted.fetches() == 3  # the first, the stale answer, the fresh one
+
+
 def test_a_lagging_namenode_pulls_the_newer_table_itself(mounted):
     mounted.nn("ns2").lagging = True
     mounted.nn("ns2").dirs.add("/logs")
@@ -504,6 +532,19 @@ def test_fsck_adds_the_mounts_below(mounted):
     report = fs.fsck("/")
     assert report.files == 2 and report.under_replicated == 4  # ns1 and 3 mounts
     assert report.path == "/"
+
+
+def test_decommission_reaches_every_nameservice_and_expunge_every_mounted_one(mounted):
+    fs = mounted.client()
+    assert fs.decommission("dn1").admin_state == "decommissioning"
+    assert [mounted.admins[n].called("SetDatanodeAdminState") for n in mounted.names] == [1, 1, 1]
+    bound = mounted.client(nameservice="ns2")
+    bound.recommission("dn1")
+    assert [mounted.admins[n].called("SetDatanodeAdminState") for n in mounted.names] == [1, 2, 1]
+    result = fs.expunge()
+    assert result.checkpoint == "ns1-cp"
+    assert result.removed == ("ns1-old", "ns2-old", "ns3-old")
+    assert bound.expunge().removed == ("ns2-old",)
 
 
 # -- data path and leases ----------------------------------------------------------------------
