@@ -4,11 +4,13 @@
 each action does is in ``chaos/devctl.py``. State lives under ``--dir``
 (default ``.dev/cluster``) and survives restarts.
 
-    dev up [--dir DIR] [--namenodes N] [--datanodes M] [--nameservices 1]
+    dev up [--dir DIR] [--nameservices K] [--namenodes N] [--datanodes M]
            [--foreground] [--timeout S]
     dev status [--dir DIR] [--json]
     dev kill|stop|start|pause|resume [--dir DIR] [--timeout S] NODE
     dev down [--dir DIR] [--timeout S]
+
+``--namenodes`` counts each nameservice's NameNodes; the DataNodes are shared.
 """
 
 from __future__ import annotations
@@ -34,11 +36,17 @@ def parser() -> argparse.ArgumentParser:
         return p
 
     up = action("up", "start the cluster (in the background unless --foreground)")
-    up.add_argument("--namenodes", type=int, default=None, help="default: as recorded, else 3")
-    up.add_argument("--datanodes", type=int, default=None)
-    up.add_argument("--nameservices", type=int, default=1)
+    up.add_argument(
+        "--namenodes", type=int, default=None, help="per nameservice; default: as recorded, else 3"
+    )
+    up.add_argument("--datanodes", type=int, default=None, help="default: as recorded, else 3")
+    up.add_argument(
+        "--nameservices", type=int, default=None, help="ns1..nsK; default: as recorded, else 1"
+    )
     up.add_argument("--foreground", action="store_true", help="stay until Ctrl-C, then stop all")
-    up.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for a leader")
+    up.add_argument(
+        "--timeout", type=float, default=60.0, help="seconds to wait for the leaders and DataNodes"
+    )
     status = action("status", "list the nodes: pid, alive, role, addresses")
     status.add_argument("--json", action="store_true")
     for name in devctl.NODE_ACTIONS:
@@ -55,6 +63,10 @@ def run(args: argparse.Namespace) -> int:
     if args.action == "up":
         if args.namenodes is not None and args.namenodes < 1:
             raise devctl.UsageError("--namenodes: a nameservice needs at least one NameNode")
+        if args.nameservices is not None and args.nameservices < 1:
+            raise devctl.UsageError("--nameservices: a cluster needs at least one nameservice")
+        if args.datanodes is not None and args.datanodes < 0:
+            raise devctl.UsageError("--datanodes: must not be negative")
         return devctl.up(
             base,
             namenodes=args.namenodes,

@@ -6,6 +6,12 @@ chaos suite. Each node runs as its own process (``python -m ha_namenode`` or
 cluster's base directory. ``stop()`` terminates every process, escalating to
 SIGKILL, and ``logs()`` returns their output for a failing test to print.
 
+A cluster has one or several nameservices (``nameservices=K``: ``ns1..nsK``),
+each a group of ``namenodes`` NameNodes with its own Raft password and block
+token secret, and one set of DataNodes shared by all of them (one block pool
+per nameservice). Node naming and what each config says are in
+``chaos.configs``; one node's process is a ``chaos.process.NodeProcess``.
+
 Every ``start()`` records the cluster in ``<base>/cluster.json`` (format
 ``STATE_VERSION``): for each node its name, kind, nameservice, pid, addresses,
 config and log. ``LocalCluster.load(base)`` reattaches to those processes by
@@ -14,20 +20,16 @@ only while ``/proc`` (or ``ps``) shows it running this node's config, so a
 recycled pid is never signalled. Restarting a node reuses its config, so its
 ports and data survive. Linux or any system with ``ps``.
 
-Imports: the standard library, grpc and ``hafs_api`` (never ``client``).
+Imports: the standard library, grpc, ``hafs_api``, ``chaos.configs`` and
+``chaos.process`` (never ``client``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import getpass
 import json
 import os
-import secrets
 import signal
-import socket
-import subprocess
-import sys
 import time
 import tomllib
 from collections.abc import Callable
@@ -38,39 +40,40 @@ from typing import Any
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from chaos import configs
+from chaos.configs import (
+    DEV_BLOCKS,
+    DEV_DATANODE,
+    DEV_RAFT,
+    HOST,
+    free_port,
+    toml_value,
+    write_toml,
+)
+from chaos.process import NodeProcess, os_process
 from hafs_api.v1 import admin_pb2, admin_pb2_grpc, common_pb2, namenode_pb2, namenode_pb2_grpc
 
-MODULES = {"namenode": "ha_namenode", "datanode": "datanode"}
+# Also here for the harness's users: chaos.configs's DEV_*, HOST, free_port, toml_value
+# and write_toml, and chaos.process's NodeProcess and os_process.
+__all__ = [
+    "DEV_BLOCKS",
+    "DEV_DATANODE",
+    "DEV_RAFT",
+    "HOST",
+    "LocalCluster",
+    "NodeProcess",
+    "free_port",
+    "is_serving",
+    "node_role",
+    "os_process",
+    "toml_value",
+    "wait_serving",
+    "wait_until",
+    "write_atomically",
+    "write_toml",
+]
 
-HOST = "127.0.0.1"
 STATE_VERSION = 1
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
-
-
-def toml_value(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int | float):
-        return repr(value)
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    if isinstance(value, list | tuple):
-        return "[" + ", ".join(toml_value(v) for v in value) + "]"
-    raise TypeError(f"cannot write {type(value).__name__} as TOML")
-
-
-def write_toml(path: Path, sections: dict[str, dict[str, Any]]) -> None:
-    lines: list[str] = []
-    for section, values in sections.items():
-        lines.append(f"[{section}]")
-        lines += [f"{key} = {toml_value(value)}" for key, value in values.items()]
-        lines.append("")
-    path.write_text("\n".join(lines))
 
 
 def write_atomically(path: Path, text: str) -> None:
@@ -110,27 +113,6 @@ def wait_serving(address: str, timeout: float, alive: Callable[[], bool] | None 
                 raise TimeoutError(f"{address} not serving after {timeout:.0f} s")
             time.sleep(0.05)
 
-
-# Short timeouts for a laptop or CI (docs/design.md explains the production ones).
-DEV_RAFT: dict[str, Any] = {
-    "min_timeout_s": 0.3,
-    "max_timeout_s": 0.6,
-    "append_entries_period_s": 0.05,
-    "leader_fallback_timeout_s": 2.0,
-}
-
-# A dead DataNode is noticed in seconds, not HDFS's 10.5 minutes (the default is 30 s).
-DEV_BLOCKS: dict[str, Any] = {
-    "stale_after_s": 3.0,
-    "dead_after_s": 5.0,
-    "monitor_interval_s": 0.5,
-    "replication_timeout_s": 15.0,
-}
-DEV_DATANODE: dict[str, Any] = {
-    "heartbeat_interval_s": 0.5,
-    "full_report_interval_s": 600.0,
-    "scan_period_s": 600.0,
-}
 
 ROLES = {admin_pb2.ACTIVE: "active", admin_pb2.STANDBY: "standby", admin_pb2.CANDIDATE: "candidate"}
 
@@ -176,154 +158,15 @@ def _is_active_and_formatted(address: str) -> bool:
             return False
 
 
-def os_process(pid: int) -> tuple[str, str] | None:
-    """``(state letter, command line)`` of a process, or None when there is none.
-
-    The state is ``ps``'s: ``R``/``S``/``D`` running, ``T`` stopped, ``Z`` a zombie.
-    """
-    proc = Path(f"/proc/{pid}")
-    if Path("/proc/self").exists():
-        try:
-            stat = (proc / "stat").read_text()
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-        except (FileNotFoundError, ProcessLookupError):
-            return None
-        return stat.rsplit(")", 1)[1].split()[0], cmdline
-    out = subprocess.run(
-        ["ps", "-o", "stat=,command=", "-p", str(pid)], capture_output=True, text=True, timeout=5
-    ).stdout.strip()
-    if not out:
-        return None
-    state, _, cmdline = out.partition(" ")
-    return state[:1], cmdline.strip()
-
-
-@dataclass
-class NodeProcess:
-    """One node's process: started here (``process``) or reattached to by ``pid``."""
-
-    node_id: str
-    config_path: Path
-    log_path: Path
-    address: str
-    process: subprocess.Popen | None = None
-    raft_address: str | None = None
-    nameservice: str = "ns1"
-    kind: str = "namenode"
-    pid: int | None = None
-
-    @property
-    def command(self) -> list[str]:
-        return [sys.executable, "-m", MODULES[self.kind], "--config", str(self.config_path)]
-
-    @property
-    def state(self) -> str:
-        """``running``, ``paused`` (SIGSTOP) or ``exited`` (no process, or a zombie)."""
-        if self.pid is None or (self.process is not None and self.process.poll() is not None):
-            return "exited"
-        found = os_process(self.pid)
-        if found is None or found[0] in ("Z", "X", ""):
-            return "exited"
-        if self.process is None and not (
-            MODULES[self.kind] in found[1] and str(self.config_path) in found[1]
-        ):
-            return "exited"  # the pid was recycled by another program
-        return "paused" if found[0] in ("T", "t") else "running"
-
-    @property
-    def running(self) -> bool:
-        """A process exists, paused or not."""
-        return self.state != "exited"
-
-    @property
-    def alive(self) -> bool:
-        """Running and not paused."""
-        return self.state == "running"
-
-    def start(self) -> None:
-        """Start the node from its config, appending to its log."""
-        with open(self.log_path, "ab") as log:  # the child keeps its own copy of the fd
-            self.process = subprocess.Popen(
-                self.command,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # no terminal: survives the shell that started it
-            )
-        self.pid = self.process.pid
-
-    def signal(self, signum: int) -> None:
-        if self.running:
-            assert self.pid is not None
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(self.pid, signum)
-
-    def wait_exit(self, timeout: float) -> bool:
-        """Wait up to ``timeout`` s for the process to go; whether it did."""
-        if self.process is not None:
-            try:
-                self.process.wait(max(timeout, 0.0))
-                return True
-            except subprocess.TimeoutExpired:
-                return False
-        deadline = time.monotonic() + timeout
-        while self.running:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.02)
-        return True
-
-    def wait_state(self, wanted: str, timeout: float) -> bool:
-        deadline = time.monotonic() + timeout
-        while self.state != wanted:
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.01)
-        return True
-
-    def kill(self, timeout: float = 5.0) -> bool:
-        """SIGKILL and wait for the process to go."""
-        self.signal(signal.SIGKILL)
-        return self.wait_exit(timeout)
-
-    def stop(self, timeout: float = 10.0) -> int | None:
-        """SIGCONT + SIGTERM, then SIGKILL after ``timeout`` s; the exit code if known."""
-        if self.running:
-            self.signal(signal.SIGCONT)
-            self.signal(signal.SIGTERM)
-            if not self.wait_exit(timeout):
-                self.kill(timeout)
-        return self.process.returncode if self.process is not None else None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.node_id,
-            "kind": self.kind,
-            "nameservice": self.nameservice,
-            "pid": self.pid if self.running else None,
-            "rpc_address": self.address,
-            "raft_address": self.raft_address,
-            "config": str(self.config_path),
-            "log": str(self.log_path),
-        }
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> NodeProcess:
-        return cls(
-            node_id=d["name"],
-            config_path=Path(d["config"]),
-            log_path=Path(d["log"]),
-            address=d["rpc_address"],
-            raft_address=d.get("raft_address"),
-            nameservice=d["nameservice"],
-            kind=d["kind"],
-            pid=d.get("pid"),
-        )
-
-
 @dataclass
 class LocalCluster:
     """A cluster of NameNode and DataNode processes under ``base_dir``.
+
+    ``nameservices=K`` runs K nameservices ``ns1..nsK`` of ``namenodes``
+    NameNodes each (one nameservice is named ``nameservice``), sharing the
+    ``datanodes`` DataNodes. Where a method takes ``nameservice``, None means
+    the default one, ``ns1`` (``nameservice`` when K is 1), and ``addresses``
+    are the default nameservice's NameNodes.
 
     ``namespace``, ``users`` and ``blocks`` go into every NameNode's config (see
     ``ha_namenode.config``), e.g. ``namespace={"trash_interval_s": 0}``;
@@ -332,7 +175,7 @@ class LocalCluster:
     """
 
     base_dir: Path
-    namenodes: int = 1
+    namenodes: int = 1  # per nameservice
     nameservice: str = "ns1"
     namespace: dict[str, Any] = field(default_factory=dict)
     users: dict[str, list[str]] = field(default_factory=dict)
@@ -342,11 +185,19 @@ class LocalCluster:
     datanodes: int = 0
     blocks: dict[str, Any] = field(default_factory=dict)
     datanode: dict[str, Any] = field(default_factory=dict)
+    nameservices: int = 1
 
     def __post_init__(self) -> None:
         self.base_dir = Path(self.base_dir).resolve()
         if self.namenodes < 1:
             raise ValueError("a nameservice needs at least one NameNode")
+        if self.nameservices < 1:
+            raise ValueError("a cluster needs at least one nameservice")
+        if self.nameservices > 1 and self.nameservice != "ns1":
+            raise ValueError(
+                f"nameservice={self.nameservice!r} names a lone nameservice; "
+                f"{self.nameservices} nameservices are ns1..ns{self.nameservices}"
+            )
 
     @classmethod
     def load(cls, base_dir: Path | str) -> LocalCluster:
@@ -365,18 +216,27 @@ class LocalCluster:
             nodes = _nodes_from_configs(base)  # a directory from before cluster.json
         if not nodes:
             raise FileNotFoundError(f"no hafs dev cluster in {base} (no cluster.json)")
-        namenodes = sum(n.kind == "namenode" for n in nodes)
-        datanodes = sum(n.kind == "datanode" for n in nodes)
+        groups: dict[str, int] = {}  # nameservice -> NameNodes, in the recorded order
+        for node in nodes:
+            if node.kind == "namenode":
+                groups[node.nameservice] = groups.get(node.nameservice, 0) + 1
+        names = list(groups)
+        if not names:
+            raise ValueError(f"{path}: records no NameNode")
+        if len(names) > 1 and names != [f"ns{k}" for k in range(1, len(names) + 1)]:
+            raise ValueError(f"{path}: nameservices {', '.join(names)}, not ns1..ns{len(names)}")
         return cls(
             base,
-            namenodes=namenodes,
-            nameservice=nodes[0].nameservice,
+            namenodes=groups[names[0]],
+            nameservice=names[0],
             nodes=nodes,
-            datanodes=datanodes,
+            datanodes=sum(n.kind == "datanode" for n in nodes),
+            nameservices=len(names),
         )
 
     def start(self, timeout: float = 60.0) -> LocalCluster:
-        """Start every node not running, wait for an active, formatted leader (bounded)."""
+        """Start every node not running; wait (bounded) for an active, formatted leader in
+        every nameservice and for each to see the running DataNodes."""
         self.base_dir.mkdir(parents=True, exist_ok=True)
         if not self.nodes:
             self.nodes = self._configure_all()
@@ -394,7 +254,7 @@ class LocalCluster:
                     raise RuntimeError(
                         f"{node.node_id} exited while starting; see {node.log_path}"
                     ) from None
-            self.wait_leader(max(deadline - time.monotonic(), 0.1))
+            self.leaders(max(deadline - time.monotonic(), 0.1))
             running = sum(1 for n in self.datanode_nodes if n.alive)
             if running:
                 self.wait_datanodes(running, max(deadline - time.monotonic(), 0.1))
@@ -407,89 +267,85 @@ class LocalCluster:
         return self
 
     def _configure_all(self) -> list[NodeProcess]:
-        ids = [f"nn{i + 1}" for i in range(self.namenodes)]
-        rpc = {i: f"{HOST}:{free_port()}" for i in ids}
-        members: dict[str, dict[str, Any]] = {}
-        raft: dict[str, Any] = {}
-        if self.namenodes > 1:
-            members = {
-                i: {"rpc_address": rpc[i], "raft_address": f"{HOST}:{free_port()}"} for i in ids
-            }
-            raft = {"password": secrets.token_hex(16), **DEV_RAFT, **self.raft}
-        token_secret = secrets.token_hex(16)
+        """Plan the cluster and write every node's config (``chaos.configs``)."""
+        groups = configs.plan(self.nameservice_ids, self.namenodes)
         nodes = []
-        for node_id in ids:
-            config = self.base_dir / f"{node_id}.toml"
-            sections: dict[str, dict[str, Any]] = {
-                "namenode": {
-                    "id": node_id,
-                    "nameservice": self.nameservice,
-                    "rpc_address": rpc[node_id],
-                    "data_dir": str(self.base_dir / node_id),
-                },
-                "namespace": dict(self.namespace),
-                "blocks": {"token_secret": token_secret, **DEV_BLOCKS, **self.blocks},
-            }
-            if self.users:
-                sections["users"] = dict(self.users)
-            if members:
-                sections["raft"] = raft
-                sections.update({f"members.{i}": m for i, m in members.items()})
-            write_toml(config, sections)
-            nodes.append(
-                NodeProcess(
+        for ns in groups:
+            for node_id, address in ns.rpc.items():
+                config = self.base_dir / f"{node_id}.toml"
+                sections = configs.namenode_config(
+                    ns,
                     node_id,
-                    config,
-                    self.base_dir / f"{node_id}.log",
-                    rpc[node_id],
-                    raft_address=members.get(node_id, {}).get("raft_address"),
-                    nameservice=self.nameservice,
+                    groups,
+                    self.base_dir / node_id,
+                    namespace=self.namespace,
+                    users=self.users,
+                    raft=self.raft,
+                    blocks=self.blocks,
                 )
-            )
+                write_toml(config, sections)
+                log = self.base_dir / f"{node_id}.log"
+                raft = ns.raft.get(node_id)
+                nodes.append(
+                    NodeProcess(
+                        node_id, config, log, address, raft_address=raft, nameservice=ns.name
+                    )
+                )
+        served = ",".join(ns.name for ns in groups)
         for i in range(1, self.datanodes + 1):
-            nodes.append(self._configure_datanode(f"dn{i}", list(rpc.values()), token_secret))
+            name, address = f"dn{i}", f"{HOST}:{free_port()}"
+            config = self.base_dir / f"{name}.toml"
+            data_dir = self.base_dir / name
+            write_toml(config, configs.datanode_config(i, address, data_dir, groups, self.datanode))
+            log = self.base_dir / f"{name}.log"
+            nodes.append(
+                NodeProcess(name, config, log, address, nameservice=served, kind="datanode")
+            )
         return nodes
 
-    def _configure_datanode(self, name: str, namenodes: list[str], secret: str) -> NodeProcess:
-        address = f"{HOST}:{free_port()}"
-        config = self.base_dir / f"{name}.toml"
-        rack = f"/rack{2 - int(name[2:]) % 2}"
-        write_toml(
-            config,
-            {
-                "datanode": {
-                    "rpc_address": address,
-                    "data_dirs": [str(self.base_dir / name)],
-                    "rack": rack,
-                    **DEV_DATANODE,
-                    **self.datanode,
-                },
-                f"nameservices.{self.nameservice}": {
-                    "namenodes": namenodes,
-                    "block_token_secret": secret,
-                },
-            },
-        )
-        return NodeProcess(
-            name,
-            config,
-            self.base_dir / f"{name}.log",
-            address,
-            nameservice=self.nameservice,
-            kind="datanode",
-        )
+    # -- nameservices ---------------------------------------------------------------
+
+    @property
+    def nameservice_ids(self) -> list[str]:
+        """The nameservices, the default first: ``ns1..nsK``, or ``[nameservice]``."""
+        if self.nameservices == 1:
+            return [self.nameservice]
+        return [f"ns{k}" for k in range(1, self.nameservices + 1)]
+
+    def _named(self, nameservice: str | None) -> str:
+        ns = nameservice or self.nameservice
+        if ns not in self.nameservice_ids:
+            known = ", ".join(self.nameservice_ids)
+            raise KeyError(f"unknown nameservice {ns!r} (known: {known})")
+        return ns
 
     @property
     def namenode_nodes(self) -> list[NodeProcess]:
+        """Every nameservice's NameNodes."""
         return [n for n in self.nodes if n.kind == "namenode"]
+
+    def namenode_nodes_of(self, nameservice: str | None = None) -> list[NodeProcess]:
+        ns = self._named(nameservice)
+        return [n for n in self.namenode_nodes if n.nameservice == ns]
 
     @property
     def datanode_nodes(self) -> list[NodeProcess]:
         return [n for n in self.nodes if n.kind == "datanode"]
 
-    def datanode_report(self, timeout: float = 2.0) -> list[admin_pb2.DatanodeReport]:
-        """The leader's view of the DataNodes (empty when no leader answers)."""
-        for node in self.namenode_nodes:
+    @property
+    def addresses(self) -> list[str]:
+        """The default nameservice's NameNodes' client RPC addresses."""
+        return self.addresses_of(None)
+
+    def addresses_of(self, nameservice: str | None = None) -> list[str]:
+        """A nameservice's NameNodes' client RPC addresses."""
+        return [n.address for n in self.namenode_nodes_of(nameservice)]
+
+    def datanode_report(
+        self, nameservice: str | None = None, timeout: float = 2.0
+    ) -> list[admin_pb2.DatanodeReport]:
+        """A nameservice's leader's view of the DataNodes (empty when no leader answers)."""
+        for node in self.namenode_nodes_of(nameservice):
             if not node.alive:
                 continue
             with grpc.insecure_channel(node.address) as channel:
@@ -503,24 +359,41 @@ class LocalCluster:
         return []
 
     def wait_datanodes(self, count: int, timeout: float = 30.0) -> None:
-        """Until the leader sees ``count`` live DataNodes that have sent it a full report."""
+        """Until every nameservice's leader sees ``count`` live DataNodes that have sent it
+        a full report."""
 
-        def ready() -> bool:
-            report = self.datanode_report()
+        def ready(ns: str) -> bool:
+            report = self.datanode_report(ns)
             return sum(d.liveness == admin_pb2.LIVE and d.reported for d in report) >= count
 
-        wait_until(ready, timeout, f"{count} live DataNodes", poll=0.1)
+        deadline = time.monotonic() + timeout
+        for ns in self.nameservice_ids:
+            left = max(deadline - time.monotonic(), 0.0)
+            wait_until(lambda ns=ns: ready(ns), left, f"{count} live DataNodes in {ns}", poll=0.1)
 
-    def wait_leader(self, timeout: float = 30.0) -> NodeProcess:
-        """The node that is active and has formatted the namespace."""
+    def wait_leader(self, timeout: float = 30.0, nameservice: str | None = None) -> NodeProcess:
+        """A nameservice's NameNode that is active and has formatted the namespace."""
+        nodes = self.namenode_nodes_of(nameservice)
         deadline = time.monotonic() + timeout
         while True:
-            for node in self.namenode_nodes:
+            for node in nodes:
                 if node.alive and _is_active_and_formatted(node.address):
                     return node
             if time.monotonic() > deadline:
-                raise TimeoutError(f"no leader among {self.addresses} after {timeout:.0f} s")
+                where = " ".join(n.address for n in nodes)
+                ns = self._named(nameservice)
+                raise TimeoutError(f"no leader in {ns} among {where} after {timeout:.0f} s")
             time.sleep(0.05)
+
+    def leaders(self, timeout: float = 30.0) -> dict[str, NodeProcess]:
+        """Each nameservice's leader, waiting (``timeout`` for them all) where there is none."""
+        deadline = time.monotonic() + timeout
+        return {
+            ns: self.wait_leader(max(deadline - time.monotonic(), 0.0), ns)
+            for ns in self.nameservice_ids
+        }
+
+    # -- nodes, files and processes ----------------------------------------------------
 
     def node(self, name: str) -> NodeProcess:
         for node in self.nodes:
@@ -528,11 +401,6 @@ class LocalCluster:
                 return node
         known = ", ".join(n.node_id for n in self.nodes)
         raise KeyError(f"unknown node {name!r} (known: {known})")
-
-    @property
-    def addresses(self) -> list[str]:
-        """The NameNodes' client RPC addresses."""
-        return [n.address for n in self.namenode_nodes]
 
     @property
     def client_conf(self) -> Path:
@@ -543,14 +411,10 @@ class LocalCluster:
         return self.base_dir / "cluster.json"
 
     def write_client_conf(self, user: str | None = None) -> Path:
-        sections: dict[str, dict[str, Any]] = {
-            f"nameservices.{self.nameservice}": {"namenodes": self.addresses}
-        }
-        if user:
-            sections["client"] = {"user": user}
-        write_toml(self.client_conf, sections)
-        text = f"default_nameservice = {toml_value(self.nameservice)}\n\n"
-        self.client_conf.write_text(text + self.client_conf.read_text())
+        """``cluster.toml``: every nameservice's NameNodes, the default first."""
+        namenodes = {ns: self.addresses_of(ns) for ns in self.nameservice_ids}
+        top, sections = configs.client_config(namenodes, user)
+        write_toml(self.client_conf, sections, top)
         return self.client_conf
 
     def save_state(self) -> Path:

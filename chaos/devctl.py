@@ -5,15 +5,20 @@ which calls one function here; each returns the exit code or raises
 ``DevError`` (printed as ``hactl dev ACTION: message``, exit 1; ``UsageError``
 exits 2).
 
-- ``up``: start every node of DIR's cluster (a new 3-NameNode one, or the one
-  recorded there, on its recorded ports, configs and data), wait for an active,
-  formatted leader, write ``DIR/cluster.toml`` and ``DIR/cluster.json``, print
-  how to use it. By default the nodes are left running in their own sessions
-  and ``up`` exits 0; ``--foreground`` stays until Ctrl-C/SIGTERM/SIGHUP and
-  then stops every node. When any process of DIR's cluster (or a foreground
-  ``up``) is running, ``up`` says so and exits 1: it never half-joins a
-  running cluster (``hactl dev start`` restarts one node).
-- ``status``: per node: name, kind, nameservice, pid, alive, process
+- ``up``: start every node of DIR's cluster (a new one: ``--nameservices K``
+  nameservices ``ns1..nsK`` of ``--namenodes`` NameNodes each, default 1 of 3,
+  sharing ``--datanodes`` DataNodes, default 3; or the one recorded there, on
+  its recorded ports, configs and data, refusing other counts), wait for an
+  active, formatted leader in every nameservice, write ``DIR/cluster.toml``
+  (every nameservice, ``ns1`` the default) and ``DIR/cluster.json``, print how
+  to use it (the banner lists each nameservice with its leader and NameNodes).
+  By default the nodes are left running in their own sessions and ``up``
+  exits 0; ``--foreground`` stays until Ctrl-C/SIGTERM/SIGHUP and then stops
+  every node. When any process of DIR's cluster (or a foreground ``up``) is
+  running, ``up`` says so and exits 1: it never half-joins a running cluster
+  (``hactl dev start`` restarts one node).
+- ``status``: per node: name, kind, nameservice (a DataNode's: every one it
+  serves, comma-separated), pid, alive, process
   (``running``/``paused``/``exited``), role (``active``/``standby``/
   ``candidate``, from HaAdmin.GetStatus; ``unreachable`` when not alive or not
   answering), addresses, config, log.
@@ -56,8 +61,9 @@ from chaos.cluster import (
     wait_serving,
 )
 
-DEFAULT_NAMENODES = 3
-DEFAULT_DATANODES = 3
+DEFAULT_NAMENODES = 3  # per nameservice
+DEFAULT_DATANODES = 3  # shared by every nameservice
+DEFAULT_NAMESERVICES = 1
 LOCK_TIMEOUT_S = 90.0  # longer than an ``up`` that holds the lock while it waits for a leader
 SIGNAL_WAIT_S = 5.0  # for SIGKILL, SIGSTOP and SIGCONT to show
 ROLE_TIMEOUT_S = 1.0
@@ -144,29 +150,20 @@ def tail(path: Path, lines: int = 15) -> str:
 # -- up ---------------------------------------------------------------------------
 
 
-def check_supported(nameservices: int) -> None:
-    if nameservices != 1:
-        raise UsageError(
-            f"--nameservices {nameservices}: federation arrives with the federation issue; "
-            "this dev cluster runs one nameservice (use --nameservices 1)"
-        )
-
-
 def up(
     base: Path,
     namenodes: int | None = None,
     datanodes: int | None = None,
-    nameservices: int = 1,
+    nameservices: int | None = None,
     foreground: bool = False,
     timeout: float = 60.0,
 ) -> int:
-    check_supported(nameservices)
     previous = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGHUP)}
     for sig in previous:  # a signal while starting stops what was started, like Ctrl-C
         signal.signal(sig, signal.default_int_handler)
     try:
         with dir_lock(base):
-            cluster = _cluster_to_start(base, namenodes, datanodes)
+            cluster = _cluster_to_start(base, namenodes, datanodes, nameservices)
             if foreground:
                 supervisor_file(base).write_text(f"{os.getpid()}\n")
             try:
@@ -189,7 +186,9 @@ def up(
     return 0
 
 
-def _cluster_to_start(base: Path, namenodes: int | None, datanodes: int | None) -> LocalCluster:
+def _cluster_to_start(
+    base: Path, namenodes: int | None, datanodes: int | None, nameservices: int | None
+) -> LocalCluster:
     try:
         cluster = LocalCluster.load(base)
     except FileNotFoundError:
@@ -197,11 +196,9 @@ def _cluster_to_start(base: Path, namenodes: int | None, datanodes: int | None) 
             base,
             namenodes=namenodes or DEFAULT_NAMENODES,
             datanodes=DEFAULT_DATANODES if datanodes is None else datanodes,
+            nameservices=nameservices or DEFAULT_NAMESERVICES,
         )
-        print(
-            f"starting a hafs dev cluster of {cluster.namenodes} NameNodes and "
-            f"{cluster.datanodes} DataNodes in {base} ..."
-        )
+        print(f"starting a hafs dev cluster of {describe(cluster)} in {base} ...")
         return cluster
     except ValueError as e:
         raise DevError(str(e)) from None
@@ -216,19 +213,29 @@ def _cluster_to_start(base: Path, namenodes: int | None, datanodes: int | None) 
             f"{hactl()} dev down --dir {where}"
         )
     for what, asked, held in (
+        ("nameservice", nameservices, cluster.nameservices),
         ("NameNode", namenodes, cluster.namenodes),
         ("DataNode", datanodes, cluster.datanodes),
     ):
         if asked not in (None, held):
+            per = " per nameservice" if what == "NameNode" else ""
             raise DevError(
-                f"{base} holds a cluster of {held} {what}s, not {asked}: "
+                f"{base} holds a cluster of {held} {what}s{per}, not {asked}: "
                 f"use another --dir, or delete this one (rm -r {where})"
             )
-    print(
-        f"restarting the hafs dev cluster of {cluster.namenodes} NameNodes and "
-        f"{cluster.datanodes} DataNodes in {base} ..."
-    )
+    print(f"restarting the hafs dev cluster of {describe(cluster)} in {base} ...")
     return cluster
+
+
+def describe(cluster: LocalCluster) -> str:
+    """``3 NameNodes and 3 DataNodes``, or with several nameservices
+    ``2 nameservices of 3 NameNodes each and 3 shared DataNodes``."""
+    if cluster.nameservices == 1:
+        return f"{cluster.namenodes} NameNodes and {cluster.datanodes} DataNodes"
+    return (
+        f"{cluster.nameservices} nameservices of {cluster.namenodes} NameNodes each "
+        f"and {cluster.datanodes} shared DataNodes"
+    )
 
 
 def supervise(cluster: LocalCluster) -> int:
@@ -275,21 +282,34 @@ def banner(cluster: LocalCluster, foreground: bool) -> str:
     user = getpass.getuser()
     where = shlex.quote(str(cluster.base_dir))
     cmd = hactl()
-    try:
-        leader = cluster.wait_leader(5.0).node_id
-    except TimeoutError:
-        leader = "-"
+    leaders = {}
+    for ns in cluster.nameservice_ids:
+        try:
+            leaders[ns] = cluster.wait_leader(5.0, ns).node_id
+        except TimeoutError:
+            leaders[ns] = "-"
+    leader = leaders[cluster.nameservice]
     how = "Ctrl-C stops it" if foreground else "in the background"
-    lines = [
-        "",
-        f"hafs dev cluster is up ({how}): {cluster.namenodes} NameNode(s), "
-        f"{cluster.datanodes} DataNode(s), leader {leader}",
-        f"  nameservice  {cluster.nameservice}",
-    ]
-    for n in cluster.nodes:
-        raft = f"  raft {n.raft_address}" if n.raft_address else ""
-        kind = "rpc " if n.kind == "namenode" else "data"
-        lines.append(f"  {n.node_id:<12} {kind} {n.address}{raft}  pid {n.pid}")
+    if cluster.nameservices == 1:
+        lines = [
+            "",
+            f"hafs dev cluster is up ({how}): {cluster.namenodes} NameNode(s), "
+            f"{cluster.datanodes} DataNode(s), leader {leader}",
+            f"  nameservice  {cluster.nameservice}",
+        ]
+        lines += [_node_line(n) for n in cluster.nodes]
+    else:
+        lines = [
+            "",
+            f"hafs dev cluster is up ({how}): {cluster.nameservices} nameservices of "
+            f"{cluster.namenodes} NameNode(s), {cluster.datanodes} DataNode(s) shared",
+        ]
+        for ns in cluster.nameservice_ids:
+            default = " (default)" if ns == cluster.nameservice else ""
+            lines.append(f"  nameservice  {ns}{default}, leader {leaders[ns]}")
+            lines += [_node_line(n) for n in cluster.namenode_nodes_of(ns)]
+        lines.append(f"  datanodes    in every nameservice ({', '.join(cluster.nameservice_ids)})")
+        lines += [_node_line(n) for n in cluster.datanode_nodes]
     victim = leader if leader != "-" else cluster.nodes[0].node_id
     lines += [
         f"  logs         {cluster.base_dir}/<node>.log",
@@ -309,6 +329,12 @@ def banner(cluster: LocalCluster, foreground: bool) -> str:
         f"  {cmd} dev down --dir {where}    # stop every process",
     ]
     return "\n".join(lines)
+
+
+def _node_line(n: NodeProcess) -> str:
+    raft = f"  raft {n.raft_address}" if n.raft_address else ""
+    kind = "rpc " if n.kind == "namenode" else "data"
+    return f"  {n.node_id:<12} {kind} {n.address}{raft}  pid {n.pid}"
 
 
 # -- status -----------------------------------------------------------------------

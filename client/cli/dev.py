@@ -47,23 +47,23 @@ def dev() -> None:
 @dev.command("up")
 @dir_option
 @click.option(
+    "--nameservices",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Nameservices ns1..nsK, each a Raft group of its own; ns1 is the default  "
+    "[default: as recorded in DIR, else 1]",
+)
+@click.option(
     "--namenodes",
     type=click.IntRange(min=1),
     default=None,
-    help="NameNodes in the nameservice  [default: as recorded in DIR, else 3]",
+    help="NameNodes in each nameservice  [default: as recorded in DIR, else 3]",
 )
 @click.option(
     "--datanodes",
     type=click.IntRange(min=0),
     default=None,
-    help="DataNodes  [default: as recorded in DIR, else 3]",
-)
-@click.option(
-    "--nameservices",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Nameservices (only 1 until the federation issue).",
+    help="DataNodes, shared by every nameservice  [default: as recorded in DIR, else 3]",
 )
 @click.option(
     "--foreground", is_flag=True, help="Stay in the foreground; Ctrl-C stops it (make run)."
@@ -73,21 +73,25 @@ def dev() -> None:
     type=click.FloatRange(min=1),
     default=60.0,
     show_default=True,
-    help="Seconds to wait for a leader.",
+    help="Seconds to wait for the leaders and DataNodes.",
 )
-def up(directory, namenodes, datanodes, nameservices, foreground, timeout) -> None:
-    """Start the cluster, wait for a leader, write DIR/cluster.toml, print how to use it.
+def up(directory, nameservices, namenodes, datanodes, foreground, timeout) -> None:
+    """Start the cluster, wait for a leader in every nameservice, write DIR/cluster.toml,
+    print how to use it.
 
     By default the nodes keep running in the background and this exits 0;
     re-running it while DIR's cluster runs exits 1. A DIR whose nodes are
-    stopped restarts them on their recorded ports, with their data.
+    stopped restarts them on their recorded ports, with their data (and
+    refuses other counts).
     """
-    args = ["--dir", directory]
-    args += ["--nameservices", str(nameservices), "--timeout", str(timeout)]
-    if namenodes is not None:
-        args += ["--namenodes", str(namenodes)]
-    if datanodes is not None:
-        args += ["--datanodes", str(datanodes)]
+    args = ["--dir", directory, "--timeout", str(timeout)]
+    for option, value in (
+        ("--nameservices", nameservices),
+        ("--namenodes", namenodes),
+        ("--datanodes", datanodes),
+    ):
+        if value is not None:
+            args += [option, str(value)]
     if foreground:
         args.append("--foreground")
     exec_chaos("up", *args)

@@ -160,7 +160,8 @@ def test_without_a_cluster_commands_say_so(tmp_path):
     assert not (tmp_path / "none").exists()
 
 
-def test_up_refuses_what_does_not_exist_yet(tmp_path):
-    done = hactl("dev", "up", "--dir", str(tmp_path / "dev"), "--nameservices", "2")
-    assert done.returncode == 2 and "federation issue" in done.stderr
-    assert not (tmp_path / "dev" / "cluster.json").exists()
+def test_up_refuses_no_nameservice(tmp_path):
+    """``--nameservices 2`` works: tests/integration/test_harness_federation.py."""
+    done = hactl("dev", "up", "--dir", str(tmp_path / "dev"), "--nameservices", "0")
+    assert done.returncode == 2 and "--nameservices" in done.stderr
+    assert not (tmp_path / "dev").exists()
