@@ -9,7 +9,7 @@ caches the table a change returns, so its next call routes by it. Any other
 client sees the change at its first call to a path the change affects
 (``WrongNamespace``, then a refresh: see ``client.router``).
 
-Imports: ``client.files`` (``normalize``), ``client.types``, ``hafs_api``.
+Imports: ``client.files`` (``normalize``), ``client.rpc``, ``client.types``, ``hafs_api``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from client.files import normalize
+from client.rpc import HA_ADMIN
 from client.types import MountChange
 from hafs_api import mounts
 from hafs_api.errors import InvalidArgument
@@ -26,8 +27,6 @@ from hafs_api.v1 import admin_pb2
 if TYPE_CHECKING:
     from client.config import ClientConfig
     from client.router import Router
-
-HA_ADMIN = "HaAdmin"  # client.rpc.HA_ADMIN
 
 
 class MountAdmin:
