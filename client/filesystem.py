@@ -10,7 +10,10 @@ fsspec.url_to_fs("hafs://prod/dir")`` for a URL (what pandas and dask do).
 URLs are ``hafs://HOST/path``. ``HOST`` is a nameservice of the ``$HAFS_CONF``
 config, else a logical cluster name of ``~/.config/hafs/clusters.toml`` (see
 ``client.config``; that cluster's default nameservice); ``hafs:///path`` is the
-default nameservice of ``$HAFS_CONF``. Storage options instead of a URL host:
+default nameservice of ``$HAFS_CONF``. ``hafs:///path`` and a cluster name see the
+whole federated tree (the client routes each path by the mount table); a
+nameservice as host or option talks to that nameservice alone, with no mount
+check (HDFS's direct ``hdfs://ns/`` access). Storage options instead of a URL host:
 ``conf=`` (a config file or cluster name: the host then names one of its
 nameservices), ``addresses=["host:port", ...]`` (the host is then ignored;
 ``nameservice=`` names what they serve, default ``ns1``), ``user=`` and
@@ -154,6 +157,10 @@ class HafsFileSystem(AbstractFileSystem):
         self.config, self.nameservice = resolve(
             host, conf=conf, addresses=addresses, user=user, nameservice=nameservice
         )
+        # A URL or option naming a nameservice talks to it alone; hafs:///path and a
+        # cluster name see the whole federated tree (the client routes by mount table).
+        names = {ns.name for ns in self.config.nameservices}
+        self.bound = bool(nameservice or addresses or (host and host in names))
         self._lock = threading.Lock()
         self._client: Client | None = None
         self._pid = 0
@@ -163,7 +170,9 @@ class HafsFileSystem(AbstractFileSystem):
         """This process's ``Client``, made on first use."""
         with self._lock:
             if self._client is None or self._pid != os.getpid():
-                self._client = Client(config=self.config, nameservice=self.nameservice)
+                self._client = Client(
+                    config=self.config, nameservice=self.nameservice if self.bound else None
+                )
                 self._pid = os.getpid()
                 weakref.finalize(self, self._client.close)
             return self._client

@@ -70,6 +70,7 @@ log = logging.getLogger(__name__)
 MAX_REFRESHES = 3  # table refreshes per call before WrongNamespace is raised
 FALLBACK_AFTER = 5.0  # seconds the default gets before the others' copies are asked
 STALE_FETCHES = 3  # fetches per refresh while the answer is older than a NameNode's table
+UNFEDERATED_TTL = 1.0  # seconds a version-0 answer (servers without federation) is trusted
 T = TypeVar("T")
 
 
@@ -81,6 +82,7 @@ class Router:
         *,
         bound: str | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if default not in connections or (bound is not None and bound not in connections):
             raise ConfigError(f"no connection for nameservice {bound or default!r}")
@@ -92,6 +94,11 @@ class Router:
         self._unsupported = False
         self._lock = threading.Lock()
         self._sleep = sleep
+        self._clock = clock
+        # A federated default nameservice starts its table at version 1; version 0
+        # means servers without federation, so it is kept, briefly, instead of being
+        # fetched before every call.
+        self._unfederated: tuple[MountTable, float] | None = None
 
     @property
     def routing(self) -> bool:
@@ -120,7 +127,13 @@ class Router:
         table = self._table
         if table is not None and (table.version > 0 or self._unsupported):
             return table
-        return self.refresh(at_least=1, wait=False)
+        unfederated = self._unfederated
+        if unfederated is not None and self._clock() < unfederated[1]:
+            return unfederated[0]
+        table = self.refresh(at_least=1, wait=False)
+        if table.version == 0:
+            self._unfederated = (table, self._clock() + UNFEDERATED_TTL)
+        return table
 
     def refresh(self, at_least: int = 0, *, wait: bool = True) -> MountTable:
         """Fetch the table unless the cached one is at ``at_least`` already (a

@@ -129,3 +129,23 @@ def test_the_other_nameservice_works_without_the_default(fed, superuser):
             fs.stat("/")  # the default's own paths are unavailable
     fresh = hactl(fed, superuser, "fs", "-cat", "/data/b")  # the table from ns2's copy
     assert fresh.stdout == "after"
+
+
+def test_fsspec_sees_the_federated_tree(fed, superuser, monkeypatch):
+    import fsspec
+
+    from client.filesystem import HafsFileSystem
+
+    monkeypatch.setenv("HAFS_CONF", str(fed.client_conf))
+    HafsFileSystem.clear_instance_cache()
+    (fs,) = clients(fed, superuser, None)
+    with fs:
+        fs.add_mount("/data", "ns2")
+    tree = fsspec.filesystem("hafs")  # hafs:/// routes by the mount table
+    tree.pipe_file("/data/x.txt", b"in ns2")
+    tree.pipe_file("/top.txt", b"in ns1")
+    direct = fsspec.filesystem("hafs", host="ns2")  # hafs://ns2/ is ns2 alone
+    assert direct.cat_file("/data/x.txt") == b"in ns2"
+    assert not direct.exists("/top.txt")
+    assert sorted(tree.ls("/", detail=False)) == ["/data", "/top.txt"]
+    HafsFileSystem.clear_instance_cache()
