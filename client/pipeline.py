@@ -110,7 +110,7 @@ class BlockPipeline:
         self._acks_since_open = 0
         nodes = list(self.located.locations)
         header = dt.WriteHeader(
-            block_pool=self.dp.block_pool,
+            block_pool=self.located.block_pool or self.dp.block_pool,
             block=self.block,
             previous_gen_stamp=previous_gen_stamp,
             stage=stage,

@@ -253,7 +253,7 @@ class FileReader(io.RawIOBase):
         start = self._pos - located.offset
         end = min(located.block.num_bytes, self.length - located.offset)
         request = dt.ReadBlockRequest(
-            block_pool=self.dp.block_pool,
+            block_pool=located.block_pool or self.dp.block_pool,
             block=common_pb2.Block(
                 block_id=located.block.block_id, gen_stamp=located.block.gen_stamp
             ),
@@ -331,7 +331,7 @@ def _block_checksum(
 ) -> dt.BlockChecksumResponse:
     block = located.block
     request = dt.BlockChecksumRequest(
-        block_pool=dp.block_pool,
+        block_pool=located.block_pool or dp.block_pool,
         block=common_pb2.Block(block_id=block.block_id, gen_stamp=block.gen_stamp),
         access_token=located.access_token,
     )

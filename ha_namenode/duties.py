@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.model import ROOT_ID
-from ha_namenode.namespace.store import StoreView
+from ha_namenode.namespace.store import MOUNT_VERSION, StoreView
 from ha_namenode.namesystem import Namesystem
 
 log = logging.getLogger(__name__)
@@ -38,11 +38,21 @@ def plan(
     checkpoint_interval_ms: int,
     superuser: str,
     supergroup: str,
+    mount_authority: bool = False,
 ) -> list[object]:
-    """The commands due now. Pure: a view, the time and the schedule in; commands out."""
-    if view.inode(ROOT_ID) is None:
-        return [c.Format(superuser, supergroup)]
+    """The commands due now. Pure: a view, the time and the schedule in; commands out.
+
+    ``mount_authority``: this nameservice holds the federation's mount table. Its
+    table starts at version 1 (empty), so every client and NameNode can tell a
+    federation without mounts (version >= 1) from servers without federation (0).
+    """
     due: list[object] = []
+    if view.inode(ROOT_ID) is None:
+        due.append(c.Format(superuser, supergroup))
+    if mount_authority and view.meta(MOUNT_VERSION) == 0:
+        due.append(c.InstallMountTable(1, ()))
+    if view.inode(ROOT_ID) is None:
+        return due  # nothing else before the namespace exists
     expired = view.leases_renewed_before(now - hard_limit_ms)
     if any(_closable(view, lease.holder) for lease in expired):
         due.append(c.ExpireLeases(hard_limit_ms))
@@ -78,6 +88,11 @@ class Duties:
         if self._thread.is_alive():
             self._thread.join(timeout=10)
 
+    @property
+    def mount_authority(self) -> bool:
+        fed = self.ns.config.federation
+        return fed.enabled and fed.default_nameservice == self.ns.config.namenode.nameservice
+
     def run_once(self) -> list[object]:
         if not self.ns.consensus.is_leader:
             return []
@@ -93,6 +108,7 @@ class Duties:
                 checkpoint_interval_ms=int(cfg.checkpoint_interval_s * 1000),
                 superuser=cfg.effective_superuser,
                 supergroup=cfg.supergroup,
+                mount_authority=self.mount_authority,
             )
         )
         for command in due:

@@ -66,7 +66,7 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
             views = self.blocks.views()
             nodes = [views[t] for t in block.targets if t in views]
         token = self.blocks.token(block.block_id, mode)
-        return convert.located_block(block, nodes, term, token)
+        return convert.located_block(block, nodes, term, token, self.blocks.block_pool)
 
     @rpc
     def Mkdir(self, request, context):

@@ -46,6 +46,7 @@ def located_block(
     nodes: Sequence[NodeView] | None = None,
     term: int = 0,
     token: bytes = b"",
+    block_pool: str = "",
 ) -> common_pb2.LocatedBlock:
     """``nodes`` are the locations in order; without them, bare ids from ``block.targets``."""
     if nodes is None:
@@ -60,6 +61,7 @@ def located_block(
         under_construction=block.under_construction,
         term=term,
         access_token=token,
+        block_pool=block_pool,
         locations=locations,
     )
 

@@ -195,6 +195,7 @@ class LocatedBlock(_message.Message):
     UNDER_CONSTRUCTION_FIELD_NUMBER: _builtins.int
     TERM_FIELD_NUMBER: _builtins.int
     ACCESS_TOKEN_FIELD_NUMBER: _builtins.int
+    BLOCK_POOL_FIELD_NUMBER: _builtins.int
     offset: _builtins.int
     """of the block's first byte in the file"""
     under_construction: _builtins.bool
@@ -202,6 +203,8 @@ class LocatedBlock(_message.Message):
     """leader term that issued this"""
     access_token: _builtins.bytes
     """HMAC block access token"""
+    block_pool: _builtins.str
+    """the issuing nameservice's pool: the token's pool"""
     @_builtins.property
     def block(self) -> Global___Block: ...
     @_builtins.property
@@ -217,10 +220,11 @@ class LocatedBlock(_message.Message):
         under_construction: _builtins.bool = ...,
         term: _builtins.int = ...,
         access_token: _builtins.bytes = ...,
+        block_pool: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["block", b"block"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "block", b"block", "locations", b"locations", "offset", b"offset", "term", b"term", "under_construction", b"under_construction"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["access_token", b"access_token", "block", b"block", "block_pool", b"block_pool", "locations", b"locations", "offset", b"offset", "term", b"term", "under_construction", b"under_construction"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

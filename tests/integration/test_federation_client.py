@@ -86,9 +86,9 @@ def test_files_go_to_their_owners_and_mount_changes_apply_at_once(fed, superuser
 
 def test_hactl_mount_ha_status_report_and_fs_views(fed, superuser):
     added = hactl(fed, superuser, "mount", "add", "/data", "ns2", "--ns-quota", "100")
-    assert added.stdout.startswith("Mounted ns2 at /data (read-write); mount table version 1")
+    assert added.stdout.startswith("Mounted ns2 at /data (read-write); mount table version 2")
     listed = hactl(fed, superuser, "mount", "list").stdout.splitlines()
-    assert listed[0] == "Mount table version 1, default nameservice ns1"
+    assert listed[0] == "Mount table version 2, default nameservice ns1"
     assert listed[2].split() == ["/data", "ns2", "rw"]
     hactl(fed, superuser, "fs", "-mkdir", "/home")
     hactl(fed, superuser, "fs", "-touchz", "/home/a", "/data/b")
@@ -111,7 +111,7 @@ def test_hactl_mount_ha_status_report_and_fs_views(fed, superuser):
     doc = json.loads(hactl(fed, superuser, "report", "--live", "--json").stdout)
     assert [(r["nameservice"], len(r["live"])) for r in doc] == [("ns1", 3), ("ns2", 3)]
     removed = json.loads(hactl(fed, superuser, "mount", "remove", "/data", "--json").stdout)
-    assert removed["mounts"] == [] and removed["version"] == 2
+    assert removed["mounts"] == [] and removed["version"] == 3
 
 
 def test_the_other_nameservice_works_without_the_default(fed, superuser):

@@ -122,40 +122,41 @@ def federation(
 def test_mounts_are_created_pushed_checked_and_removed(tmp_path, superuser):
     with federation(tmp_path, superuser, {}) as (_, nn):
         ns1, ns2 = nn["ns1"], nn["ns2"]
-        assert ns2.table() == mounts.MountTable(0, "ns1", ())
+        # The default nameservice starts its table at version 1, and pushes it.
+        wait_until(lambda: ns2.table() == mounts.MountTable(1, "ns1", ()), 10, "version 1")
 
         # AddMount makes the mount point in ns2 (with its quota) and pushes the table.
         reply = ns1.mount("/data", "ns2", ns_quota=1000)
         assert list(reply.pending) == []
-        v1 = mounts.from_proto(reply.table)
-        assert v1 == mounts.MountTable(1, "ns1", (mounts.Mount("/data", "ns2"),))
-        assert ns2.table() == v1
+        v2 = mounts.from_proto(reply.table)
+        assert v2 == mounts.MountTable(2, "ns1", (mounts.Mount("/data", "ns2"),))
+        assert ns2.table() == v2
         summary = ns2.call("GetContentSummary", path="/data").summary
         assert summary.ns_quota == 1000
         assert ns2.call("GetFileInfo", path="/data").status.owner == superuser
 
         reply = ns1.mount("/ro", "ns2", read_only=True)
-        assert reply.table.version == 2 and ns2.table().version == 2
+        assert reply.table.version == 3 and ns2.table().version == 3
 
         # A client that routed by an older table learns the current version.
         with pytest.raises(WrongNamespace) as caught:
-            ns1.call("Mkdir", version=1, path="/ro/x", permission=0o755)
-        assert caught.value.mount_version == 2 and caught.value.path == "/ro/x"
+            ns1.call("Mkdir", version=2, path="/ro/x", permission=0o755)
+        assert caught.value.mount_version == 3 and caught.value.path == "/ro/x"
         with pytest.raises(WrongNamespace):
-            ns2.call("GetListing", version=2, path="/")
-        ns1.call("GetListing", version=2, path="/")
+            ns2.call("GetListing", version=3, path="/")
+        ns1.call("GetListing", version=3, path="/")
 
         # Paths under a mount are served by its nameservice; read-only refuses writes.
-        ns2.call("Mkdir", version=2, path="/data/x", permission=0o755)
-        ns2.call("GetFileInfo", version=2, path="/ro")
+        ns2.call("Mkdir", version=3, path="/data/x", permission=0o755)
+        ns2.call("GetFileInfo", version=3, path="/ro")
         with pytest.raises(ReadOnlyMount):
-            ns2.call("Mkdir", version=2, path="/ro/x", permission=0o755)
+            ns2.call("Mkdir", version=3, path="/ro/x", permission=0o755)
         with pytest.raises(CrossNamespace):
-            ns2.call("Rename", version=2, src="/data/x", dst="/x")
+            ns2.call("Rename", version=3, src="/data/x", dst="/x")
         with pytest.raises(CrossNamespace):
-            ns1.call("Rename", version=2, src="/x", dst="/data/y")
+            ns1.call("Rename", version=3, src="/x", dst="/data/y")
         with pytest.raises(InvalidArgument, match="mount point"):
-            ns2.call("Delete", version=2, path="/data", recursive=True)
+            ns2.call("Delete", version=3, path="/data", recursive=True)
 
         # Mount version 0 is direct access to a nameservice: no check at all.
         ns1.call("Mkdir", version=0, path="/data/shadow", permission=0o755, parents=True)
@@ -163,13 +164,13 @@ def test_mounts_are_created_pushed_checked_and_removed(tmp_path, superuser):
 
         # RemoveMount propagates; the path belongs to the default nameservice again.
         reply = ns1.admin_call("RemoveMount", path="/ro", user=superuser)
-        assert reply.table.version == 3 and list(reply.pending) == []
+        assert reply.table.version == 4 and list(reply.pending) == []
         assert [m.path for m in ns2.table().mounts] == ["/data"]
         with pytest.raises(WrongNamespace) as caught:
-            ns2.call("GetFileInfo", version=3, path="/ro")
-        assert caught.value.mount_version == 3
+            ns2.call("GetFileInfo", version=4, path="/ro")
+        assert caught.value.mount_version == 4
         with pytest.raises(FileNotFound):
-            ns1.call("GetFileInfo", version=3, path="/ro")
+            ns1.call("GetFileInfo", version=4, path="/ro")
 
         # Mount changes belong to the default nameservice; it installs no pushed table.
         with pytest.raises(InvalidArgument, match="default nameservice ns1"):
@@ -185,7 +186,7 @@ def test_a_lagging_nameservice_pulls_the_table(tmp_path, superuser):
     with federation(tmp_path, superuser, slow_pushes) as (nodes, nn):
         ns1, ns2 = nn["ns1"], nn["ns2"]
         ns1.mount("/data", "ns2")
-        assert ns2.table().version == 1
+        assert ns2.table().version == 2
 
         # ns2 misses the push (paused), and ns1 will not push again for a minute.
         nodes["ns2"].signal(signal.SIGSTOP)
@@ -193,15 +194,15 @@ def test_a_lagging_nameservice_pulls_the_table(tmp_path, superuser):
             reply = ns1.mount("/data", "ns1")  # moved to the default nameservice
         finally:
             nodes["ns2"].signal(signal.SIGCONT)
-        assert list(reply.pending) == ["ns2"] and reply.table.version == 2
-        assert ns2.table().version == 1
+        assert list(reply.pending) == ["ns2"] and reply.table.version == 3
+        assert ns2.table().version == 2
 
         # A client at version 2 makes ns2 fetch it before answering.
         with pytest.raises(WrongNamespace) as caught:
-            ns2.call("GetFileInfo", version=2, path="/data")
-        assert caught.value.mount_version == 2
-        assert ns2.table().version == 2
-        ns1.call("GetFileInfo", version=2, path="/data")
+            ns2.call("GetFileInfo", version=3, path="/data")
+        assert caught.value.mount_version == 3
+        assert ns2.table().version == 3
+        ns1.call("GetFileInfo", version=3, path="/data")
 
         # A nameservice that was down catches up by itself when it leads again.
         nodes["ns2"].stop()
@@ -210,6 +211,6 @@ def test_a_lagging_nameservice_pulls_the_table(tmp_path, superuser):
         nodes["ns2"].start()
         wait_serving(nodes["ns2"].address, 30, lambda: nodes["ns2"].running)
         started = time.monotonic()
-        wait_until(lambda: ns2.table().version == 3, 10, "ns2 to pull version 3")
+        wait_until(lambda: ns2.table().version == 4, 10, "ns2 to pull version 4")
         assert time.monotonic() - started < 10
         assert ns2.table().mounts == ()

@@ -54,3 +54,18 @@ def test_a_lease_whose_files_wait_for_block_recovery_is_not_proposed_again():
     assert planned(store, 5000, schedule) == []  # the block monitor recovers it
     apply(machine, 4, c.Create("/g", 0o644, "writer", 1, 1024), 100)  # nothing open in it
     assert planned(store, 5000, schedule) == [c.ExpireLeases(1000)]
+
+
+def test_the_mount_authority_starts_its_table_at_version_1():
+    store = MemoryStore()
+    machine = StateMachine(store)
+    apply(machine, 1, c.Format("hdfs", "supergroup"), 0)
+    schedule = Schedule(trash=100_000, retry_cache=100_000)
+    with store.read() as view:
+        assert plan(view, 10, schedule, **LIMITS) == []  # not federated: nothing
+        assert plan(view, 10, schedule, **LIMITS, mount_authority=True) == [
+            c.InstallMountTable(1, ())
+        ]
+    apply(machine, 2, c.InstallMountTable(1, ()), 10)
+    with store.read() as view:
+        assert plan(view, 20, schedule, **LIMITS, mount_authority=True) == []
