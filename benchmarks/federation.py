@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import getpass
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,11 @@ def _pids(cluster: LocalCluster, label: str) -> dict[str, int]:
     }
 
 
-async def _load(targets: list[tuple[str, str, dict[str, int]]], concurrency: int, seconds: float):
-    """Run one round of the phases against every (label, leader address) at once."""
+async def _load(
+    targets: list[tuple[str, str, dict[str, int]]], concurrency: int, seconds: float, tag: str
+):
+    """Run one round of the phases against every (label, leader address) at once, under
+    a base directory of its own (``tag``: a round never meets another's paths)."""
     user = getpass.getuser()
     channels = [grpc.aio.insecure_channel(address) for _, address, _ in targets]
     try:
@@ -53,7 +57,7 @@ async def _load(targets: list[tuple[str, str, dict[str, int]]], concurrency: int
                 pb.GetFileInfoRequest(header=warm.header(), path="/"), timeout=30
             )
             workers = [Worker(stub, user) for _ in range(concurrency)]
-            rounds.append(one_round(workers, f"/fed/{label}", seconds, pids))
+            rounds.append(one_round(workers, f"/fed/{tag}/{label}", seconds, pids))
         return await asyncio.gather(*rounds)
     finally:
         for channel in channels:
@@ -77,6 +81,7 @@ def _rows(results, targets) -> dict[str, dict[str, Any]]:
             "per_group_ops_per_s": [round(s["ops_per_s"], 1) for s in summaries],
             "p50_ms": median([s["p50_ms"] for s in summaries]),
             "errors": sum(s["errors"] for s in summaries),
+            "error_codes": dict(sum((p.errors for p in phases), Counter())),
             "cpu_cores_per_group": cpu,
         }
     return out
@@ -92,9 +97,13 @@ def run(base: Path, seconds: float, concurrency: int, repeats: int, log=print) -
         both = [*first, ("ns2", two.wait_leader(30).address, _pids(two, "ns2"))]
         for r in range(repeats):
             log(f"federation: round {r + 1}/{repeats}, 1 nameservice, c={concurrency}")
-            runs["one"].append(_rows(asyncio.run(_load(first, concurrency, seconds)), first))
+            runs["one"].append(
+                _rows(asyncio.run(_load(first, concurrency, seconds, f"one{r}")), first)
+            )
             log(f"federation: round {r + 1}/{repeats}, 2 nameservices at once")
-            runs["two"].append(_rows(asyncio.run(_load(both, concurrency, seconds)), both))
+            runs["two"].append(
+                _rows(asyncio.run(_load(both, concurrency, seconds, f"two{r}")), both)
+            )
     table = []
     for op in OPERATIONS:
         ones = [r[op] for r in runs["one"] if op in r]
@@ -129,13 +138,14 @@ def console(result: dict[str, Any]) -> str:
     lines = [
         f"federation: concurrency {result['concurrency_per_group']} per group, "
         f"{result['seconds_per_phase']:g} s phases, median of {result['repeats']}",
-        f"{'operation':<10} {'1 ns ops/s':>11} {'2 ns ops/s':>11} {'ratio':>6}  cpu cores",
+        f"{'operation':<10} {'1 ns ops/s':>11} {'2 ns ops/s':>11} {'ratio':>6} {'errors':>6}"
+        "  cpu cores",
     ]
     for row in result["rows"]:
         cpu = ", ".join(f"{k} {v:.2f}" for k, v in row["two_cpu_cores"].items())
         lines.append(
             f"{row['operation']:<10} {row['one_ops_per_s']:>11,.0f} "
-            f"{row['two_ops_per_s']:>11,.0f} {row['ratio']:>6.2f}  "
+            f"{row['two_ops_per_s']:>11,.0f} {row['ratio']:>6.2f} {row['errors']:>6}  "
             f"1 ns: {row['one_cpu_cores']['ns1']:.2f}; 2 ns: {cpu}"
         )
     return "\n".join(lines)
@@ -151,17 +161,20 @@ def markdown(result: dict[str, Any]) -> list[str]:
         "against one group, then against two at once from the same load generator; "
         f"medians of {result['repeats']}. CPU is cores used by each group's 3 processes. "
         "Every process shares this machine's 2 cores, so the ratio shows contention; on "
-        "separate machines the groups share nothing on the metadata path and add up.",
+        "separate machines the groups share nothing on the metadata path and add up. "
+        "Failed calls (all rounds, both modes) count as no operation; their gRPC codes "
+        "are in the result JSON (`error_codes`, recorded from this version on).",
         "",
         "| operation | 1 nameservice ops/s | 2 nameservices ops/s | ratio | per group | "
-        "CPU cores, 1 ns | CPU cores, 2 ns |",
-        "|---|---:|---:|---:|---|---:|---|",
+        "failed calls | CPU cores, 1 ns | CPU cores, 2 ns |",
+        "|---|---:|---:|---:|---|---:|---:|---|",
     ]
     for row in result["rows"]:
         per_group = " + ".join(f"{v:,.0f}" for v in row["two_per_group_ops_per_s"])
         two_cpu = ", ".join(f"{k} {v:.2f}" for k, v in row["two_cpu_cores"].items())
         lines.append(
             f"| {row['operation']} | {row['one_ops_per_s']:,.0f} | {row['two_ops_per_s']:,.0f} | "
-            f"{row['ratio']:.2f}x | {per_group} | {row['one_cpu_cores']['ns1']:.2f} | {two_cpu} |"
+            f"{row['ratio']:.2f}x | {per_group} | {row['errors']} | "
+            f"{row['one_cpu_cores']['ns1']:.2f} | {two_cpu} |"
         )
     return lines
