@@ -34,6 +34,13 @@ ROUNDS = 3  # passes over a nameservice's NameNodes while it elects a leader
 ROUND_PAUSE_S = 0.3
 
 
+RECONNECT = [
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
 class GrpcPeers:
     def __init__(
         self, nameservices: dict[str, tuple[str, ...]], timeout_s: float, client_id: str
@@ -51,7 +58,11 @@ class GrpcPeers:
         with self._lock:
             channel = self._channels.get(address)
             if channel is None:
-                channel = self._channels[address] = grpc.insecure_channel(address)
+                # Reconnect within 100 ms to 1 s of a peer coming up: a nameservice that
+                # started after this one must not be failed fast for gRPC's backoff.
+                channel = self._channels[address] = grpc.insecure_channel(
+                    address, options=RECONNECT
+                )
             return channel
 
     def _members(self, nameservice: str) -> tuple[str, ...]:
@@ -124,7 +135,9 @@ class GrpcPeers:
     def _get_table(self, address: str) -> mounts.MountTable:
         stub = admin_pb2_grpc.HaAdminStub(self._channel(address))
         try:
-            reply = stub.GetMountTable(admin_pb2.GetMountTableRequest(), timeout=self._timeout)
+            reply = stub.GetMountTable(
+                admin_pb2.GetMountTableRequest(), timeout=self._timeout, wait_for_ready=True
+            )
         except grpc.RpcError as e:
             raise from_rpc_error(e) from None
         return mounts.from_proto(reply.table)
@@ -136,7 +149,9 @@ class GrpcPeers:
 
         def call(channel: grpc.Channel) -> int:
             stub = admin_pb2_grpc.HaAdminStub(channel)
-            return stub.InstallMountTable(request, timeout=self._timeout).version
+            return stub.InstallMountTable(
+                request, timeout=self._timeout, wait_for_ready=True
+            ).version
 
         return self._on_leader(nameservice, call)
 
@@ -148,7 +163,9 @@ class GrpcPeers:
         )
         self._on_leader(
             nameservice,
-            lambda ch: namenode_pb2_grpc.ClientNamenodeStub(ch).Mkdir(mkdir, timeout=self._timeout),
+            lambda ch: namenode_pb2_grpc.ClientNamenodeStub(ch).Mkdir(
+                mkdir, timeout=self._timeout, wait_for_ready=True
+            ),
         )
         if ns_quota is None and ds_quota is None:
             return
@@ -160,7 +177,7 @@ class GrpcPeers:
         self._on_leader(
             nameservice,
             lambda ch: namenode_pb2_grpc.ClientNamenodeStub(ch).SetQuota(
-                quota, timeout=self._timeout
+                quota, timeout=self._timeout, wait_for_ready=True
             ),
         )
 
