@@ -7,6 +7,7 @@ Layout of ``data_dir``::
     namespace.db       the live SQLite state (disposable: rebuilt from an image)
     image/             images: consistent copies of the state, named by applied index
     raft.journal       the Raft log (the edit log), with [members] only
+    raft-states.log    every Raft role change of this replica, fsynced (chaos checkers)
     raft.dump          the Raft snapshot: a self-contained image, with [members] only
 """
 
@@ -68,7 +69,9 @@ def make_consensus(config: NameNodeConfig, machine: StateMachine, store: SqlStor
         return LocalConsensus(machine, node.id, node.rpc_address)
     peers = [Peer(i, m.raft_address, m.rpc_address) for i, m in sorted(config.members.items())]
     me = next(p for p in peers if p.node_id == node.id)
-    return RaftConsensus(machine, store, me, peers, config.data_path, config.raft)
+    return RaftConsensus(
+        machine, store, me, peers, config.data_path, config.raft, nameservice=node.nameservice
+    )
 
 
 def make_federation(config: NameNodeConfig, machine: StateMachine, namesystem: Namesystem):

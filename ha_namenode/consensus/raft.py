@@ -59,6 +59,8 @@ from pysyncobj.node import TCPNode
 
 from ha_namenode.consensus import membership
 from ha_namenode.consensus.base import ConsensusStatus, Member, RaftSettings
+from ha_namenode.consensus.statelog import FILE_NAME as STATE_LOG
+from ha_namenode.consensus.statelog import StateLog
 from ha_namenode.namespace import codec
 from ha_namenode.namespace.applier import StateMachine
 from ha_namenode.namespace.commands import Envelope
@@ -67,6 +69,7 @@ from hafs_api.errors import InvalidArgument, NotLeader, Unavailable
 
 log = logging.getLogger(__name__)
 _STATES = {0: "standby", 1: "candidate", 2: "active"}  # pysyncobj's _RAFT_STATE
+_ROLES = {0: "follower", 1: "candidate", 2: "leader"}  # as the state log names them
 
 
 _ADMIN_TIMEOUT = 10.0  # seconds a transfer or membership change may take to commit
@@ -179,6 +182,7 @@ class RaftConsensus:
         data_dir: Path,
         settings: RaftSettings,
         fail_stop: Callable[[str], None] | None = None,
+        nameservice: str = "",
     ) -> None:
         if not settings.password:
             raise InvalidArgument(
@@ -196,6 +200,7 @@ class RaftConsensus:
         self._data = Path(data_dir)
         self._dump = self._data / "raft.dump"
         self._journal = self._data / "raft.journal"
+        self._states = StateLog(self._data / STATE_LOG, me.node_id, nameservice)
         self._settings = settings
         self._fail_stop = fail_stop or _exit_process
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
@@ -605,6 +610,7 @@ class RaftConsensus:
         """On the tick thread. A leader that lost its role will never hear back about the
         entries it proposed: their outcome is unknown, so their callers must retry."""
         log.info("Raft state %s -> %s", _STATES.get(old, old), _STATES.get(new, new))
+        self._states.record(self.term, _ROLES.get(new, str(new)))
         if old != 2 or new == 2:
             return
         with self._outstanding_lock:
