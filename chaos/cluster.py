@@ -20,8 +20,14 @@ only while ``/proc`` (or ``ps``) shows it running this node's config, so a
 recycled pid is never signalled. Restarting a node reuses its config, so its
 ports and data survive. Linux or any system with ``ps``.
 
-Imports: the standard library, grpc, ``hafs_api``, ``chaos.configs`` and
-``chaos.process`` (never ``client``).
+With ``network=`` (a ``chaos.netns.Network``) every node gets a network
+namespace of its own: it listens on that namespace's address and is started
+through ``ip netns exec``, so the chaos suite can cut its links; the caller
+(the test process, in the host namespace) reaches it through the network's
+router, and closes the network itself after ``stop()``.
+
+Imports: the standard library, grpc, ``hafs_api``, ``chaos.configs``,
+``chaos.netns`` and ``chaos.process`` (never ``client``).
 """
 
 from __future__ import annotations
@@ -50,6 +56,7 @@ from chaos.configs import (
     toml_value,
     write_toml,
 )
+from chaos.netns import Network
 from chaos.process import NodeProcess, os_process
 from hafs_api.v1 import admin_pb2, admin_pb2_grpc, common_pb2, namenode_pb2, namenode_pb2_grpc
 
@@ -172,6 +179,9 @@ class LocalCluster:
     ``ha_namenode.config``), e.g. ``namespace={"trash_interval_s": 0}``;
     ``datanode`` into every DataNode's ``[datanode]`` (see ``datanode.config``).
     DataNodes alternate between racks ``/rack1`` and ``/rack2``.
+
+    ``network``: run every node in its own namespace of that network, on its
+    address there (see the module docstring); None: all on 127.0.0.1.
     """
 
     base_dir: Path
@@ -186,6 +196,7 @@ class LocalCluster:
     blocks: dict[str, Any] = field(default_factory=dict)
     datanode: dict[str, Any] = field(default_factory=dict)
     nameservices: int = 1
+    network: Network | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.base_dir = Path(self.base_dir).resolve()
@@ -268,7 +279,8 @@ class LocalCluster:
 
     def _configure_all(self) -> list[NodeProcess]:
         """Plan the cluster and write every node's config (``chaos.configs``)."""
-        groups = configs.plan(self.nameservice_ids, self.namenodes)
+        hosts = self.network.add if self.network is not None else None
+        groups = configs.plan(self.nameservice_ids, self.namenodes, hosts)
         nodes = []
         for ns in groups:
             for node_id, address in ns.rpc.items():
@@ -288,20 +300,38 @@ class LocalCluster:
                 raft = ns.raft.get(node_id)
                 nodes.append(
                     NodeProcess(
-                        node_id, config, log, address, raft_address=raft, nameservice=ns.name
+                        node_id,
+                        config,
+                        log,
+                        address,
+                        raft_address=raft,
+                        nameservice=ns.name,
+                        launcher=self._launcher(node_id),
                     )
                 )
         served = ",".join(ns.name for ns in groups)
         for i in range(1, self.datanodes + 1):
-            name, address = f"dn{i}", f"{HOST}:{free_port()}"
+            name = f"dn{i}"
+            address = configs.node_address(name, "datanode", hosts)
             config = self.base_dir / f"{name}.toml"
             data_dir = self.base_dir / name
             write_toml(config, configs.datanode_config(i, address, data_dir, groups, self.datanode))
             log = self.base_dir / f"{name}.log"
             nodes.append(
-                NodeProcess(name, config, log, address, nameservice=served, kind="datanode")
+                NodeProcess(
+                    name,
+                    config,
+                    log,
+                    address,
+                    nameservice=served,
+                    kind="datanode",
+                    launcher=self._launcher(name),
+                )
             )
         return nodes
+
+    def _launcher(self, node_id: str) -> list[str]:
+        return self.network.run_in(node_id) if self.network is not None else []
 
     # -- nameservices ---------------------------------------------------------------
 

@@ -23,6 +23,10 @@ nameservice (its NameNodes and its secret: one block pool each). With more than
 one nameservice every NameNode's config has a ``[federation]`` section naming
 the default and listing every nameservice's NameNodes; with one it has none.
 
+Every address is ``127.0.0.1`` on a free port, unless ``plan`` is given
+``hosts`` (``chaos.netns.Network.add``): then each node listens on its own
+network namespace's address, on the fixed ``NAMESPACED_PORTS``.
+
 Imports: the standard library only.
 """
 
@@ -30,11 +34,15 @@ from __future__ import annotations
 
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
+
+# A node in a network namespace of its own (``chaos.netns``) has every port to itself.
+NAMESPACED_PORTS = {"rpc": 8020, "raft": 8021, "datanode": 9867}
 
 # Short timeouts for a laptop or CI (docs/design.md explains the production ones).
 DEV_RAFT: dict[str, Any] = {
@@ -66,6 +74,17 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+Hosts = Callable[[str], str]  # node name -> the IPv4 address of its own namespace
+
+
+def node_address(node: str, port: str, hosts: Hosts | None = None) -> str:
+    """``127.0.0.1`` on a free port; with ``hosts``, the node's own address on the fixed
+    port named ``port`` of ``NAMESPACED_PORTS``."""
+    if hosts is None:
+        return f"{HOST}:{free_port()}"
+    return f"{hosts(node)}:{NAMESPACED_PORTS[port]}"
+
+
 # -- the plan ---------------------------------------------------------------------
 
 
@@ -85,16 +104,17 @@ class Nameservice:
         return list(self.rpc.values())
 
 
-def plan(names: list[str], namenodes: int) -> list[Nameservice]:
-    """``namenodes`` NameNodes for each of ``names``, on fresh ports, with fresh secrets."""
+def plan(names: list[str], namenodes: int, hosts: Hosts | None = None) -> list[Nameservice]:
+    """``namenodes`` NameNodes for each of ``names``, on fresh ports (or, with ``hosts``,
+    on their own namespaces' addresses), with fresh secrets."""
     groups = []
     for k, name in enumerate(names):
         ids = [f"nn{k * namenodes + i}" for i in range(1, namenodes + 1)]
         groups.append(
             Nameservice(
                 name,
-                rpc={i: f"{HOST}:{free_port()}" for i in ids},
-                raft={i: f"{HOST}:{free_port()}" for i in ids} if namenodes > 1 else {},
+                rpc={i: node_address(i, "rpc", hosts) for i in ids},
+                raft={i: node_address(i, "raft", hosts) for i in ids} if namenodes > 1 else {},
                 raft_password=secrets.token_hex(16),
                 token_secret=secrets.token_hex(16),
             )

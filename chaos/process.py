@@ -7,7 +7,9 @@ reattached to by ``pid`` from ``cluster.json``; a reattached pid counts only
 while ``os_process`` shows it running this node's config, so a recycled pid is
 never signalled. ``to_dict``/``from_dict`` are its record in ``cluster.json``;
 a DataNode's ``nameservice`` there lists every nameservice it serves,
-comma-separated.
+comma-separated. ``launcher`` is an argv prefix the command runs under, e.g.
+``ip netns exec NS`` (``chaos.netns``), which execs the node: the pid is still
+the node's own, so signals reach it.
 
 Imports: the standard library only.
 """
@@ -20,7 +22,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -62,10 +64,12 @@ class NodeProcess:
     nameservice: str = "ns1"
     kind: str = "namenode"
     pid: int | None = None
+    launcher: list[str] = field(default_factory=list)
 
     @property
     def command(self) -> list[str]:
-        return [sys.executable, "-m", MODULES[self.kind], "--config", str(self.config_path)]
+        node = [sys.executable, "-m", MODULES[self.kind], "--config", str(self.config_path)]
+        return [*self.launcher, *node]
 
     @property
     def state(self) -> str:
@@ -147,6 +151,7 @@ class NodeProcess:
         return self.process.returncode if self.process is not None else None
 
     def to_dict(self) -> dict[str, Any]:
+        extra = {"launcher": self.launcher} if self.launcher else {}
         return {
             "name": self.node_id,
             "kind": self.kind,
@@ -156,6 +161,7 @@ class NodeProcess:
             "raft_address": self.raft_address,
             "config": str(self.config_path),
             "log": str(self.log_path),
+            **extra,
         }
 
     @classmethod
@@ -169,4 +175,5 @@ class NodeProcess:
             nameservice=d["nameservice"],
             kind=d["kind"],
             pid=d.get("pid"),
+            launcher=list(d.get("launcher", [])),
         )
