@@ -37,8 +37,12 @@ from hafs_api.errors import (
 )
 
 
-def _tree(client, top: FileStatus) -> Iterator[FileStatus]:
-    """``top`` and, for a directory, everything under it (depth first)."""
+def tree(client, top: FileStatus, on_error=None) -> Iterator[FileStatus]:
+    """``top`` and, for a directory, everything under it (depth first, entries by name).
+
+    ``on_error(err, path)``: a directory that cannot be listed is reported and
+    skipped; without it the error propagates.
+    """
     stack = [iter([top])]
     while stack:
         st = next(stack[-1], None)
@@ -47,7 +51,13 @@ def _tree(client, top: FileStatus) -> Iterator[FileStatus]:
             continue
         yield st
         if st.is_dir:
-            stack.append(client.iter_ls(st.path))
+            if on_error is None:
+                stack.append(client.iter_ls(st.path))
+                continue
+            try:
+                stack.append(iter(list(client.iter_ls(st.path))))
+            except HafsError as err:
+                on_error(err, st.path)
 
 
 @click.command("mkdir")
@@ -221,7 +231,7 @@ def chmod(state, recursive, json_, mode: ModeChange, paths) -> None:
     for arg in expand(client, report, paths):
         try:
             top = client.stat(absolute(arg, client.home))
-            for st in _tree(client, top) if recursive else [top]:
+            for st in tree(client, top) if recursive else [top]:
                 new = mode.apply(st.permission, st.is_dir)
                 if new != st.permission or mode.octal is not None:
                     client.chmod(st.path, new)
@@ -237,7 +247,7 @@ def _set_owner(state, json_, command, owner, group, recursive, paths) -> None:
     for arg in expand(client, report, paths):
         try:
             top = client.stat(absolute(arg, client.home))
-            for st in _tree(client, top) if recursive else [top]:
+            for st in tree(client, top) if recursive else [top]:
                 client.chown(st.path, owner, group)
                 report.record({"path": st.path, "owner": owner, "group": group})
         except HafsError as err:
@@ -302,7 +312,7 @@ def setrep(state, recursive, wait, timeout, json_, replication, paths) -> None:
     for arg in expand(client, report, paths):
         try:
             top = client.stat(absolute(arg, client.home))
-            for st in _tree(client, top):
+            for st in tree(client, top):
                 if st.is_file:
                     changed = client.set_replication(st.path, replication)
                     done.append(st.path)

@@ -24,6 +24,7 @@ import time
 import click
 
 from client.cli.context import json_option, pass_state, report_for
+from client.cli.fschange import tree
 from client.cli.fsdata import CHUNK, _fail, _quiet_stdout
 from client.cli.fsformat import absolute, human_size
 from client.cli.globargs import expand
@@ -180,29 +181,13 @@ def find(state, name, iname, print_, json_, paths_) -> None:
     for arg in expand(client, report, paths_) if paths_ else ["."]:
         top = absolute(arg, client.home)
         try:
-            for st in _walk(client, report, client.stat(top)):
+            for st in tree(client, client.stat(top), report.error):
                 if all(test(st.name) for test in tests):
                     report.line(_shown(arg, top, st.path))
                     report.record(st.path)
         except HafsError as err:
             report.error(err, arg)
     report.finish()
-
-
-def _walk(client, report, top):
-    """``top`` and everything under it, depth first, each directory's entries by name."""
-    stack = [iter([top])]
-    while stack:
-        st = next(stack[-1], None)
-        if st is None:
-            stack.pop()
-            continue
-        yield st
-        if st.is_dir:
-            try:
-                stack.append(iter(list(client.iter_ls(st.path))))
-            except HafsError as err:
-                report.error(err, st.path)
 
 
 def _shown(arg: str, top: str, path: str) -> str:
