@@ -691,7 +691,7 @@ def test_hactl_ha_status_groups_by_nameservice(hactl, mounted):
         ("ns3", "active"),
     ]
     mounted.servers["ns3"].stop(0).wait()
-    down = hactl("ha", "status", "--timeout", "0.2", code=1)
+    down = hactl("ha", "status", "--timeout", "2", code=1)  # ns3 refuses at once
     assert "unreachable" in down.stdout and "ns2-nn1" in down.stdout
 
 
