@@ -35,11 +35,13 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m benchmarks $(if $(QUICK),--quick,)
 
+# make chaos [HAFS_CHAOS_SEED=N]: ~10 min of faults, seed printed for replay.
 chaos: $(STAMP)
-	$(BIN)/python -m pytest -m chaos -o addopts='-ra --strict-markers' tests
+	$(BIN)/python -m pytest -m chaos -s -o addopts='-ra --strict-markers' tests/chaos
 
+# make soak [HAFS_SOAK_HOURS=H] [HAFS_CHAOS_SEED=N]: 5 NameNodes per group.
 soak: $(STAMP)
-	$(BIN)/python -m pytest -m soak -o addopts='-ra --strict-markers' tests
+	$(BIN)/python -m pytest -m soak -s -o addopts='-ra --strict-markers' tests/chaos
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

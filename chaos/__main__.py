@@ -9,6 +9,10 @@ each action does is in ``chaos/devctl.py``. State lives under ``--dir``
     dev status [--dir DIR] [--json]
     dev kill|stop|start|pause|resume [--dir DIR] [--timeout S] NODE
     dev down [--dir DIR] [--timeout S]
+    run [--duration S] [--seed N] [--faults LIST] [--nameservices K] [--json FILE] ...
+
+``run`` is ``hactl chaos run``: one chaos run (``chaos/runner.py``), its report
+on stdout (``chaos/report.py``), exit status 1 on any violation.
 
 ``--namenodes`` counts each nameservice's NameNodes; the DataNodes are shared.
 """
@@ -16,6 +20,7 @@ each action does is in ``chaos/devctl.py``. State lives under ``--dir``
 from __future__ import annotations
 
 import argparse
+import random
 import sys
 from pathlib import Path
 
@@ -55,10 +60,61 @@ def parser() -> argparse.ArgumentParser:
         node.add_argument("node", metavar="NODE")
     down = action("down", "stop every process of the cluster")
     down.add_argument("--timeout", type=float, default=10.0, help="SIGTERM grace before SIGKILL")
+    chaos = sub.add_parser("run", help="one chaos run: faults, workloads, checkers, a report")
+    chaos.add_argument("--duration", type=float, default=240.0, help="seconds of faults")
+    chaos.add_argument("--seed", type=int, default=None, help="default: random, printed")
+    chaos.add_argument("--faults", default="all", help="comma-separated kinds, 'all', 'network'")
+    chaos.add_argument("--nameservices", type=int, default=1)
+    chaos.add_argument("--namenodes", type=int, default=3, help="per nameservice")
+    chaos.add_argument("--datanodes", type=int, default=4)
+    chaos.add_argument("--min-faults", type=int, default=0, help="inject at least this many")
+    chaos.add_argument("--json", default=None, metavar="FILE", help="write the report as JSON")
+    chaos.add_argument("--workdir", default=None, help="keep the run's directory under here")
+    chaos.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
     return top
 
 
+def chaos_run(args: argparse.Namespace) -> int:
+    import logging
+
+    from chaos import faults, report, runner
+
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        kinds = faults.parse_kinds(args.faults)
+    except ValueError as e:
+        print(f"hactl chaos run: --faults: {e}", file=sys.stderr)
+        return 2
+    for name in ("duration", "nameservices", "namenodes", "datanodes"):
+        if getattr(args, name) <= 0:
+            print(f"hactl chaos run: --{name} must be positive", file=sys.stderr)
+            return 2
+    seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 2**31)
+    print(f"hactl chaos run: seed {seed}", file=sys.stderr, flush=True)
+    cfg = runner.RunConfig(
+        duration=args.duration,
+        seed=seed,
+        faults=kinds,
+        nameservices=args.nameservices,
+        namenodes=args.namenodes,
+        datanodes=args.datanodes,
+        min_faults=args.min_faults,
+        workdir=Path(args.workdir) if args.workdir else None,
+        keep=bool(args.workdir),
+    )
+    result = runner.run(cfg)
+    print(report.text(result), flush=True)
+    if args.json:
+        report.write_json(result, args.json)
+    return 0 if result.ok else 1
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.command == "run":
+        return chaos_run(args)
     base = Path(args.dir).resolve()
     if args.action == "up":
         if args.namenodes is not None and args.namenodes < 1:
@@ -87,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run(args)
     except devctl.DevError as e:
-        print(f"hactl dev {args.action}: {e}", file=sys.stderr)
+        print(f"hactl dev {getattr(args, 'action', args.command)}: {e}", file=sys.stderr)
         return e.exit_code
 
 

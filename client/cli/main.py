@@ -1,12 +1,13 @@
 """The ``hactl`` command group: global options and the subcommand groups.
 
 ``hactl [--conf FILE] [--user NAME] [--json] COMMAND ...``: ``fs``, ``fsck``, ``dn``,
-``ha``, ``mount``, ``report``, ``image``, ``namenode``, ``datanode``, ``dev``.
+``ha``, ``mount``, ``report``, ``image``, ``namenode``, ``datanode``, ``dev``, ``chaos``.
 ``hactl completion bash|zsh|fish`` prints click's shell completion script (the
 same as ``_HACTL_COMPLETE=bash_source hactl``).
 ``hactl namenode start --config FILE``, ``hactl datanode start --config FILE`` and
-``hactl dev ...`` (``client/cli/dev.py``) replace this process with ``python -m
-ha_namenode`` / ``python -m datanode`` / ``python -m chaos dev ...``
+``hactl dev ...``/``hactl chaos run`` (``client/cli/dev.py``, ``chaos.py``) replace
+this process with ``python -m ha_namenode`` / ``python -m datanode`` /
+``python -m chaos dev|run ...``
 (``os.execv``): the CLI never imports server or chaos code.
 """
 
@@ -18,6 +19,7 @@ import sys
 import click
 
 from client.cli.blocks import dn, fsck
+from client.cli.chaos import chaos
 from client.cli.context import State
 from client.cli.dev import dev
 from client.cli.fs import fs
@@ -103,6 +105,7 @@ def completion(ctx: click.Context, shell: str) -> None:
     click.echo(script.source())
 
 
+cli.add_command(chaos)
 cli.add_command(dev)
 cli.add_command(dn)
 cli.add_command(fsck)

@@ -1,0 +1,383 @@
+"""One chaos run: a real cluster, recorded workloads, a nemesis, then every checker.
+
+``run(RunConfig(...))`` does, in order:
+
+1. builds a cluster through ``LocalCluster`` (the harness behind ``hactl dev``):
+   every node in its own network namespace when ``chaos.netns`` is available,
+   every DataNode on a tmpfs of its own when ``chaos.disks`` is, and with
+   several nameservices a mount ``/chaos/<ns>`` for each non-default one;
+2. starts the workloads (``chaos.workloads``), a sampler of every NameNode's
+   (applied index, log digest), a watch on corrupted replicas and an fsck
+   sampler, then lets the nemesis inject faults one after another until the
+   duration is over and at least ``min_faults`` have been injected;
+3. heals everything, lets the workloads run a few more seconds, stops them;
+4. checks: no acknowledged create or file lost (set, data), the register
+   history linearizable, at most one leader per term (from each NameNode's own
+   fsynced state log), one applied prefix, every block back at its replication
+   factor within ``heal_timeout`` s, every replica of every acknowledged file
+   read back with its sha256, corrupt replicas deleted only with a good copy;
+5. stops every process, removes the namespaces and disks, and returns a
+   ``RunResult`` (``chaos.report`` prints it and writes the JSON).
+
+Imports: the standard library, ``client``, ``hafs_api`` and ``chaos``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import logging
+import random
+import shutil
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from chaos import checkers
+from chaos.checkers import Budget, Verdict
+from chaos.cluster import DEV_BLOCKS, DEV_DATANODE, DEV_RAFT, LocalCluster
+from chaos.disks import Disks
+from chaos.faults import KINDS, NETWORK_KINDS, Control, FaultEvent, Nemesis
+from chaos.history import OK, History
+from chaos.netns import Network, cleanup_stale
+from chaos.verify import (
+    CorruptionWatch,
+    PrefixSampler,
+    ReplicaReport,
+    read_replicas,
+    read_state_logs,
+    wait_healthy,
+)
+from chaos.workloads import Workloads, WorkloadSettings
+from client import Client
+from hafs_api.errors import HafsError
+
+log = logging.getLogger(__name__)
+
+MiB = 1 << 20
+WRITES = {("register", "set"), ("register", "cas"), ("set", "create"), ("data", "write")}
+READS = {("register", "get"), ("data", "read")}
+
+
+@dataclass
+class RunConfig:
+    duration: float = 240.0  # seconds of faults
+    seed: int | None = None  # None: a random seed, printed so the run can be replayed
+    faults: tuple[str, ...] = KINDS
+    nameservices: int = 1
+    namenodes: int = 3  # per nameservice
+    datanodes: int = 4
+    min_faults: int = 0  # keep injecting past the duration until this many (bounded)
+    heal_timeout: float = 60.0  # every block back at its replication factor within this
+    workdir: Path | None = None  # None: a temporary directory
+    keep: bool = False  # keep the cluster's directory (logs, data, history) afterwards
+    disk_bytes: int = 768 * MiB  # each DataNode's tmpfs
+    workloads: WorkloadSettings = field(default_factory=WorkloadSettings)
+    settle_s: float = 3.0  # workloads keep going this long after the final heal
+
+
+@dataclass
+class RunResult:
+    seed: int
+    config: dict[str, Any]
+    directory: str
+    started: float
+    duration: float
+    faults: list[FaultEvent]
+    counts: dict[str, dict[str, int]]
+    verdicts: list[Verdict]
+    stats: dict[str, Any]
+    unavailable: dict[str, str]
+
+    @property
+    def ok(self) -> bool:
+        return all(v.ok for v in self.verdicts)
+
+
+class HealthSampler:
+    """fsck every ``poll`` s: episodes with under-replicated or corrupt blocks, and how long
+    each took to repair (the re-replication times of the report)."""
+
+    def __init__(self, client: Client, poll: float = 1.0) -> None:
+        self.client = client
+        self.poll = poll
+        self.episodes: list[tuple[float, float | None, int]] = []  # start, end, worst count
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name="health-sampler", daemon=True)
+
+    def start(self) -> HealthSampler:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(30)
+
+    def _loop(self) -> None:
+        open_at: float | None = None
+        worst = 0
+        while not self._stop.wait(self.poll):
+            try:
+                report = self.client.fsck("/")
+            except HafsError:
+                continue
+            bad = report.under_replicated + report.corrupt + report.missing
+            now = time.monotonic()
+            if bad and open_at is None:
+                open_at, worst = now, bad
+            elif bad:
+                worst = max(worst, bad)
+            elif open_at is not None:
+                self.episodes.append((open_at, now, worst))
+                open_at = None
+        if open_at is not None:
+            self.episodes.append((open_at, None, worst))
+
+    def repair_times(self) -> list[float]:
+        return [round(end - start, 2) for start, end, _ in self.episodes if end is not None]
+
+
+def _availability(cfg: RunConfig) -> tuple[Network | None, Disks | None, dict[str, str]]:
+    unavailable: dict[str, str] = {}
+    network = None
+    if set(cfg.faults) & set(NETWORK_KINDS):
+        why = Network.available()
+        if why:
+            cleanup_stale()
+            network = Network()
+        else:
+            for kind in NETWORK_KINDS:
+                unavailable[kind] = why.reason
+    disks = None
+    if "full-disk" in cfg.faults:
+        why_not = Disks.available()
+        if why_not:
+            unavailable["full-disk"] = why_not
+        else:
+            disks = Disks(cfg.disk_bytes)
+    return network, disks, unavailable
+
+
+def _longest_gap(times: list[float], start: float, end: float) -> float:
+    points = sorted(t for t in times if start <= t <= end)
+    edges = [start, *points, end]
+    return max((b - a for a, b in itertools.pairwise(edges)), default=end - start)
+
+
+def _roots(cluster: LocalCluster) -> list[str]:
+    return ["/chaos"] + [f"/chaos/{ns}" for ns in cluster.nameservice_ids[1:]]
+
+
+def run(cfg: RunConfig) -> RunResult:
+    seed = cfg.seed if cfg.seed is not None else random.SystemRandom().randrange(1, 2**31)
+    log.info("chaos run: seed %d, %.0f s of faults %s", seed, cfg.duration, ",".join(cfg.faults))
+    temp = None
+    if cfg.workdir is None:
+        temp = Path(tempfile.mkdtemp(prefix=f"hafs-chaos-{seed}-"))
+        base = temp
+    else:
+        base = Path(cfg.workdir).resolve() / f"chaos-{seed}-{int(time.time())}"
+        base.mkdir(parents=True)
+    network, disks, unavailable = _availability(cfg)
+    cluster = LocalCluster(
+        base,
+        namenodes=cfg.namenodes,
+        nameservices=cfg.nameservices,
+        datanodes=cfg.datanodes,
+        raft=dict(DEV_RAFT),
+        blocks={**DEV_BLOCKS, "dead_after_s": 4.0},
+        datanode={**DEV_DATANODE, "scan_period_s": 15.0, "scan_bytes_per_s": 64 * MiB},
+        namespace={"trash_interval_s": 0},
+        network=network,
+    )
+    try:
+        if disks is not None:
+            for i in range(1, cfg.datanodes + 1):
+                disks.mount(f"dn{i}", base / f"dn{i}")
+        cluster.start(timeout=120)
+        return _run(cfg, seed, cluster, network, disks, unavailable)
+    finally:
+        cluster.stop()
+        if network is not None:
+            network.close()
+        if disks is not None:
+            disks.close()
+        if temp is not None and not cfg.keep:
+            shutil.rmtree(temp, ignore_errors=True)
+
+
+def _run(
+    cfg: RunConfig,
+    seed: int,
+    cluster: LocalCluster,
+    network: Network | None,
+    disks: Disks | None,
+    unavailable: dict[str, str],
+) -> RunResult:
+    conf = str(cluster.client_conf)
+    admin = Client.from_config(conf)
+    roots = _roots(cluster)
+    for ns, root in zip(cluster.nameservice_ids[1:], roots[1:], strict=True):
+        admin.mkdir("/chaos", parents=True)
+        admin.add_mount(root, ns)
+    history = History()
+    workloads = Workloads(conf, history, roots, seed, cfg.workloads)
+    workloads.prepare(admin)
+    ctl = Control(cluster, network, disks)
+    nemesis = Nemesis(ctl, cfg.faults, seed)
+    watch = CorruptionWatch(cluster, ctl.corruptions).start()
+    prefix = PrefixSampler(cluster).start()
+    health = HealthSampler(admin).start()
+    started_wall, started = time.time(), time.monotonic()
+    workloads.start()
+    try:
+        nemesis.run(
+            started + cfg.duration,
+            min_faults=cfg.min_faults,
+            hard_stop=started + 2 * cfg.duration + 60,
+        )
+    finally:
+        nemesis.heal_all()
+    healed = time.monotonic()
+    try:
+        cluster.leaders(60)
+    except TimeoutError as e:
+        log.error("no leader after the final heal: %s", e)
+    time.sleep(cfg.settle_s)
+    stuck = workloads.join(timeout=30)
+    ended = time.monotonic()
+    prefix.stop()
+
+    verifier = Client.from_config(conf)
+    verdicts, stats = _verify(cfg, cluster, workloads, history, verifier, healed)
+    health.stop()
+    watch.stop()
+    converged = prefix.converge(30)
+    verdicts.append(prefix.verdict(converged))
+    verdicts.append(watch.verdict())
+    records = [r for path in read_state_logs(cluster) for r in checkers.read_state_log(path)]
+    verdicts.append(checkers.check_leaders(records))
+    lost = [
+        (e.nameservice or cluster.nameservice, e.injected)
+        for e in nemesis.events
+        if e.leader_lost and not e.skipped
+    ]
+    elections = checkers.elections(records, lost)
+    ops = history.ops()
+    verdicts.insert(0, checkers.check_register(ops, budget=Budget(seconds=60.0)))
+    verdicts.insert(1, checkers.check_set(ops))
+    verdicts.insert(2, checkers.check_data(ops))
+    ok_writes = [o.complete for o in ops if (o.kind, o.op) in WRITES and o.outcome == OK]
+    ok_reads = [
+        o.complete
+        for o in ops
+        if (o.kind, o.op) in READS and o.outcome == OK and o.process != "final"
+    ]
+    stats.update(
+        {
+            "elections": {
+                "count": len(elections.durations),
+                "unresolved": elections.unresolved,
+                "median_s": elections.median,
+                "max_s": elections.max,
+            },
+            "longest_without_write_s": round(_longest_gap(ok_writes, started, ended), 3),
+            "longest_without_read_s": round(_longest_gap(ok_reads, started, ended), 3),
+            "repair_times_s": health.repair_times(),
+            "stuck_workers": stuck,
+        }
+    )
+    history.write(cluster.base_dir / "history.jsonl")
+    for c in (admin, verifier):
+        with contextlib.suppress(Exception):
+            c.close()
+    return RunResult(
+        seed=seed,
+        config={
+            "duration_s": cfg.duration,
+            "faults": list(cfg.faults),
+            "nameservices": cfg.nameservices,
+            "namenodes": cfg.namenodes,
+            "datanodes": cfg.datanodes,
+            "network": network is not None,
+            "disks": disks is not None,
+        },
+        directory=str(cluster.base_dir),
+        started=started_wall,
+        duration=round(ended - started, 1),
+        faults=nemesis.events,
+        counts=history.counts(),
+        verdicts=verdicts,
+        stats=stats,
+        unavailable=unavailable,
+    )
+
+
+def _verify(
+    cfg: RunConfig,
+    cluster: LocalCluster,
+    workloads: Workloads,
+    history: History,
+    client: Client,
+    healed: float,
+) -> tuple[list[Verdict], dict[str, Any]]:
+    """After the heal: the final reads, every replica, and block health."""
+    files = workloads.acknowledged_files()
+    digests = {
+        o.key: o.args[0]
+        for o in history.ops()
+        if o.kind == "data" and o.op == "write" and o.outcome == OK
+    }
+    first = ReplicaReport()  # a first pass reports corrupt replicas no scan has found yet
+    for path in files:
+        first.add(read_replicas(client, path, digests[path]))
+    left = max(1.0, cfg.heal_timeout - (time.monotonic() - healed))
+    took, counts = wait_healthy(client, left)
+    since_heal = None if took is None else round(time.monotonic() - healed, 2)
+    blocks_ok = took is not None
+    blocks = Verdict(
+        "blocks",
+        blocks_ok,
+        (
+            f"every block at its replication factor {since_heal} s after the heal"
+            if blocks_ok
+            else f"not healthy {cfg.heal_timeout:.0f} s after the heal: {counts}"
+        ),
+        [] if blocks_ok else [str(counts)],
+        {"seconds_after_heal": since_heal, "fsck": counts},
+    )
+    workloads.final_set(client)
+    for path in files:
+        workloads.read(client, "final", path)
+    second = ReplicaReport()
+    for path in files:
+        second.add(read_replicas(client, path, digests[path]))
+    problems = second.problems + [f"corrupt after repair: {c}" for c in second.corrupt]
+    replicas = Verdict(
+        "replicas",
+        not problems,
+        (
+            f"{second.replicas} replicas of {second.files} files "
+            f"({second.bytes / MiB:.1f} MiB) read back with their sha256"
+            if not problems
+            else f"{len(problems)} bad replicas or files of {second.files}"
+        ),
+        problems[:10],
+        {
+            "files": second.files,
+            "replicas": second.replicas,
+            "bytes": second.bytes,
+            "corrupt_found_before_repair": first.corrupt,
+            "problems": problems,
+        },
+    )
+    stats = {
+        "bytes_verified": second.bytes,
+        "replicas_verified": second.replicas,
+        "files_verified": second.files,
+        "fsck": counts,
+    }
+    return [blocks, replicas], stats
