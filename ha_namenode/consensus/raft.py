@@ -58,6 +58,7 @@ from pysyncobj.config import SERIALIZER_STATE
 from pysyncobj.node import TCPNode
 
 from ha_namenode.consensus import membership
+from ha_namenode.consensus.appendguard import AppendGuard, guard_append
 from ha_namenode.consensus.base import ConsensusStatus, Member, RaftSettings
 from ha_namenode.consensus.statelog import FILE_NAME as STATE_LOG
 from ha_namenode.consensus.statelog import StateLog
@@ -150,7 +151,53 @@ pysyncobj_syncobj.createJournal = _create_journal
 class _Replica(SyncObj):
     def __init__(self, owner: RaftConsensus, me: str, partners: list[str], conf: SyncObjConf):
         self._owner = owner
+        self._guard = AppendGuard()
         super().__init__(me, partners, conf)
+
+    # pysyncobj calls ``self.__onMessageReceived`` (name-mangled), so this overrides it:
+    # every message from a peer passes here first, on the tick thread.
+    def _SyncObj__onMessageReceived(self, node, message) -> None:
+        appended = None
+        if (
+            isinstance(message, dict)
+            and message.get("type") == "append_entries"
+            and "prevLogIdx" in message
+            and "transmission" not in message
+        ):
+            appended = self._guard_append(message)
+            message = appended or message
+        super()._SyncObj__onMessageReceived(node, message)
+        if appended is not None:
+            self._note_accepted(appended)
+
+    def _guard_append(self, message: dict) -> dict | None:
+        """``message`` with the entries it would wrongly truncate put back (appendguard)."""
+        term = message.get("term", -1)
+        if term < self._SyncObj__raftCurrentTerm:
+            return None  # pysyncobj ignores it
+        prev = message["prevLogIdx"]
+        new = list(message.get("entries", ()))
+        existing = self._SyncObj__getEntries(prev + 1)
+        kept = guard_append(prev, new, existing, self._guard.confirmed_for(term))
+        if len(kept) > len(new):
+            self._guard.kept += len(kept) - len(new)
+            log.warning(
+                "append_entries after %d would drop acknowledged entries %d..%d; kept",
+                prev,
+                kept[len(new)][1],
+                kept[-1][1],
+            )
+        return {**message, "entries": kept}
+
+    def _note_accepted(self, message: dict) -> None:
+        """After pysyncobj handled it: did the log take the message's entries?"""
+        entries = message.get("entries") or []
+        last = entries[-1] if entries else None
+        index = last[1] if last else message["prevLogIdx"]
+        term = last[2] if last else message.get("prevLogTerm")
+        held = self._SyncObj__getEntries(index, 1)
+        if held and held[0][2] == term and self._SyncObj__raftCurrentTerm == message.get("term"):
+            self._guard.accepted(message["term"], index)
 
     @replicated
     def apply_entry(self, payload: bytes):
