@@ -68,6 +68,9 @@ def parser() -> argparse.ArgumentParser:
     chaos.add_argument("--namenodes", type=int, default=3, help="per nameservice")
     chaos.add_argument("--datanodes", type=int, default=4)
     chaos.add_argument("--min-faults", type=int, default=0, help="inject at least this many")
+    chaos.add_argument(
+        "--workloads", default="register,set,data", help="comma-separated: register, set, data"
+    )
     chaos.add_argument("--json", default=None, metavar="FILE", help="write the report as JSON")
     chaos.add_argument("--workdir", default=None, help="keep the run's directory under here")
     chaos.add_argument("-v", "--verbose", action="store_true", help="log progress to stderr")
@@ -88,6 +91,12 @@ def chaos_run(args: argparse.Namespace) -> int:
     except ValueError as e:
         print(f"hactl chaos run: --faults: {e}", file=sys.stderr)
         return 2
+    from chaos.workloads import WORKLOADS
+
+    workloads = tuple(w.strip() for w in args.workloads.split(",") if w.strip())
+    if not workloads or not set(workloads) <= set(WORKLOADS):
+        print(f"hactl chaos run: --workloads: pick from {', '.join(WORKLOADS)}", file=sys.stderr)
+        return 2
     for name in ("duration", "nameservices", "namenodes", "datanodes"):
         if getattr(args, name) <= 0:
             print(f"hactl chaos run: --{name} must be positive", file=sys.stderr)
@@ -102,6 +111,7 @@ def chaos_run(args: argparse.Namespace) -> int:
         namenodes=args.namenodes,
         datanodes=args.datanodes,
         min_faults=args.min_faults,
+        workload_kinds=workloads,
         workdir=Path(args.workdir) if args.workdir else None,
         keep=bool(args.workdir),
     )

@@ -51,7 +51,7 @@ from chaos.verify import (
     read_state_logs,
     wait_healthy,
 )
-from chaos.workloads import Workloads, WorkloadSettings
+from chaos.workloads import WORKLOADS, Workloads, WorkloadSettings
 from client import Client
 from hafs_api.errors import HafsError
 
@@ -77,6 +77,7 @@ class RunConfig:
     disk_bytes: int = 768 * MiB  # each DataNode's tmpfs
     workloads: WorkloadSettings = field(default_factory=WorkloadSettings)
     settle_s: float = 3.0  # workloads keep going this long after the final heal
+    workload_kinds: tuple[str, ...] = WORKLOADS
 
 
 @dataclass
@@ -224,7 +225,7 @@ def _run(
         admin.mkdir("/chaos", parents=True)
         admin.add_mount(root, ns)
     history = History()
-    workloads = Workloads(conf, history, roots, seed, cfg.workloads)
+    workloads = Workloads(conf, history, roots, seed, cfg.workloads, cfg.workload_kinds)
     workloads.prepare(admin)
     ctl = Control(cluster, network, disks)
     nemesis = Nemesis(ctl, cfg.faults, seed)
@@ -267,9 +268,12 @@ def _run(
     ]
     elections = checkers.elections(records, lost)
     ops = history.ops()
-    verdicts.insert(0, checkers.check_register(ops, budget=Budget(seconds=60.0)))
-    verdicts.insert(1, checkers.check_set(ops))
-    verdicts.insert(2, checkers.check_data(ops))
+    run_checks = {
+        "register": lambda: checkers.check_register(ops, budget=Budget(seconds=60.0)),
+        "set": lambda: checkers.check_set(ops),
+        "data": lambda: checkers.check_data(ops),
+    }
+    verdicts[:0] = [check() for kind, check in run_checks.items() if kind in cfg.workload_kinds]
     ok_writes = [o.complete for o in ops if (o.kind, o.op) in WRITES and o.outcome == OK]
     ok_reads = [
         o.complete
@@ -349,7 +353,8 @@ def _verify(
         [] if blocks_ok else [str(counts)],
         {"seconds_after_heal": since_heal, "fsck": counts},
     )
-    workloads.final_set(client)
+    if "set" in workloads.kinds:
+        workloads.final_set(client)
     for path in files:
         workloads.read(client, "final", path)
     second = ReplicaReport()

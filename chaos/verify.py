@@ -279,7 +279,10 @@ class PrefixSampler:
 
     def _loop(self) -> None:
         while not self._stop.wait(self.poll):
-            self.sample()
+            try:
+                self.sample()
+            except Exception:
+                log.exception("prefix sampler")
 
     def sample(self) -> dict[str, tuple[int, int]]:
         seen = {}
