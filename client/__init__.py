@@ -65,6 +65,8 @@ from hafs_api.errors import (
     Unavailable,
     Unsupported,
     WrongNamespace,
+    XAttrExists,
+    XAttrNotFound,
 )
 from hafs_api.mounts import Mount, MountTable
 
@@ -119,6 +121,8 @@ __all__ = [
     "Unavailable",
     "Unsupported",
     "WrongNamespace",
+    "XAttrExists",
+    "XAttrNotFound",
 ]
 
 

@@ -12,7 +12,9 @@ the cached mount table. Views that span mounts (``ls`` showing mount points,
 ``content_summary``/``du``/``fsck`` summed over mounts below) are in
 ``client.views``. A ``rename`` across nameservices raises ``CrossNamespace``
 before any RPC. The mount table calls are in ``client.mountadmin``, the HA
-administration calls in ``client.haadmin``, the DataNode ones in ``client.admin``.
+administration calls in ``client.haadmin``, the DataNode ones in ``client.admin``,
+the extended attributes (``set_xattr``, ``compare_and_set_xattr``, ...) in
+``client.xattrs``.
 
 The file-data methods (``open``, ``read_bytes``, ``put``, ``checksum``, ...)
 come from the ``client.files.FileAccess`` mixin; this module sets up what they
@@ -20,7 +22,7 @@ need (the DataNode channels are made on first use, the lease renewer is idle
 until a file is open for writing).
 
 Imports: ``client.rpc`` and ``client.router`` for the wire, ``client.convert``
-for the messages, ``client.views``, ``client.files`` and ``client.lease``.
+for the messages, ``client.views``, ``client.files``, ``client.lease`` and the mixins.
 """
 
 from __future__ import annotations
@@ -45,13 +47,14 @@ from client.types import (
     FileStatus,
     ServerDefaults,
 )
+from client.xattrs import XAttrAccess
 from hafs_api import paths
 from hafs_api.errors import InternalError, InvalidArgument
 from hafs_api.mounts import MountTable
 from hafs_api.v1 import namenode_pb2 as pb
 
 
-class Client(FileAccess, DatanodeAdmin, HaAdmin, MountAdmin):
+class Client(FileAccess, DatanodeAdmin, HaAdmin, MountAdmin, XAttrAccess):
     """A connection to a hafs file system: one nameservice, or several joined by mounts.
 
     ``Client(addresses=["127.0.0.1:8020", ...], user="alice")`` or

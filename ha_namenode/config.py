@@ -4,7 +4,7 @@ Loaded and validated once at start-up; every error names the bad key::
 
     [namenode]   id, nameservice, rpc_address, data_dir, rpc_workers, ...
     [namespace]  superuser, supergroup, replication and block-size policy,
-                 trash and lease timings, retry-cache TTL, user policy
+                 trash and lease timings, retry-cache TTL, user policy, XAttr limits
     [users]      static group mapping: alice = ["users", "ml"]
     [members.ID] the nameservice's NameNodes: rpc_address, raft_address (none: a
                  single NameNode without Raft)
@@ -64,6 +64,8 @@ class NamespaceSection:
     lease_hard_limit_s: float = 1_200.0
     retry_cache_ttl_s: float = 600.0
     allow_unknown_users: bool = True  # False: only OS users and [users] may call
+    max_xattr_size: int = 16384  # bytes of an XAttr's name (after its namespace) and value
+    max_xattrs_per_inode: int = 32
 
     @property
     def effective_superuser(self) -> str:
@@ -254,6 +256,8 @@ def validate(config: NameNodeConfig) -> None:
         ),
         ("namespace.retry_cache_ttl_s", ns.retry_cache_ttl_s > 0, "must be positive"),
         ("namespace.supergroup", bool(ns.supergroup), "must not be empty"),
+        ("namespace.max_xattr_size", 1 <= ns.max_xattr_size <= 32768, "must be 1..32768"),
+        ("namespace.max_xattrs_per_inode", ns.max_xattrs_per_inode >= 0, "must not be negative"),
         ("blocks.stale_after_s", config.blocks.stale_after_s > 0, "must be positive"),
         (
             "blocks.dead_after_s",

@@ -157,3 +157,25 @@ class Namesystem:
 
     def delete_command(self, path: str, recursive: bool, skip_trash: bool) -> c.Delete:
         return c.Delete(paths.validate(path), recursive, skip_trash, self.trash_interval_ms)
+
+    def set_xattr_command(
+        self,
+        path: str,
+        name: str,
+        value: bytes,
+        flag: int,
+        compare: bool,
+        expected: bytes | None,
+    ) -> c.SetXAttr:
+        """``SetXAttr`` with the configured limits (HDFS ``dfs.namenode.fs-limits``)."""
+        ns = self.config.namespace
+        return c.SetXAttr(
+            paths.validate(path),
+            name,
+            value,
+            flag,
+            compare,
+            expected,
+            ns.max_xattr_size,
+            ns.max_xattrs_per_inode,
+        )

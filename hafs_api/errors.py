@@ -32,6 +32,8 @@ subclass of it, so ordinary code (``except FileNotFoundError``) handles it::
     ├── CrossNamespace                        CROSS_NAMESPACE       EXDEV
     ├── WrongNamespace        (retryable)     WRONG_NAMESPACE       EAGAIN
     ├── ReadOnlyMount (PermissionError)       READ_ONLY_MOUNT       EROFS
+    ├── XAttrNotFound (LookupError)           XATTR_NOT_FOUND       ENODATA
+    ├── XAttrExists (FileExistsError)         XATTR_EXISTS          EEXIST
     └── InternalError                         INTERNAL              EIO
 """
 
@@ -67,6 +69,8 @@ class ErrorCode(enum.StrEnum):
     CROSS_NAMESPACE = "CROSS_NAMESPACE"
     WRONG_NAMESPACE = "WRONG_NAMESPACE"
     READ_ONLY_MOUNT = "READ_ONLY_MOUNT"
+    XATTR_NOT_FOUND = "XATTR_NOT_FOUND"
+    XATTR_EXISTS = "XATTR_EXISTS"
     INTERNAL = "INTERNAL"
 
 
@@ -255,6 +259,20 @@ class ReadOnlyMount(HafsError, PermissionError):
     errno_value = _errno.EROFS
 
 
+class XAttrNotFound(HafsError, LookupError):
+    """The extended attribute is not set on the path (get, remove, or a REPLACE set)."""
+
+    code = ErrorCode.XATTR_NOT_FOUND
+    errno_value = _errno.ENODATA
+
+
+class XAttrExists(HafsError, FileExistsError):
+    """The extended attribute is set already (a set with the CREATE flag)."""
+
+    code = ErrorCode.XATTR_EXISTS
+    errno_value = _errno.EEXIST
+
+
 class InternalError(HafsError):
     code = ErrorCode.INTERNAL
     errno_value = _errno.EIO
@@ -287,6 +305,8 @@ for _cls in (
     CrossNamespace,
     WrongNamespace,
     ReadOnlyMount,
+    XAttrNotFound,
+    XAttrExists,
     InternalError,
 ):
     _BY_CODE[_cls.code] = _cls

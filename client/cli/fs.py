@@ -5,8 +5,9 @@
 single-dash options (``-R``, ``-skipTrash``, ``-immediate``) directly, which
 click accepts as long options. The commands live in ``fsquery`` (reads),
 ``fschange`` (changes), ``fsdata`` (file data: put, get, cat, appendToFile,
-checksum), ``fsmore`` (head, tail, getmerge, find, df) and ``fswrite`` (cp, touchz,
-touch). Path arguments take HDFS globs (``client.cli.globargs``).
+checksum), ``fsmore`` (head, tail, getmerge, find, df), ``fswrite`` (cp, touchz,
+touch) and ``fsxattr`` (setfattr, getfattr). Path arguments take HDFS globs
+(``client.cli.globargs``).
 Shell completion offers the dash forms (``hactl fs -l<TAB>``).
 """
 
@@ -15,7 +16,7 @@ from __future__ import annotations
 import click
 from click.shell_completion import CompletionItem
 
-from client.cli import fschange, fsdata, fsmore, fsquery, fswrite
+from client.cli import fschange, fsdata, fsmore, fsquery, fswrite, fsxattr
 
 
 class DashGroup(click.Group):
@@ -49,5 +50,6 @@ for _command in (
     *fsdata.COMMANDS,
     *fsmore.COMMANDS,
     *fswrite.COMMANDS,
+    *fsxattr.COMMANDS,
 ):
     fs.add_command(_command)

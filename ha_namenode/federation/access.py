@@ -54,6 +54,8 @@ _ONE_PATH: tuple[type, ...] = (
     c.SetReplication,
     c.SetTimes,
     c.SetQuota,
+    c.SetXAttr,
+    c.RemoveXAttr,
 )
 
 

@@ -29,7 +29,17 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from ha_namenode.namespace import attrs, codec, files, mounts, recovery, replicas, trash, tree
+from ha_namenode.namespace import (
+    attrs,
+    codec,
+    files,
+    mounts,
+    recovery,
+    replicas,
+    trash,
+    tree,
+    xattrs,
+)
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.model import Done, Failed
 from ha_namenode.namespace.queries import file_status
@@ -84,6 +94,8 @@ HANDLERS: dict[type, Callable[[tree.Ctx, Any], Any]] = {
     c.AddMount: mounts.add_mount,
     c.RemoveMount: mounts.remove_mount,
     c.InstallMountTable: mounts.install_mount_table,
+    c.SetXAttr: xattrs.set_xattr,
+    c.RemoveXAttr: xattrs.remove_xattr,
 }
 assert set(HANDLERS) == set(c.COMMANDS), "every command needs exactly one handler"
 

@@ -1,8 +1,9 @@
 """Explicit, versioned encoding of commands, envelopes and results. Never pickle.
 
 A value encodes to JSON: a registered dataclass becomes ``{"_": "Name", field: ...}``,
-tuples become lists, enums their values. Decoding accepts only registered
-class names, so a journal entry can never construct an arbitrary object.
+tuples become lists, enums their values, bytes ``{"_": "bytes", "b64": "..."}``
+(standard base64). Decoding accepts only registered class names, so a journal
+entry can never construct an arbitrary object.
 
 A batch (one log entry) is a frame: ``MAGIC``, the CRC-32 of the body (4 bytes,
 big-endian), then the body ``{"v": FORMAT_VERSION, "e": [envelope, ...]}``. The
@@ -12,6 +13,8 @@ corrupted entry from a valid one.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import enum
 import json
@@ -24,6 +27,7 @@ from hafs_api import mounts
 
 FORMAT_VERSION = 1
 MAGIC = b"hafs"
+BYTES = "bytes"  # the type name of encoded bytes (no class may be registered by it)
 
 _REGISTRY: dict[str, type] = {}
 _ENUM_FIELDS: dict[type, dict[str, type[enum.Enum]]] = {}
@@ -36,6 +40,8 @@ class CodecError(ValueError):
 def register(cls: type) -> type:
     if not dataclasses.is_dataclass(cls):
         raise TypeError(f"{cls.__name__} is not a dataclass")
+    if cls.__name__ == BYTES:
+        raise TypeError(f"{BYTES!r} is the codec's own name for bytes")
     hints = typing.get_type_hints(cls)
     _ENUM_FIELDS[cls] = {
         name: hint
@@ -74,6 +80,8 @@ def to_plain(value: Any) -> Any:
         return value
     if isinstance(value, enum.Enum):
         return value.value
+    if isinstance(value, bytes):
+        return {"_": BYTES, "b64": base64.b64encode(value).decode("ascii")}
     if isinstance(value, int | float):
         return value
     if isinstance(value, tuple | list):
@@ -92,6 +100,8 @@ def from_plain(value: Any) -> Any:
         return tuple(from_plain(v) for v in value)
     if isinstance(value, dict):
         name = value.get("_")
+        if name == BYTES:
+            return _bytes_from(value)
         cls = _REGISTRY.get(name) if isinstance(name, str) else None
         if cls is None:
             raise CodecError(f"unknown type {name!r}")
@@ -112,6 +122,16 @@ def from_plain(value: Any) -> Any:
         except TypeError as e:
             raise CodecError(f"bad fields for {name}: {e}") from None
     return value
+
+
+def _bytes_from(value: dict[str, Any]) -> bytes:
+    text = value.get("b64")
+    if set(value) != {"_", "b64"} or not isinstance(text, str):
+        raise CodecError(f"bad bytes value {value!r}")
+    try:
+        return base64.b64decode(text.encode("ascii"), validate=True)
+    except (binascii.Error, UnicodeEncodeError):
+        raise CodecError(f"bad base64 in a bytes value: {text[:40]!r}") from None
 
 
 def dumps(value: Any) -> bytes:

@@ -256,6 +256,40 @@ class SetQuota:
     ds_quota: int | None = None
 
 
+# ---- extended attributes -------------------------------------------------------------
+
+XATTR_CREATE = 1  # the attribute must not be set yet (HDFS XAttrSetFlag.CREATE)
+XATTR_REPLACE = 2  # the attribute must be set already (XAttrSetFlag.REPLACE); 0: either
+MAX_XATTR_SIZE = 16384  # HDFS dfs.namenode.fs-limits.max-xattr-size
+MAX_XATTRS_PER_INODE = 32  # HDFS dfs.namenode.fs-limits.max-xattrs-per-inode
+
+
+@dataclass(frozen=True, slots=True)
+class SetXAttr:
+    """Set extended attribute ``name`` of ``path`` to ``value`` (``setXAttr``).
+
+    ``flag`` is 0, XATTR_CREATE or XATTR_REPLACE. With ``compare`` the value is
+    set only if the current one equals ``expected`` (None: not set); a mismatch
+    is the result ``Done(False)``, not an error. ``max_size`` and ``max_count``
+    are the leader's limits (``[namespace]``).
+    """
+
+    path: str
+    name: str
+    value: bytes = b""
+    flag: int = 0
+    compare: bool = False
+    expected: bytes | None = None
+    max_size: int = MAX_XATTR_SIZE
+    max_count: int = MAX_XATTRS_PER_INODE
+
+
+@dataclass(frozen=True, slots=True)
+class RemoveXAttr:
+    path: str
+    name: str
+
+
 # ---- federation: the mount table ----------------------------------------------------
 
 
@@ -336,4 +370,6 @@ COMMANDS: tuple[type, ...] = (
     AddMount,
     RemoveMount,
     InstallMountTable,
+    SetXAttr,
+    RemoveXAttr,
 )

@@ -31,6 +31,7 @@ class _Tables:
         self.replicas: dict[tuple[int, str], Replica] = {}  # (block, datanode)
         self.invalidations: dict[tuple[int, str], Invalidation] = {}
         self.mounts: dict[str, Mount] = {}
+        self.xattrs: dict[int, dict[str, bytes]] = {}  # inode -> name -> value
 
 
 class _View:
@@ -111,6 +112,12 @@ class _View:
     def mounts(self) -> list[Mount]:
         return [self._t.mounts[p] for p in sorted(self._t.mounts)]
 
+    def xattr(self, inode_id: int, name: str) -> bytes | None:
+        return self._t.xattrs.get(inode_id, {}).get(name)
+
+    def xattrs(self, inode_id: int) -> list[tuple[str, bytes]]:
+        return sorted(self._t.xattrs.get(inode_id, {}).items())
+
 
 class _Txn(_View):
     def __init__(self, tables: _Tables) -> None:
@@ -169,6 +176,8 @@ class _Txn(_View):
             return
         self._set(self._t.names[old.parent], old.name, _MISSING)
         self._set(self._t.inodes, inode_id, _MISSING)
+        for name in list(self._t.xattrs.get(inode_id, {})):
+            self._set(self._t.xattrs[inode_id], name, _MISSING)
 
     def put_block(self, block: Block) -> None:
         clash = self._t.file_blocks.get(block.inode, {}).get(block.index)
@@ -217,6 +226,15 @@ class _Txn(_View):
     def delete_mount(self, path: str) -> None:
         if path in self._t.mounts:
             self._set(self._t.mounts, path, _MISSING)
+
+    def put_xattr(self, inode_id: int, name: str, value: bytes) -> None:
+        if inode_id not in self._t.xattrs:
+            self._set(self._t.xattrs, inode_id, {})
+        self._set(self._t.xattrs[inode_id], name, bytes(value))
+
+    def delete_xattr(self, inode_id: int, name: str) -> None:
+        if name in self._t.xattrs.get(inode_id, {}):
+            self._set(self._t.xattrs[inode_id], name, _MISSING)
 
     def put_lease(self, lease: Lease) -> None:
         self._set(self._t.leases, lease.holder, lease)

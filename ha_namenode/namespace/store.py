@@ -45,6 +45,8 @@ NEXT_INODE = "next_inode_id"
 NEXT_BLOCK = "next_block_id"
 NEXT_GEN_STAMP = "next_gen_stamp"
 MOUNT_VERSION = "mount_version"  # the version of the mount table in the ``mounts`` table
+# The replicated log digest: a hash chain over every applied entry (``applier.chain``).
+LOG_DIGEST = "log_digest"
 
 
 class StoreView(Protocol):
@@ -106,6 +108,14 @@ class StoreView(Protocol):
         """The mount table's entries, by path (its version is ``meta(MOUNT_VERSION)``)."""
         ...
 
+    def xattr(self, inode_id: int, name: str) -> bytes | None:
+        """The value of the inode's extended attribute ``name``, or None if it is not set."""
+        ...
+
+    def xattrs(self, inode_id: int) -> list[tuple[str, bytes]]:
+        """The inode's extended attributes as (name, value), in byte order of UTF-8 names."""
+        ...
+
 
 class StoreTxn(StoreView, Protocol):
     """A write transaction. Changes are visible to this transaction at once."""
@@ -124,7 +134,9 @@ class StoreTxn(StoreView, Protocol):
         """Add deltas to ``ns_used``/``ds_used`` of the given directories."""
         ...
 
-    def delete_inode(self, inode_id: int) -> None: ...
+    def delete_inode(self, inode_id: int) -> None:
+        """Remove the inode and its extended attributes (not its blocks)."""
+        ...
 
     def put_block(self, block: Block) -> None:
         """Insert or replace by id; (inode, index) must stay unique (ValueError)."""
@@ -149,6 +161,12 @@ class StoreTxn(StoreView, Protocol):
         ...
 
     def delete_mount(self, path: str) -> None: ...
+
+    def put_xattr(self, inode_id: int, name: str, value: bytes) -> None:
+        """Insert or replace by (inode, name)."""
+        ...
+
+    def delete_xattr(self, inode_id: int, name: str) -> None: ...
 
     def put_lease(self, lease: Lease) -> None: ...
 

@@ -36,8 +36,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ha_namenode.namespace.model import INODE_FIELDS, Inode, Kind
 
-SCHEMA_VERSION = 3
-UPGRADABLE = {1, 2}  # versions create_all brings up to date (v2 and v3 only added tables)
+SCHEMA_VERSION = 4
+UPGRADABLE = {1, 2, 3}  # versions create_all brings up to date (v2 to v4 only added tables)
 SCHEMA_VERSION_KEY = "schema_version"
 APPLIED_INDEX_KEY = "applied_index"
 
@@ -148,6 +148,16 @@ mounts = Table(
     Column("read_only", Integer, nullable=False),  # 0 or 1
 )
 
+# Extended attributes (HDFS XAttrs); deleting an inode deletes its rows.
+xattrs = Table(
+    "xattrs",
+    metadata,
+    Column("inode", Integer, nullable=False),
+    Column("name", Text, nullable=False),  # with its namespace: "user.a", "trusted.b"
+    Column("value", LargeBinary, nullable=False),
+    PrimaryKeyConstraint("inode", "name", name="pk_xattrs"),
+)
+
 if tuple(inodes.c.keys()) != INODE_FIELDS:  # the row <-> Inode mapping is positional
     raise RuntimeError(f"inodes columns {tuple(inodes.c.keys())} != Inode fields {INODE_FIELDS}")
 
@@ -155,7 +165,7 @@ if tuple(inodes.c.keys()) != INODE_FIELDS:  # the row <-> Inode mapping is posit
 # ---- prebuilt statements (compiled once, then served from the compiled cache) ----
 
 _I, _B, _L, _R, _M = inodes.c, blocks.c, leases.c, retry_cache.c, meta.c
-_D, _P, _V, _N = datanodes.c, replicas.c, invalidations.c, mounts.c
+_D, _P, _V, _N, _X = datanodes.c, replicas.c, invalidations.c, mounts.c, xattrs.c
 MAX_IN = 500  # ids per IN (...) list, well under SQLite's bound-variable limit
 
 META = select(_M.value).where(_M.key == bindparam("key"))
@@ -236,6 +246,11 @@ DELETE_INVALIDATION = delete(invalidations).where(
 MOUNTS = select(mounts).order_by(_N.path)
 PUT_MOUNT = mounts.insert().prefix_with("OR REPLACE")
 DELETE_MOUNT = delete(mounts).where(_N.path == bindparam("path"))
+XATTR = select(_X.value).where(_X.inode == bindparam("inode"), _X.name == bindparam("name"))
+XATTRS = select(_X.name, _X.value).where(_X.inode == bindparam("inode")).order_by(_X.name)
+PUT_XATTR = xattrs.insert().prefix_with("OR REPLACE")
+DELETE_XATTR = delete(xattrs).where(_X.inode == bindparam("inode"), _X.name == bindparam("name"))
+DELETE_INODE_XATTRS = delete(xattrs).where(_X.inode == bindparam("id"))
 
 _KINDS = {k.value: k for k in Kind}
 

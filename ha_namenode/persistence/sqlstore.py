@@ -189,6 +189,13 @@ class _View:
     def mounts(self) -> list[Mount]:
         return [Mount(r[0], r[1], bool(r[2])) for r in self._all(schema.MOUNTS, {})]
 
+    def xattr(self, inode_id: int, name: str) -> bytes | None:
+        row = self._first(schema.XATTR, {"inode": inode_id, "name": name})
+        return None if row is None else bytes(row[0])
+
+    def xattrs(self, inode_id: int) -> list[tuple[str, bytes]]:
+        return [(r[0], bytes(r[1])) for r in self._all(schema.XATTRS, {"inode": inode_id})]
+
 
 def _datanode(r: Any) -> Datanode:
     return Datanode(r[0], r[1], r[2], AdminState(r[3]))
@@ -243,6 +250,7 @@ class _Txn(_View):
             raise KeyError(missing[0] if len(missing) == 1 else missing)
 
     def delete_inode(self, inode_id: int) -> None:
+        self._exec(schema.DELETE_INODE_XATTRS, {"id": inode_id})
         self._exec(schema.DELETE_INODE, {"id": inode_id})
 
     def put_block(self, block: Block) -> None:
@@ -318,6 +326,12 @@ class _Txn(_View):
 
     def delete_mount(self, path: str) -> None:
         self._exec(schema.DELETE_MOUNT, {"path": path})
+
+    def put_xattr(self, inode_id: int, name: str, value: bytes) -> None:
+        self._exec(schema.PUT_XATTR, {"inode": inode_id, "name": name, "value": bytes(value)})
+
+    def delete_xattr(self, inode_id: int, name: str) -> None:
+        self._exec(schema.DELETE_XATTR, {"inode": inode_id, "name": name})
 
     def put_lease(self, lease: Lease) -> None:
         self._exec(schema.PUT_LEASE, {"holder": lease.holder, "renewed": lease.renewed})

@@ -12,7 +12,7 @@ from ha_namenode.blocks.monitor import BlockMonitor
 from ha_namenode.federation.access import access_of, reading
 from ha_namenode.federation.service import Federation
 from ha_namenode.namespace import commands as c
-from ha_namenode.namespace import queries
+from ha_namenode.namespace import queries, xattrs
 from ha_namenode.namespace.model import Inode, LocatedBlock
 from ha_namenode.namespace.resolve import resolve
 from ha_namenode.namesystem import Namesystem
@@ -319,3 +319,33 @@ class ClientService(namenode_pb2_grpc.ClientNamenodeServicer):
             trash_interval_ms=self.ns.trash_interval_ms,
             listing_limit=ns.listing_limit,
         )
+
+    @rpc
+    def SetXAttr(self, request, context):
+        command = self.ns.set_xattr_command(
+            request.path,
+            request.name,
+            request.value,
+            int(request.flag),
+            request.compare,
+            request.expected if request.HasField("expected") else None,
+        )
+        done = self._mutate(request, command)
+        return pb.SetXAttrResponse(swapped=done.value)
+
+    @rpc
+    def RemoveXAttr(self, request, context):
+        self._mutate(request, c.RemoveXAttr(paths.validate(request.path), request.name))
+        return pb.RemoveXAttrResponse()
+
+    @rpc
+    def GetXAttrs(self, request, context):
+        found = self._read(
+            request, xattrs.get_xattrs, paths.validate(request.path), tuple(request.names)
+        )
+        return pb.GetXAttrsResponse(xattrs=[pb.XAttr(name=n, value=v) for n, v in found])
+
+    @rpc
+    def ListXAttrs(self, request, context):
+        names = self._read(request, xattrs.list_xattrs, paths.validate(request.path))
+        return pb.ListXAttrsResponse(names=names)

@@ -7,6 +7,7 @@ from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from hafs_api.v1 import common_pb2 as _common_pb2
 import builtins as _builtins
 import sys
@@ -18,6 +19,29 @@ else:
     from typing_extensions import TypeAlias as _TypeAlias, Never as _Never
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class _XAttrSetFlag:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _XAttrSetFlagEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_XAttrSetFlag.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    XATTR_CREATE_OR_REPLACE: _XAttrSetFlag.ValueType  # 0
+    """set it whether or not it is set (HDFS: CREATE and REPLACE)"""
+    XATTR_CREATE: _XAttrSetFlag.ValueType  # 1
+    """XATTR_EXISTS if it is set already"""
+    XATTR_REPLACE: _XAttrSetFlag.ValueType  # 2
+    """XATTR_NOT_FOUND if it is not set"""
+
+class XAttrSetFlag(_XAttrSetFlag, metaclass=_XAttrSetFlagEnumTypeWrapper): ...
+
+XATTR_CREATE_OR_REPLACE: XAttrSetFlag.ValueType  # 0
+"""set it whether or not it is set (HDFS: CREATE and REPLACE)"""
+XATTR_CREATE: XAttrSetFlag.ValueType  # 1
+"""XATTR_EXISTS if it is set already"""
+XATTR_REPLACE: XAttrSetFlag.ValueType  # 2
+"""XATTR_NOT_FOUND if it is not set"""
+Global___XAttrSetFlag: _TypeAlias = XAttrSetFlag  # noqa: Y015
 
 @_typing.final
 class MkdirRequest(_message.Message):
@@ -1156,3 +1180,226 @@ class ReportBadBlocksResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___ReportBadBlocksResponse: _TypeAlias = ReportBadBlocksResponse  # noqa: Y015
+
+@_typing.final
+class XAttr(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    name: _builtins.str
+    """with its namespace: "user.a", "trusted.b" """
+    value: _builtins.bytes
+    def __init__(
+        self,
+        *,
+        name: _builtins.str = ...,
+        value: _builtins.bytes = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["name", b"name", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___XAttr: _TypeAlias = XAttr  # noqa: Y015
+
+@_typing.final
+class SetXAttrRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    VALUE_FIELD_NUMBER: _builtins.int
+    FLAG_FIELD_NUMBER: _builtins.int
+    COMPARE_FIELD_NUMBER: _builtins.int
+    EXPECTED_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    name: _builtins.str
+    value: _builtins.bytes
+    flag: Global___XAttrSetFlag.ValueType
+    compare: _builtins.bool
+    """Compare-and-set: set only if the current value equals `expected`, where an
+    unset `expected` means "not set at all". A mismatch is not an error.
+    """
+    expected: _builtins.bytes
+    @_builtins.property
+    def header(self) -> _common_pb2.RequestHeader: ...
+    def __init__(
+        self,
+        *,
+        header: _common_pb2.RequestHeader | None = ...,
+        path: _builtins.str = ...,
+        name: _builtins.str = ...,
+        value: _builtins.bytes = ...,
+        flag: Global___XAttrSetFlag.ValueType = ...,
+        compare: _builtins.bool = ...,
+        expected: _builtins.bytes | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["_expected", b"_expected", "expected", b"expected", "header", b"header"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_expected", b"_expected", "compare", b"compare", "expected", b"expected", "flag", b"flag", "header", b"header", "name", b"name", "path", b"path", "value", b"value"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    _WhichOneofReturnType__expected: _TypeAlias = _typing.Literal["expected"]  # noqa: Y015
+    _WhichOneofArgType__expected: _TypeAlias = _typing.Literal["_expected", b"_expected"]  # noqa: Y015
+    def WhichOneof(self, oneof_group: _WhichOneofArgType__expected) -> _WhichOneofReturnType__expected | None: ...
+
+Global___SetXAttrRequest: _TypeAlias = SetXAttrRequest  # noqa: Y015
+
+@_typing.final
+class SetXAttrResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    SWAPPED_FIELD_NUMBER: _builtins.int
+    swapped: _builtins.bool
+    """the value was set (false only on a compare mismatch)"""
+    def __init__(
+        self,
+        *,
+        swapped: _builtins.bool = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["swapped", b"swapped"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetXAttrResponse: _TypeAlias = SetXAttrResponse  # noqa: Y015
+
+@_typing.final
+class RemoveXAttrRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    name: _builtins.str
+    @_builtins.property
+    def header(self) -> _common_pb2.RequestHeader: ...
+    def __init__(
+        self,
+        *,
+        header: _common_pb2.RequestHeader | None = ...,
+        path: _builtins.str = ...,
+        name: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["header", b"header", "name", b"name", "path", b"path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveXAttrRequest: _TypeAlias = RemoveXAttrRequest  # noqa: Y015
+
+@_typing.final
+class RemoveXAttrResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___RemoveXAttrResponse: _TypeAlias = RemoveXAttrResponse  # noqa: Y015
+
+@_typing.final
+class GetXAttrsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    NAMES_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    @_builtins.property
+    def header(self) -> _common_pb2.RequestHeader: ...
+    @_builtins.property
+    def names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """empty: every attribute the caller may see"""
+
+    def __init__(
+        self,
+        *,
+        header: _common_pb2.RequestHeader | None = ...,
+        path: _builtins.str = ...,
+        names: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["header", b"header", "names", b"names", "path", b"path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetXAttrsRequest: _TypeAlias = GetXAttrsRequest  # noqa: Y015
+
+@_typing.final
+class GetXAttrsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    XATTRS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def xattrs(self) -> _containers.RepeatedCompositeFieldContainer[Global___XAttr]:
+        """in the order asked; all of them by name"""
+
+    def __init__(
+        self,
+        *,
+        xattrs: _abc.Iterable[Global___XAttr] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["xattrs", b"xattrs"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetXAttrsResponse: _TypeAlias = GetXAttrsResponse  # noqa: Y015
+
+@_typing.final
+class ListXAttrsRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HEADER_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    @_builtins.property
+    def header(self) -> _common_pb2.RequestHeader: ...
+    def __init__(
+        self,
+        *,
+        header: _common_pb2.RequestHeader | None = ...,
+        path: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["header", b"header"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["header", b"header", "path", b"path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListXAttrsRequest: _TypeAlias = ListXAttrsRequest  # noqa: Y015
+
+@_typing.final
+class ListXAttrsResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NAMES_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def names(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """the names the caller may see, in byte order"""
+
+    def __init__(
+        self,
+        *,
+        names: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["names", b"names"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ListXAttrsResponse: _TypeAlias = ListXAttrsResponse  # noqa: Y015

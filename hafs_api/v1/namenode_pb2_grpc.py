@@ -149,6 +149,26 @@ class ClientNamenodeStub:
                 request_serializer=hafs__api_dot_v1_dot_namenode__pb2.ReportBadBlocksRequest.SerializeToString,
                 response_deserializer=hafs__api_dot_v1_dot_namenode__pb2.ReportBadBlocksResponse.FromString,
                 _registered_method=True)
+        self.SetXAttr = channel.unary_unary(
+                '/hafs_api.v1.ClientNamenode/SetXAttr',
+                request_serializer=hafs__api_dot_v1_dot_namenode__pb2.SetXAttrRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_namenode__pb2.SetXAttrResponse.FromString,
+                _registered_method=True)
+        self.RemoveXAttr = channel.unary_unary(
+                '/hafs_api.v1.ClientNamenode/RemoveXAttr',
+                request_serializer=hafs__api_dot_v1_dot_namenode__pb2.RemoveXAttrRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_namenode__pb2.RemoveXAttrResponse.FromString,
+                _registered_method=True)
+        self.GetXAttrs = channel.unary_unary(
+                '/hafs_api.v1.ClientNamenode/GetXAttrs',
+                request_serializer=hafs__api_dot_v1_dot_namenode__pb2.GetXAttrsRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_namenode__pb2.GetXAttrsResponse.FromString,
+                _registered_method=True)
+        self.ListXAttrs = channel.unary_unary(
+                '/hafs_api.v1.ClientNamenode/ListXAttrs',
+                request_serializer=hafs__api_dot_v1_dot_namenode__pb2.ListXAttrsRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_namenode__pb2.ListXAttrsResponse.FromString,
+                _registered_method=True)
 
 
 class ClientNamenodeServicer:
@@ -295,6 +315,31 @@ class ClientNamenodeServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def SetXAttr(self, request, context):
+        """Extended attributes (HDFS XAttrs): user.* and trusted.* (superuser only).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def RemoveXAttr(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetXAttrs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def ListXAttrs(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_ClientNamenodeServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -412,6 +457,26 @@ def add_ClientNamenodeServicer_to_server(servicer, server):
                     servicer.ReportBadBlocks,
                     request_deserializer=hafs__api_dot_v1_dot_namenode__pb2.ReportBadBlocksRequest.FromString,
                     response_serializer=hafs__api_dot_v1_dot_namenode__pb2.ReportBadBlocksResponse.SerializeToString,
+            ),
+            'SetXAttr': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetXAttr,
+                    request_deserializer=hafs__api_dot_v1_dot_namenode__pb2.SetXAttrRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_namenode__pb2.SetXAttrResponse.SerializeToString,
+            ),
+            'RemoveXAttr': grpc.unary_unary_rpc_method_handler(
+                    servicer.RemoveXAttr,
+                    request_deserializer=hafs__api_dot_v1_dot_namenode__pb2.RemoveXAttrRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_namenode__pb2.RemoveXAttrResponse.SerializeToString,
+            ),
+            'GetXAttrs': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetXAttrs,
+                    request_deserializer=hafs__api_dot_v1_dot_namenode__pb2.GetXAttrsRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_namenode__pb2.GetXAttrsResponse.SerializeToString,
+            ),
+            'ListXAttrs': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListXAttrs,
+                    request_deserializer=hafs__api_dot_v1_dot_namenode__pb2.ListXAttrsRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_namenode__pb2.ListXAttrsResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -1035,6 +1100,114 @@ class ClientNamenode:
             '/hafs_api.v1.ClientNamenode/ReportBadBlocks',
             hafs__api_dot_v1_dot_namenode__pb2.ReportBadBlocksRequest.SerializeToString,
             hafs__api_dot_v1_dot_namenode__pb2.ReportBadBlocksResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetXAttr(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.ClientNamenode/SetXAttr',
+            hafs__api_dot_v1_dot_namenode__pb2.SetXAttrRequest.SerializeToString,
+            hafs__api_dot_v1_dot_namenode__pb2.SetXAttrResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def RemoveXAttr(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.ClientNamenode/RemoveXAttr',
+            hafs__api_dot_v1_dot_namenode__pb2.RemoveXAttrRequest.SerializeToString,
+            hafs__api_dot_v1_dot_namenode__pb2.RemoveXAttrResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetXAttrs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.ClientNamenode/GetXAttrs',
+            hafs__api_dot_v1_dot_namenode__pb2.GetXAttrsRequest.SerializeToString,
+            hafs__api_dot_v1_dot_namenode__pb2.GetXAttrsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListXAttrs(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.ClientNamenode/ListXAttrs',
+            hafs__api_dot_v1_dot_namenode__pb2.ListXAttrsRequest.SerializeToString,
+            hafs__api_dot_v1_dot_namenode__pb2.ListXAttrsResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -184,6 +184,7 @@ class Namespace:
                 "blocks": t.blocks,
                 "file_blocks": t.file_blocks,
                 "leases": t.leases,
+                "xattrs": {i: x for i, x in t.xattrs.items() if x},
             }
         )
 
@@ -217,6 +218,7 @@ class Namespace:
             for block in t.blocks.values():
                 assert t.inodes[block.inode].is_file, f"orphan block {block.id}"
         assert set(t.leases) == holders, "a lease without files, or a file without lease"
+        assert {i for i, x in t.xattrs.items() if x} <= set(t.inodes), "xattrs of no inode"
 
 
 def _recount(view, root) -> tuple[int, int]:

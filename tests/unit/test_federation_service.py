@@ -163,6 +163,10 @@ TABLE = MountTable(
         ("ns1", access_of(c.Delete("/user/b")), None),
         ("ns2", access_of(c.Mkdir("/user/a/b", 0o755)), None),
         ("ns1", access_of(c.Create("/data/f", 0o644, "c", 1, 1024)), WrongNamespace),
+        ("ns1", access_of(c.SetXAttr("/data/f", "user.a")), WrongNamespace),
+        ("ns2", access_of(c.SetXAttr("/data/ro/f", "user.a")), ReadOnlyMount),
+        ("ns2", access_of(c.RemoveXAttr("/data/ro", "user.a")), ReadOnlyMount),
+        ("ns2", access_of(c.RemoveXAttr("/data", "user.a")), None),  # not a move
     ],
 )
 def test_rules(me: str, access: Access, error: type[HafsError] | None) -> None:

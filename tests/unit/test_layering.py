@@ -162,6 +162,8 @@ PUBLIC_API = [
     "Unavailable",
     "Unsupported",
     "WrongNamespace",
+    "XAttrExists",
+    "XAttrNotFound",
 ]
 
 

@@ -1,10 +1,11 @@
 """A Hypothesis state machine that drives the namespace core against a simple model.
 
-The model is a dict ``path -> Entry(kind, perm, owner, length)`` plus the
+The model is a dict ``path -> Entry(kind, perm, owner, length, xattrs)`` plus the
 namespace quotas by path. Each rule asks the model what the command should do
 (success, or the exact error code, checked in the same order HDFS and the core
 check them) and asserts the core agrees; after every step the tree listed
-through ``queries.listing`` must equal the model, every table invariant must
+through ``queries.listing`` (with each path's extended attributes) must equal
+the model, every table invariant must
 hold (``Namespace.check_invariants``) and quota usage must equal the model's count.
 
 Paths are drawn from three names up to depth three, so collisions, renames into
@@ -30,8 +31,10 @@ from hypothesis.stateful import (
 )
 from nsharness import SUPER, Namespace
 
-from ha_namenode.namespace import queries
+from ha_namenode.namespace import queries, xattrs
 from ha_namenode.namespace.commands import (
+    XATTR_CREATE,
+    XATTR_REPLACE,
     AddBlock,
     Append,
     BlockRef,
@@ -40,10 +43,12 @@ from ha_namenode.namespace.commands import (
     Delete,
     ExpungeTrash,
     Mkdir,
+    RemoveXAttr,
     Rename,
     SetPermission,
     SetQuota,
     SetReplication,
+    SetXAttr,
 )
 from ha_namenode.namespace.model import Caller, Done, Failed, Kind
 from ha_namenode.namespace.resolve import path_of
@@ -62,7 +67,10 @@ STICKY = 0o1000
 PATHS = st.lists(st.sampled_from("abc"), min_size=1, max_size=3).map(paths.join)
 USERS = st.sampled_from([SUPER, ALICE])
 DIR_PERMS = st.sampled_from([0o755, 0o777, 0o700, 0o1777, 0o500, 0o311, 0o000])
-FILE_PERMS = st.sampled_from([0o644, 0o666, 0o600, 0o444])
+FILE_PERMS = st.sampled_from([0o644, 0o666, 0o600, 0o444, 0o622])
+XATTR_NAMES = st.sampled_from(["user.a", "user.b", "USER.a", "trusted.t"])
+XATTR_VALUES = st.sampled_from([b"", b"1", b"2"])
+MAX_XATTRS = 2  # small, so the per-inode limit is met often
 
 
 class Entry(NamedTuple):
@@ -70,6 +78,7 @@ class Entry(NamedTuple):
     perm: int
     owner: str
     length: int = 0
+    xattrs: tuple[tuple[str, bytes], ...] = ()  # by name
 
 
 class Err(Exception):
@@ -383,6 +392,52 @@ class Model:
         self.need(user, node, W)
         return node.kind == FILE
 
+    def xattr_target(self, user: Caller, path: str, name: str) -> Entry:
+        """Namespace, path, then the right to change (HDFS checkXAttrChangeAccess)."""
+        if name.startswith("trusted.") and not user.superuser:
+            raise Err("ACCESS_DENIED")
+        node = self.target(user, path)
+        if name.startswith("user."):
+            if node.kind == DIR and node.perm & STICKY:
+                if not user.superuser and node.owner != user.user:
+                    raise Err("ACCESS_DENIED")
+            else:
+                self.need(user, node, W)
+        return node
+
+    def set_xattr(
+        self,
+        user: Caller,
+        path: str,
+        name: str,
+        value: bytes,
+        flag: int,
+        compare: bool,
+        expected: bytes | None,
+    ) -> bool:
+        node = self.xattr_target(user, path, name)
+        if compare:
+            self.need(user, node, R)
+        current = dict(node.xattrs).get(name)
+        if flag == XATTR_CREATE and current is not None:
+            raise Err("XATTR_EXISTS")
+        if flag == XATTR_REPLACE and current is None:
+            raise Err("XATTR_NOT_FOUND")
+        if compare and current != expected:
+            return False
+        if current is None and len(node.xattrs) >= MAX_XATTRS:
+            raise Err("INVALID_ARGUMENT")
+        values = {**dict(node.xattrs), name: value}
+        self.tree[path] = node._replace(xattrs=tuple(sorted(values.items())))
+        return True
+
+    def remove_xattr(self, user: Caller, path: str, name: str) -> None:
+        node = self.xattr_target(user, path, name)
+        values = dict(node.xattrs)
+        if values.pop(name, None) is None:
+            raise Err("XATTR_NOT_FOUND")
+        self.tree[path] = node._replace(xattrs=tuple(sorted(values.items())))
+
 
 class NamespaceMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
@@ -541,6 +596,43 @@ class NamespaceMachine(RuleBasedStateMachine):
         if not isinstance(result, Failed):
             assert result == Done(is_file)
 
+    @rule(
+        user=USERS,
+        name=XATTR_NAMES,
+        value=XATTR_VALUES,
+        flag=st.sampled_from([0, XATTR_CREATE, XATTR_REPLACE]),
+        compare=st.booleans(),
+        expected=st.one_of(st.none(), XATTR_VALUES),
+        data=st.data(),
+    )
+    def set_xattr(
+        self,
+        user: Caller,
+        name: str,
+        value: bytes,
+        flag: int,
+        compare: bool,
+        expected: bytes | None,
+        data: st.DataObject,
+    ) -> None:
+        path = self.pick(data, root=True)
+        expected = expected if compare else None
+        cmd = SetXAttr(path, name, value, flag, compare, expected, max_count=MAX_XATTRS)
+        stored = name.lower() if name.startswith("USER.") else name
+        result, swapped = self.step(
+            cmd,
+            user,
+            lambda m: m.set_xattr(user, path, stored, value, flag, compare, expected),
+        )
+        if not isinstance(result, Failed):
+            assert result == Done(swapped)
+
+    @rule(user=USERS, name=XATTR_NAMES, data=st.data())
+    def remove_xattr(self, user: Caller, name: str, data: st.DataObject) -> None:
+        path = self.pick(data, root=True)
+        stored = name.lower() if name.startswith("USER.") else name
+        self.step(RemoveXAttr(path, name), user, lambda m: m.remove_xattr(user, path, stored))
+
     @invariant()
     def the_tree_is_the_model(self) -> None:
         listed = {}
@@ -561,6 +653,9 @@ class NamespaceMachine(RuleBasedStateMachine):
                     if not page.remaining:
                         break
                     after = page.entries[-1].path.rsplit("/", 1)[1]
+            for path, entry in listed.items():
+                found = xattrs.get_xattrs(view, SUPER, path)
+                listed[path] = entry._replace(xattrs=tuple(sorted(found)))
         assert listed == self.model.tree
 
     @invariant()

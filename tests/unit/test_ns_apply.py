@@ -8,6 +8,7 @@ for leaving every table as it was; the fixture checks the tables' invariants
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -45,6 +46,7 @@ from ha_namenode.namespace.commands import (
     RecoverLease,
     RegisterDatanode,
     RemoveMount,
+    RemoveXAttr,
     Rename,
     RenewLease,
     ReportReplicas,
@@ -54,6 +56,7 @@ from ha_namenode.namespace.commands import (
     SetQuota,
     SetReplication,
     SetTimes,
+    SetXAttr,
     UpdatePipeline,
 )
 from ha_namenode.namespace.model import (
@@ -364,6 +367,10 @@ ROUND_TRIP = [
     AddMount("/data", "ns2", read_only=True),
     RemoveMount("/data"),
     InstallMountTable(4, (("/data", "ns2", True), ("/ü", "ns3", False))),
+    SetXAttr("/f", "user.ü", bytes(range(256)), 1, True, b"", 100, 5),
+    SetXAttr("/f", "trusted.t", b"", compare=True, expected=None),
+    SetXAttr("/f", "user.x", b"\x00v", 2, True, b"\xff\x00"),
+    RemoveXAttr("/f", "user.a"),
     MountTable(4, "", (Mount("/data", "ns2", True), Mount("/ü", "ns3"))),
     Mount("/data", "ns2"),
     ReportResult(((FIRST_BLOCK, FIRST_GS),)),
@@ -417,6 +424,12 @@ def test_batches_round_trip() -> None:
         b'{"_": "Mkdir"}',
         b'{"_": "FileStatus", "kind": 7}',
         b"{",
+        b'{"_": "bytes", "b64": "not base64!"}',
+        b'{"_": "bytes", "b64": "AAA"}',
+        b'{"_": "bytes", "b64": 5}',
+        b'{"_": "bytes"}',
+        b'{"_": "bytes", "b64": "", "extra": 1}',
+        b'{"_": "SetXAttr", "path": "/f", "name": "user.a", "value": {"_": "bytes", "b64": "="}}',
     ],
 )
 def test_unknown_or_malformed_values_are_codec_errors(data: bytes) -> None:
@@ -424,6 +437,13 @@ def test_unknown_or_malformed_values_are_codec_errors(data: bytes) -> None:
         codec.loads(data)
     with pytest.raises(codec.CodecError):
         codec.decode_batch(codec.frame(b'{"v": 1, "e": [' + data + b"]}"))
+
+
+def test_bytes_encode_as_tagged_base64() -> None:
+    assert codec.to_plain(b"\x00\xff") == {"_": "bytes", "b64": "AP8="}
+    assert codec.loads(codec.dumps((b"", b"a"))) == (b"", b"a")
+    with pytest.raises(TypeError, match="codec's own name"):
+        codec.register(dataclasses.make_dataclass("bytes", []))
 
 
 def test_unregistered_values_do_not_encode() -> None:

@@ -26,7 +26,7 @@ from client import router as router_module
 from client.cli.main import cli
 from client.config import ConfigError, from_mapping
 from hafs_api import mounts, paths
-from hafs_api.errors import FileNotFound, HafsError, InvalidArgument
+from hafs_api.errors import FileNotFound, HafsError, InvalidArgument, XAttrNotFound
 from hafs_api.mounts import Mount, MountTable
 from hafs_api.status import abort
 from hafs_api.v1 import admin_pb2, admin_pb2_grpc, common_pb2, namenode_pb2_grpc
@@ -75,6 +75,10 @@ _ONE_PATH = (
     "Complete",
     "GetBlockLocations",
     "RecoverLease",
+    "SetXAttr",
+    "GetXAttrs",
+    "ListXAttrs",
+    "RemoveXAttr",
 )
 
 
@@ -90,6 +94,7 @@ class OwningNamenode(FakeNamenode):
         self.always_wrong = False  # refuses every routed call
         self.refused: list[str] = []
         self.versions: list[tuple[str, int]] = []  # (method, header mount_version)
+        self.xattrs: dict[tuple[str, str], bytes] = {}  # (path, name) -> value
 
     def check(self, method: str, request, context, *names: str) -> None:
         version = request.header.mount_version
@@ -109,6 +114,30 @@ class OwningNamenode(FakeNamenode):
                         f"{path} is not in {self.name}", path, mount_version=self.table.version
                     ),
                 )
+
+    # Extended attributes by (path, name), with no checks of the path: enough to route.
+    def SetXAttr(self, request, context):
+        with self.lock:
+            self.xattrs[request.path, request.name] = request.value
+        return pb.SetXAttrResponse(swapped=True)
+
+    def GetXAttrs(self, request, context):
+        with self.lock:
+            values = [(n, self.xattrs.get((request.path, n))) for n in request.names]
+        missing = [n for n, v in values if v is None]
+        if missing:
+            abort(context, XAttrNotFound(f"not set: {missing}", request.path))
+        return pb.GetXAttrsResponse(xattrs=[pb.XAttr(name=n, value=v) for n, v in values])
+
+    def ListXAttrs(self, request, context):
+        with self.lock:
+            names = sorted(n for p, n in self.xattrs if p == request.path)
+        return pb.ListXAttrsResponse(names=names)
+
+    def RemoveXAttr(self, request, context):
+        with self.lock:
+            self.xattrs.pop((request.path, request.name), None)
+        return pb.RemoveXAttrResponse()
 
     def ExpungeTrash(self, request, context):
         self.check("ExpungeTrash", request, context)
@@ -365,6 +394,25 @@ def test_paths_go_to_their_owners_by_deepest_whole_component(mounted):
         "ns2",
         "ns1",
     ]
+
+
+def test_xattr_calls_go_to_the_owner_of_their_path(mounted):
+    fs = mounted.client()
+    fs.set_xattr("/data/hot/f", "user.a", "hot")
+    fs.set_xattr("/data/f", "user.a", b"cold")
+    assert fs.compare_and_set_xattr("/home/f", "user.lock", None, "me")
+    version = mounted.authority.table.version
+    assert ("SetXAttr", version) in mounted.nn("ns3").versions
+    assert mounted.nn("ns3").xattrs == {("/data/hot/f", "user.a"): b"hot"}
+    assert mounted.nn("ns2").xattrs == {("/data/f", "user.a"): b"cold"}
+    assert mounted.nn("ns1").xattrs == {("/home/f", "user.lock"): b"me"}
+    assert fs.get_xattr("/data/hot/f", "user.a") == b"hot"
+    assert fs.list_xattrs("/data/f") == ["user.a"]
+    with pytest.raises(XAttrNotFound):
+        fs.get_xattr("/data/f", "user.b")
+    fs.remove_xattr("/data/f", "user.a")
+    assert fs.list_xattrs("/data/f") == []
+    assert ("RemoveXAttr", version) in mounted.nn("ns2").versions
 
 
 def test_a_new_mount_reaches_a_client_that_cached_the_table(mounted):

@@ -1,4 +1,4 @@
-"""The store contract for the mount table, and the SQLite schema's upgrade to v3.
+"""The store contract for the mount table, and the SQLite schema's upgrade from v2.
 
 Run against ``MemoryStore`` and ``SqlStore`` alike (the ``store`` fixture).
 """
@@ -77,6 +77,7 @@ def _as_v2(path) -> None:
     """Turn a fresh database into what schema v2 wrote: no mounts table, version 2."""
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TABLE mounts")
+        conn.execute("DROP TABLE xattrs")
         conn.execute("UPDATE meta SET value = 2 WHERE key = 'schema_version'")
 
 
@@ -93,7 +94,7 @@ def test_a_v2_database_is_upgraded_in_place(tmp_path) -> None:
             txn.put_mount(Mount("/a", "ns2"))
         with store.read() as view:
             assert view.mounts() == [Mount("/a", "ns2")]
-            assert view.meta("schema_version") == SCHEMA_VERSION == 3
+            assert view.meta("schema_version") == SCHEMA_VERSION
     finally:
         store.close()
 
@@ -108,7 +109,7 @@ def test_a_v2_image_restores_and_upgrades(tmp_path) -> None:
     store = SqlStore(tmp_path / "new.db")
     try:
         with store.read() as view:
-            assert view.mounts() == [] and view.meta("schema_version") == 3
+            assert view.mounts() == [] and view.meta("schema_version") == SCHEMA_VERSION
     finally:
         store.close()
 
@@ -117,6 +118,6 @@ def test_a_newer_schema_is_refused(tmp_path) -> None:
     path = tmp_path / "live.db"
     SqlStore(path).close()
     with sqlite3.connect(path) as conn:
-        conn.execute("UPDATE meta SET value = 4 WHERE key = 'schema_version'")
-    with pytest.raises(Exception, match="schema version 4"):
+        conn.execute(f"UPDATE meta SET value = {SCHEMA_VERSION + 1} WHERE key = 'schema_version'")
+    with pytest.raises(Exception, match=f"schema version {SCHEMA_VERSION + 1}"):
         SqlStore(path)
