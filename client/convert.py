@@ -75,6 +75,8 @@ def node_status(address: str, msg: admin_pb2.GetStatusResponse) -> NodeStatus:
         leader_address=msg.leader_address,
         uptime_ms=msg.uptime_ms,
         software_version=msg.software_version,
+        state_index=msg.state_index,
+        log_digest=msg.log_digest,
     )
 
 

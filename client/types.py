@@ -106,6 +106,10 @@ class NodeStatus:
     ``unreachable`` (then ``error`` says why and the numbers are 0). ``lag`` is
     how many entries this node has yet to apply to catch up with the active
     node's commit index (``None`` when unreachable or no node is active).
+    ``state_index`` and ``log_digest`` are the node's replicated state, read
+    together: the last log index applied to its store and the hash chain of the
+    entries applied up to there (equal at equal indexes on replicas that applied
+    the same log prefix).
     """
 
     address: str
@@ -121,6 +125,8 @@ class NodeStatus:
     software_version: str = ""
     lag: int | None = None
     error: str = ""
+    state_index: int = 0
+    log_digest: int = 0
 
     @property
     def reachable(self) -> bool:

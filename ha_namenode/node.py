@@ -31,7 +31,7 @@ from ha_namenode.federation.service import Federation
 from ha_namenode.federation.sync import MountSync
 from ha_namenode.identity import GroupMapping
 from ha_namenode.namespace import commands as c
-from ha_namenode.namespace.applier import StateMachine
+from ha_namenode.namespace.applier import StateMachine, log_position
 from ha_namenode.namesystem import Namesystem
 from ha_namenode.persistence import SqlStore, latest_image, restore_image, write_image
 from ha_namenode.rpc.admin_service import AdminService
@@ -164,6 +164,7 @@ class NameNode:
                 checkpoint,
                 blocks,
                 federation,
+                lambda: namesystem.view(log_position),
             )
             server = RpcServer(
                 node_cfg.rpc_address,

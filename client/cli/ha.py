@@ -5,9 +5,10 @@ index, lag) of the configured NameNodes and the members they report, one table
 per nameservice of the config (under a ``Nameservice NAME`` heading when there
 are several, the default first), and exits 1 when no NameNode of some
 nameservice answered. JSON shapes: ``status`` a list of NodeStatus objects
-(each names its ``nameservice``); ``transfer`` ``{"to"}``; ``add-replica`` ``{"id", "rpc", "raft",
-"changed"}``; ``remove-replica`` ``{"id", "changed"}``; ``checkpoint`` a
-CheckpointInfo object.
+(each names its ``nameservice``, and has ``state_index`` and ``log_digest``:
+its store's applied index and log digest, read together); ``transfer``
+``{"to"}``; ``add-replica`` ``{"id", "rpc", "raft", "changed"}``;
+``remove-replica`` ``{"id", "changed"}``; ``checkpoint`` a CheckpointInfo object.
 """
 
 from __future__ import annotations

@@ -17,6 +17,16 @@ idempotent per index: an index already applied returns None. An entry that
 does not decode (its checksum or structure is wrong) raises ``StoreFailure``
 and changes nothing: skipping it would make this replica diverge.
 
+The log digest. In that same transaction, apply advances the meta value
+``log_digest`` (``store.LOG_DIGEST``) by ``chain(previous, index, payload)``: a
+63-bit blake2b hash chain over every entry applied to the store, so two
+replicas at the same store index hold the same digest exactly when they applied
+the same entries there. An index skipped as already applied leaves it alone.
+Entries that change nothing (read barriers: batches without envelopes) open no
+transaction and are not chained; their bytes are the same on every replica.
+Being state, the digest travels in images and snapshots, and a restored replica
+continues the chain. ``log_position(view)`` reads (index, digest) together.
+
 ``watch(kinds, callback)`` lets the service layer keep an in-memory copy of some
 state (the mount table): after a batch with a command of those kinds commits,
 and after the whole state is replaced (``state_replaced``, a snapshot install),
@@ -25,6 +35,7 @@ the callback runs on the applying thread. It must be quick and do no I/O.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -43,12 +54,31 @@ from ha_namenode.namespace import (
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.model import Done, Failed
 from ha_namenode.namespace.queries import file_status
-from ha_namenode.namespace.store import StaleIndex, Store, StoreFailure, StoreTxn
+from ha_namenode.namespace.store import (
+    LOG_DIGEST,
+    StaleIndex,
+    Store,
+    StoreFailure,
+    StoreTxn,
+    StoreView,
+)
 from hafs_api.errors import HafsError
 
 log = logging.getLogger(__name__)
 
 RETRY_TTL_MS = 600_000  # HDFS dfs.namenode.retrycache.expirytime.millis
+DIGEST_MASK = (1 << 63) - 1  # the digest fits SQLite's signed 64-bit INTEGER
+
+
+def chain(previous: int, index: int, payload: bytes) -> int:
+    """The log digest after applying entry ``index`` (``payload``) on top of ``previous``."""
+    data = previous.to_bytes(8, "big") + index.to_bytes(8, "big") + payload
+    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big") & DIGEST_MASK
+
+
+def log_position(view: StoreView) -> tuple[int, int]:
+    """(applied index, log digest) of one consistent view: the digest after that index."""
+    return view.applied_index(), view.meta(LOG_DIGEST)
 
 
 def _mkdir(ctx: tree.Ctx, cmd: c.Mkdir):
@@ -133,6 +163,7 @@ class StateMachine:
         try:
             with self.store.write(index) as txn:
                 results = [self._apply_one(txn, env) for env in envelopes]
+                txn.set_meta(LOG_DIGEST, chain(txn.meta(LOG_DIGEST), index, payload))
         except StaleIndex:
             return None
         if self._watches:

@@ -1,7 +1,8 @@
 """The HaAdmin servicer: status, leadership transfer, membership and checkpoints;
 DataNode reports, decommissioning and fsck; the federation's mount table.
 
-Every NameNode answers status and GetMountTable (its replicated copy); transfer,
+Every NameNode answers status (with its store's applied index and log digest,
+read from one view) and GetMountTable (its replicated copy); transfer,
 membership changes, the DataNode and block calls, and mount changes run on the
 leader (others raise NotLeader with its address). Mount changes go to the
 default nameservice's leader; InstallMountTable to any other nameservice's.
@@ -18,9 +19,10 @@ from ha_namenode.blocks.registry import Liveness, NodeView
 from ha_namenode.consensus.base import Consensus, Member
 from ha_namenode.federation.service import Federation
 from ha_namenode.namespace.model import AdminState
+from ha_namenode.namespace.store import StoreFailure
 from ha_namenode.rpc.errors import rpc
 from hafs_api import mounts, paths
-from hafs_api.errors import InvalidArgument
+from hafs_api.errors import InvalidArgument, Unavailable
 from hafs_api.v1 import admin_pb2 as pb
 from hafs_api.v1 import admin_pb2_grpc, common_pb2
 
@@ -32,6 +34,7 @@ _ADMIN = {
 }
 
 _STATE = {"active": pb.ACTIVE, "standby": pb.STANDBY, "candidate": pb.CANDIDATE}
+POSITION_ATTEMPTS = 3  # a snapshot install reopens the store: a reader may fail meanwhile
 
 
 class AdminService(admin_pb2_grpc.HaAdminServicer):
@@ -44,7 +47,9 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
         checkpoint: Callable[[], tuple[str, int, int]],
         blocks: BlockManager | None = None,
         federation: Federation | None = None,
+        log_position: Callable[[], tuple[int, int]] | None = None,
     ) -> None:
+        self.log_position = log_position  # (state index, log digest) from one store view
         self.blocks = blocks
         self.federation = federation
         self.consensus = consensus
@@ -54,9 +59,22 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
         self.checkpoint = checkpoint
         self.started = time.monotonic()
 
+    def _position(self) -> tuple[int, int]:
+        if self.log_position is None:
+            return 0, 0
+        for attempt in range(POSITION_ATTEMPTS):
+            try:
+                return self.log_position()
+            except StoreFailure as e:
+                if attempt == POSITION_ATTEMPTS - 1:
+                    raise Unavailable(f"the store cannot be read now: {e}") from None
+                time.sleep(0.05)
+        raise AssertionError("unreachable")
+
     @rpc
     def GetStatus(self, request, context):
         st = self.consensus.status()
+        state_index, log_digest = self._position()
         return pb.GetStatusResponse(
             node_id=st.node_id,
             nameservice=self.nameservice,
@@ -70,6 +88,8 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
             members=_wire(st.members),
             uptime_ms=int((time.monotonic() - self.started) * 1000),
             software_version=self.version,
+            state_index=state_index,
+            log_digest=log_digest,
         )
 
     @rpc

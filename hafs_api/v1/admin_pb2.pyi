@@ -155,6 +155,8 @@ class GetStatusResponse(_message.Message):
     MEMBERS_FIELD_NUMBER: _builtins.int
     UPTIME_MS_FIELD_NUMBER: _builtins.int
     SOFTWARE_VERSION_FIELD_NUMBER: _builtins.int
+    STATE_INDEX_FIELD_NUMBER: _builtins.int
+    LOG_DIGEST_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
     nameservice: _builtins.str
     address: _builtins.str
@@ -166,6 +168,14 @@ class GetStatusResponse(_message.Message):
     leader_address: _builtins.str
     uptime_ms: _builtins.int
     software_version: _builtins.str
+    state_index: _builtins.int
+    """This NameNode's replicated state, both read from one consistent view of its
+    store: the last log index applied to the store (entries that change nothing,
+    read barriers, are not counted) and the log digest after it, a 63-bit hash
+    chain over the entries applied. Replicas at the same state_index that applied
+    the same log prefix hold the same log_digest.
+    """
+    log_digest: _builtins.int
     @_builtins.property
     def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberStatus]: ...
     def __init__(
@@ -183,10 +193,12 @@ class GetStatusResponse(_message.Message):
         members: _abc.Iterable[Global___MemberStatus] | None = ...,
         uptime_ms: _builtins.int = ...,
         software_version: _builtins.str = ...,
+        state_index: _builtins.int = ...,
+        log_digest: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "applied_index", b"applied_index", "commit_index", b"commit_index", "leader_address", b"leader_address", "leader_id", b"leader_id", "members", b"members", "nameservice", b"nameservice", "node_id", b"node_id", "software_version", b"software_version", "state", b"state", "term", b"term", "uptime_ms", b"uptime_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "applied_index", b"applied_index", "commit_index", b"commit_index", "leader_address", b"leader_address", "leader_id", b"leader_id", "log_digest", b"log_digest", "members", b"members", "nameservice", b"nameservice", "node_id", b"node_id", "software_version", b"software_version", "state", b"state", "state_index", b"state_index", "term", b"term", "uptime_ms", b"uptime_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

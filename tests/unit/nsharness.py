@@ -173,9 +173,9 @@ class Namespace:
         return self.store._tables.inodes[self.stat(path).inode_id]
 
     def state(self) -> dict[str, Any]:
-        """A copy of every table but the applied index and the retry cache."""
+        """A copy of every table but the applied index, the log digest and the retry cache."""
         t = self.store._tables
-        meta = {k: v for k, v in t.meta.items() if k != "applied_index"}
+        meta = {k: v for k, v in t.meta.items() if k not in ("applied_index", "log_digest")}
         return copy.deepcopy(
             {
                 "meta": meta,
