@@ -20,6 +20,17 @@ so pysyncobj deletes and re-adds them unchanged. Entries beyond that are not
 known to match the leader's log, and may go, as Raft allows. On any conflict
 the message is left alone: then truncation is exactly what Raft prescribes.
 
+A second flaw livelocks a follower that rejoins with a stale suffix (entries
+of an old term the new leader never had). pysyncobj answers a mismatching
+``prevLogTerm`` at ``P`` with "next = P", but a message whose ``P`` lies beyond
+its log with "next = my last index + 1". A pipelining leader under load always
+has a later message in flight, so each step back is undone by the next reply
+and the follower never catches up (seen in chaos runs: a former leader stuck
+for minutes). ``conflict_cut`` removes the conflict where it is found: the
+follower deletes its entries from ``P`` on (never at or below what it has
+applied, which is committed), so every later reply names the same, lower
+index, and the leader walks back in one step per round trip.
+
 An entry is ``(command, index, term)``, as pysyncobj stores it.
 
 Imports: the standard library only.
@@ -57,6 +68,17 @@ def guard_append(
     return new + keep
 
 
+def conflict_cut(
+    prev_index: int, prev_term: int, held_term: int | None, last_applied: int
+) -> int | None:
+    """Where to delete this follower's log from, given that it holds ``held_term`` at
+    ``prev_index`` (None: no entry there) and the leader says ``prev_term``: the
+    conflicting entry and all after it, or None (no conflict, or applied)."""
+    if held_term is None or held_term == prev_term or prev_index <= last_applied:
+        return None
+    return prev_index
+
+
 class AppendGuard:
     """What this follower accepted from its current leader, for ``guard_append``."""
 
@@ -64,6 +86,7 @@ class AppendGuard:
         self.term = -1
         self.confirmed = 0
         self.kept = 0  # entries saved from truncation (for logs and tests)
+        self.cut = 0  # conflicting entries deleted where found
 
     def confirmed_for(self, term: int) -> int:
         return self.confirmed if term == self.term else 0

@@ -58,7 +58,7 @@ from pysyncobj.config import SERIALIZER_STATE
 from pysyncobj.node import TCPNode
 
 from ha_namenode.consensus import membership
-from ha_namenode.consensus.appendguard import AppendGuard, guard_append
+from ha_namenode.consensus.appendguard import AppendGuard, conflict_cut, guard_append
 from ha_namenode.consensus.base import ConsensusStatus, Member, RaftSettings
 from ha_namenode.consensus.statelog import FILE_NAME as STATE_LOG
 from ha_namenode.consensus.statelog import StateLog
@@ -176,6 +176,15 @@ class _Replica(SyncObj):
         if term < self._SyncObj__raftCurrentTerm:
             return None  # pysyncobj ignores it
         prev = message["prevLogIdx"]
+        held = self._SyncObj__getEntries(prev, 1)
+        cut = conflict_cut(
+            prev,
+            message.get("prevLogTerm"),
+            held[0][2] if held else None,
+            max(self._SyncObj__raftLastApplied, self._SyncObj__raftCommitIndex),
+        )
+        if cut is not None:
+            self._cut_log(cut)
         new = list(message.get("entries", ()))
         existing = self._SyncObj__getEntries(prev + 1)
         kept = guard_append(prev, new, existing, self._guard.confirmed_for(term))
@@ -188,6 +197,22 @@ class _Replica(SyncObj):
                 kept[-1][1],
             )
         return {**message, "entries": kept}
+
+    def _cut_log(self, start: int) -> None:
+        """Delete this follower's entries from ``start`` on (they conflict with the leader's),
+        undoing the membership changes among them, as pysyncobj does when it truncates."""
+        dropped = self._SyncObj__getEntries(start)
+        for entry in reversed(dropped):
+            change = self._SyncObj__parseChangeClusterRequest(entry[0])
+            if change is not None:
+                self._SyncObj__doChangeCluster(change, reverse=True)
+        self._SyncObj__deleteEntriesFrom(start)
+        self._guard.cut += len(dropped)
+        log.warning(
+            "log entries %d..%d conflict with the leader's; deleted",
+            start,
+            start + len(dropped) - 1,
+        )
 
     def _note_accepted(self, message: dict) -> None:
         """After pysyncobj handled it: did the log take the message's entries?"""

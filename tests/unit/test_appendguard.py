@@ -109,3 +109,42 @@ def test_a_follower_fed_a_short_resend(kind):
             assert log() == [(1, 0), (2, 1)]  # upstream drops acknowledged entries 3 and 4
     finally:
         replica.destroy()
+
+
+def test_conflict_cut():
+    from ha_namenode.consensus.appendguard import conflict_cut
+
+    assert conflict_cut(6, 3, 2, last_applied=4) == 6
+    assert conflict_cut(6, 3, 3, last_applied=4) is None  # same term: no conflict
+    assert conflict_cut(6, 3, None, last_applied=4) is None  # nothing held there
+    assert conflict_cut(4, 3, 2, last_applied=4) is None  # applied entries are committed
+
+
+def replies_of(replica) -> list[dict]:
+    sent: list[dict] = []
+    replica._SyncObj__transport.send = lambda node, message: sent.append(message)
+    return sent
+
+
+@pytest.mark.parametrize("kind", [_Replica, _Plain], ids=["hafs", "plain-pysyncobj"])
+def test_a_rejoining_follower_with_a_stale_suffix_walks_back_steadily(kind):
+    """A former leader holds 5..6 of its old term 2; the new leader (term 3) has other
+    entries there and pipelines: each message's prevLogIdx is ahead of the last."""
+    replica, append, log = follower(kind)
+    try:
+        append(1, 0, [e(2, 1), e(3, 1), e(4, 1)])
+        append(4, 1, [e(5, 2), e(6, 2)], term=2)  # never committed: the old leader was cut off
+        sent = replies_of(replica)
+        append(6, 3, [e(7, 3)], term=3)  # the new leader's entry 6 has term 3: a conflict
+        append(7, 3, [e(8, 3)], term=3)  # already in flight
+        nexts = [m["next_node_idx"] for m in sent if m["type"] == "next_node_idx"]
+        if kind is _Replica:
+            assert nexts == [6, 6]  # both replies agree: walk back from 6
+            assert log()[-1] == (5, 2)
+            append(4, 1, [e(5, 3), e(6, 3), e(7, 3), e(8, 3)], term=3)
+            append(5, 3, [e(6, 3)], term=3)  # a late duplicate: nothing is lost
+            assert log()[-5:] == [(4, 1), (5, 3), (6, 3), (7, 3), (8, 3)]
+        else:
+            assert nexts == [6, 7]  # the second reply undoes the first: a livelock under load
+    finally:
+        replica.destroy()
