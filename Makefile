@@ -37,11 +37,11 @@ bench: $(STAMP)
 
 # make chaos [HAFS_CHAOS_SEED=N]: ~10 min of faults, seed printed for replay.
 chaos: $(STAMP)
-	$(BIN)/python -m pytest -m chaos -s -o addopts='-ra --strict-markers' tests/chaos
+	$(BIN)/python -m pytest -m chaos -s -o addopts='-ra --strict-markers' tests
 
 # make soak [HAFS_SOAK_HOURS=H] [HAFS_CHAOS_SEED=N]: 5 NameNodes per group.
 soak: $(STAMP)
-	$(BIN)/python -m pytest -m soak -s -o addopts='-ra --strict-markers' tests/chaos
+	$(BIN)/python -m pytest -m soak -s -o addopts='-ra --strict-markers' tests
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
