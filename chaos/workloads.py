@@ -55,8 +55,9 @@ class WorkloadSettings:
     set_workers: int = 2
     data_workers: int = 2
     block_size: int = 1 * MiB
-    data_sizes: tuple[int, ...] = (0, 1, 70 * KiB, 1 * MiB, 2 * MiB + 12_345)
-    data_budget: int = 160 * MiB  # bytes written by the data workload in all (disks are small)
+    data_sizes: tuple[int, ...] = (0, 1, 70 * KiB, 300 * KiB, 1 * MiB, 2 * MiB + 12_345)
+    data_budget: int = 240 * MiB  # past it, files of at most small_size (the disks are small)
+    small_size: int = 70 * KiB
     read_share: float = 0.3  # data: share of calls that read a file back
     pause_s: float = 0.01  # between two calls of one worker: leave the cluster some CPU
     max_ops: int = 200_000  # per worker
@@ -222,7 +223,7 @@ class Workloads:
             size = rng.choice(self.settings.data_sizes)
             with self._lock:
                 if self._written + size > self.settings.data_budget:
-                    size = 0
+                    size = min(size, self.settings.small_size)
                 self._written += size
             data = rng.randbytes(size)
             sha = hashlib.sha256(data).hexdigest()
