@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ha_namenode.blocks.placement import choose_targets
+from ha_namenode.blocks.placement import choose_targets, worth_waiting
 from ha_namenode.blocks.registry import DatanodeRegistry, Liveness, NodeView, Stats
 from ha_namenode.config import BlocksSection
 from ha_namenode.namespace import commands as c
@@ -178,15 +178,29 @@ class BlockManager:
     def targets(
         self, replication: int, client_host: str, excluded: Sequence[str], space: int
     ) -> tuple[str, ...]:
+        """Up to ``replication`` DataNodes for a new block. A leader in its first
+        ``stale_after_s`` has not heard every DataNode yet: while a known, in-service one
+        is still silent and the choice falls short, it waits for heartbeats (bounded by
+        that window) rather than hand out a pipeline one failure could end."""
         self.ensure_term()
-        nodes = list(self.registry.views().values())
-        local = [n.id for n in nodes if _host(n.address) == client_host]
-        writer = local[0] if len(local) == 1 else ""  # one DataNode on the writer's host
-        return tuple(
-            choose_targets(
+        while True:
+            nodes = list(self.registry.views().values())
+            local = [n.id for n in nodes if _host(n.address) == client_host]
+            writer = local[0] if len(local) == 1 else ""  # one DataNode on the writer's host
+            chosen = choose_targets(
                 replication, nodes, exclude=excluded, writer=writer, space=space, rng=self._rng
             )
-        )
+            wait = worth_waiting(
+                chosen,
+                replication,
+                nodes,
+                excluded,
+                self.registry.term_age(),
+                self.settings.stale_after_s,
+            )
+            if wait <= 0:
+                return tuple(chosen)
+            time.sleep(min(0.05, wait))
 
     def sorted_locations(self, located: LocatedBlock, client_host: str) -> list[NodeView]:
         """Replicas nearest first: the client's host, then live before stale, least loaded;

@@ -14,6 +14,7 @@ import random
 from collections.abc import Collection, Sequence
 
 from ha_namenode.blocks.registry import NodeView
+from ha_namenode.namespace.model import AdminState
 
 
 def choose_targets(
@@ -54,6 +55,34 @@ def choose_targets(
         else:
             take(lambda n: True)
     return [n.id for n in chosen]
+
+
+def worth_waiting(
+    chosen: Sequence[str],
+    count: int,
+    nodes: Sequence[NodeView],
+    exclude: Collection[str],
+    term_age: float,
+    window: float,
+) -> float:
+    """Seconds a new leader may still wait for a better pipeline (0: take ``chosen`` now).
+
+    Right after a failover the leader has heard few DataNodes, so a new block
+    could get a pipeline of one, which a single failure ends. While the choice
+    falls short of ``count``, some known in-service DataNode not excluded has
+    not heartbeated to this leader yet, and the term is younger than
+    ``window``, heartbeats are worth waiting for.
+    """
+    if len(chosen) >= count or term_age >= window:
+        return 0.0
+    silent = any(
+        n.since_heartbeat < 0
+        and n.admin is AdminState.IN_SERVICE
+        and n.id not in exclude
+        and n.id not in chosen
+        for n in nodes
+    )
+    return window - term_age if silent else 0.0
 
 
 def choose_surplus(replicas: Sequence[NodeView], count: int) -> list[str]:

@@ -109,6 +109,7 @@ class DatanodeRegistry:
         self._copies: dict[int, Copy] = {}
         self._deleting: dict[tuple[int, str], float] = {}  # (block, datanode) -> deadline
         self.term = 0
+        self.began = 0.0  # when this leader's term began, on the registry's clock
 
     # ---- leadership ----------------------------------------------------------------
 
@@ -117,6 +118,7 @@ class DatanodeRegistry:
         now = self._clock()
         with self._lock:
             self.term = term
+            self.began = now
             self._nodes = {d.id: _Node(d, now) for d in datanodes}
             self._copies.clear()
             self._deleting.clear()
@@ -249,6 +251,10 @@ class DatanodeRegistry:
                 )
                 for i, n in self._nodes.items()
             }
+
+    def term_age(self) -> float:
+        """Seconds since this leader's term began."""
+        return self._clock() - self.began
 
     def all_reported(self) -> bool:
         """Every DataNode that is not dead has sent this leader a full report."""

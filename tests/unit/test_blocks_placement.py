@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from ha_namenode.blocks.placement import choose_surplus, choose_targets
+from ha_namenode.blocks.placement import choose_surplus, choose_targets, worth_waiting
 from ha_namenode.blocks.registry import Liveness, NodeView, Stats
 from ha_namenode.namespace.model import AdminState
 
@@ -212,3 +212,29 @@ def held(*specs: tuple[str, str, int]) -> list[NodeView]:
 )
 def test_choose_surplus(replicas, count, want):
     assert choose_surplus(replicas, count) == want
+
+
+def silent(id: str, admin: AdminState = AdminState.IN_SERVICE) -> NodeView:
+    """Known from the replicated state, not heard by this leader yet (stale, no stats)."""
+    return NodeView(id, f"{id}:9866", "/r2", admin, Liveness.STALE, Stats(), False, 0, -1.0)
+
+
+def test_a_young_leader_waits_for_a_silent_datanode_when_the_choice_falls_short():
+    nodes = [node("a"), silent("b"), silent("c")]
+    chosen = choose_targets(3, nodes, rng=random.Random(1))
+    assert chosen == ["a"]  # only the heard node qualifies
+    assert worth_waiting(chosen, 3, nodes, (), term_age=0.4, window=3.0) == pytest.approx(2.6)
+
+
+@pytest.mark.parametrize(
+    ("chosen", "nodes", "exclude", "term_age"),
+    [
+        (["a", "b", "c"], [node("a"), node("b"), node("c"), silent("d")], (), 0.1),  # enough
+        (["a"], [node("a"), silent("b")], (), 3.5),  # the window is over: silent means down
+        (["a"], [node("a"), silent("b")], ("b",), 0.1),  # the client excluded it
+        (["a"], [node("a"), silent("b", AdminState.DECOMMISSIONING)], (), 0.1),  # no target
+        (["a"], [node("a")], (), 0.1),  # nobody else to hear from
+    ],
+)
+def test_no_wait(chosen, nodes, exclude, term_age):
+    assert worth_waiting(chosen, 3, nodes, exclude, term_age=term_age, window=3.0) == 0.0
