@@ -79,8 +79,12 @@ def text(result: RunResult) -> str:
     for kind, why in sorted(result.unavailable.items()):
         lines.append(f"  {kind:<22}  unavailable: {why}")
     lines += ["", "Operations           ok   failed  unknown"]
+    errors = s.get("errors", {})
     for kind, c in sorted(result.counts.items()):
         lines.append(f"  {kind:<14} {c['ok']:>8} {c['fail']:>8} {c['unknown']:>8}")
+        for outcome, names in sorted(errors.get(kind, {}).items()):
+            why = ", ".join(f"{n} {name}" for name, n in sorted(names.items(), key=lambda i: -i[1]))
+            lines.append(f"      {outcome}: {why}")
     e = s.get("elections", {})
     repairs = s.get("repair_times_s", [])
     lines += [

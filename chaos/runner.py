@@ -168,6 +168,18 @@ def _availability(cfg: RunConfig) -> tuple[Network | None, Disks | None, dict[st
     return network, disks, unavailable
 
 
+def error_kinds(ops) -> dict[str, dict[str, dict[str, int]]]:
+    """Per workload and outcome (fail, unknown), how often each error type ended a call."""
+    out: dict[str, dict[str, dict[str, int]]] = {}
+    for o in ops:
+        if o.outcome == OK:
+            continue
+        name = str(o.result).split(":", 1)[0] if o.result else "no reply"
+        by = out.setdefault(o.kind, {}).setdefault(o.outcome, {})
+        by[name] = by.get(name, 0) + 1
+    return out
+
+
 def _longest_gap(times: list[float], start: float, end: float) -> float:
     points = sorted(t for t in times if start <= t <= end)
     edges = [start, *points, end]
@@ -297,6 +309,7 @@ def _run(
             "longest_without_write_s": round(_longest_gap(ok_writes, started, ended), 3),
             "longest_without_read_s": round(_longest_gap(ok_reads, started, ended), 3),
             "repair_times_s": health.repair_times(),
+            "errors": error_kinds(ops),
             "stuck_workers": stuck,
         }
     )

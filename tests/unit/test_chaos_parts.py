@@ -98,6 +98,9 @@ def result(ok: bool) -> RunResult:
             "bytes_verified": 3 << 20,
             "replicas_verified": 9,
             "files_verified": 3,
+            "errors": {
+                "register": {"unknown": {"DeadlineExceeded": 2}, "fail": {"AccessDenied": 1}}
+            },
         },
         unavailable={"split": "not root"},
     )
@@ -115,6 +118,24 @@ def test_the_report_names_the_seed_faults_operations_and_verdicts():
     assert "2 repairs, median 4.0 s, max 5.0 s" in page
     assert "3 files, 9 replicas, 3.0 MiB" in page
     assert "PASS set: 12 acknowledged creates all present" in page
+    assert "unknown: 2 DeadlineExceeded" in page and "fail: 1 AccessDenied" in page
+
+
+def test_error_kinds_counts_what_ended_each_call():
+    from chaos.history import Op
+    from chaos.runner import error_kinds
+
+    ops = [
+        Op("c1", "data", "write", "/a", outcome="fail", result="StorageFull: disk full"),
+        Op("c1", "data", "write", "/b", outcome="unknown", result="DeadlineExceeded: 8 s"),
+        Op("c2", "data", "write", "/c", outcome="unknown", result="DeadlineExceeded: 8 s"),
+        Op("c2", "data", "write", "/d", outcome="ok"),
+        Op("c2", "set", "create", "/e", outcome="unknown"),
+    ]
+    assert error_kinds(ops) == {
+        "data": {"fail": {"StorageFull": 1}, "unknown": {"DeadlineExceeded": 2}},
+        "set": {"unknown": {"no reply": 1}},
+    }
 
 
 def test_a_violation_fails_the_report_and_shows_its_excerpt():
