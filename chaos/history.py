@@ -89,11 +89,15 @@ def classify_error(exc: BaseException) -> str:
     applied the call before failing), and so is ``InternalError`` (a server
     fault says nothing about whether the change was applied); other hafs errors
     are domain answers, so *fail*; anything else (a dropped connection, a bug)
-    is *unknown*. Unknown is the safe side: it can weaken a check, never make a
+    is *unknown*, as is a bare ``HafsError`` (no domain answer: a client-side
+    give-up such as a write pipeline that lost every DataNode, after the file
+    was created). Unknown is the safe side: it can weaken a check, never make a
     correct system look wrong.
     """
     if isinstance(exc, errors.HafsError):
         if exc.retryable or isinstance(exc, errors.DeadlineExceeded | errors.InternalError):
+            return UNKNOWN
+        if type(exc) is errors.HafsError:
             return UNKNOWN
         return FAIL
     return UNKNOWN

@@ -11,7 +11,8 @@ Three workloads, each a set of worker threads with a ``Client`` of their own
     data      files of random sizes, several blocks each, written once with a
               known sha256 and read back during the run (``check_data``); at the
               end every replica of every acknowledged file is read
-              (``chaos.verify``).
+              (``chaos.verify``). A write that raises is *unknown*: the file
+              may exist, partly written, whatever the error said.
 
 Every op is recorded as ``(process, kind, op, key, args, invoke, complete,
 outcome, result)``; a timeout or an unreachable cluster is *unknown*. A
@@ -228,11 +229,12 @@ class Workloads:
             data = rng.randbytes(size)
             sha = hashlib.sha256(data).hexdigest()
             path = f"{rng.choice(dirs)}/{name}-{n:06d}"
-            with (
-                self.history.invoke(name, "data", "write", path, (sha, size)) as call,
-                client.open(path, "xb", block_size=self.settings.block_size) as f,
-            ):
-                f.write(data)
+            with self.history.invoke(name, "data", "write", path, (sha, size)) as call:
+                try:
+                    with client.open(path, "xb", block_size=self.settings.block_size) as f:
+                        f.write(data)
+                except Exception as e:  # the file may exist, partly written: not a clean fail
+                    call.unknown(f"{type(e).__name__}: {e}")
             if call.recorded is not None and call.recorded.outcome == OK:
                 acked.append((path, sha))
 

@@ -92,6 +92,7 @@ def test_a_call_records_its_result_times_and_outcome():
         (errors.NotLeader("ask nn2"), UNKNOWN),
         (errors.DeadlineExceeded("timed out"), UNKNOWN),
         (errors.InternalError("server bug"), UNKNOWN),
+        (errors.HafsError("every DataNode of the pipeline failed"), UNKNOWN),
         (TimeoutError(), UNKNOWN),
         (ConnectionResetError(), UNKNOWN),
     ],
