@@ -271,16 +271,12 @@ def pause_datanode(ctl: Control, ev: FaultEvent, rng: random.Random) -> Heal:
 # -- network -----------------------------------------------------------------------------
 
 
-def _heal_network(net: Network) -> Heal:
-    return net.heal
-
-
 def isolate_leader(ctl: Control, ev: FaultEvent, rng: random.Random) -> Heal:
     net = ctl.need_network()
     leader = ctl.leader(ev.nameservice)
     net.isolate(leader.node_id)
     ev.targets, ev.leader_lost = [leader.node_id], True
-    return _heal_network(net)
+    return net.heal
 
 
 def split(ctl: Control, ev: FaultEvent, rng: random.Random) -> Heal:
@@ -305,7 +301,7 @@ def split(ctl: Control, ev: FaultEvent, rng: random.Random) -> Heal:
     ev.targets = minority
     ev.detail = f"minority {','.join(minority)} | majority {','.join(majority)}"
     ev.leader_lost = leader_in_minority
-    return _heal_network(net)
+    return net.heal
 
 
 def bridge(ctl: Control, ev: FaultEvent, rng: random.Random) -> Heal:
@@ -323,7 +319,7 @@ def bridge(ctl: Control, ev: FaultEvent, rng: random.Random) -> Heal:
     net.bridge(a_side, b_side, middle)
     ev.targets = [middle]
     ev.detail = f"{','.join(a_side)} <- {middle} -> {','.join(b_side)}"
-    return _heal_network(net)
+    return net.heal
 
 
 def one_way_leader(ctl: Control, ev: FaultEvent, rng: random.Random) -> Heal:
@@ -333,7 +329,7 @@ def one_way_leader(ctl: Control, ev: FaultEvent, rng: random.Random) -> Heal:
         net.one_way(peer.node_id, leader.node_id)
     ev.targets, ev.leader_lost = [leader.node_id], True
     ev.detail = "the leader sends, its peers' packets are dropped"
-    return _heal_network(net)
+    return net.heal
 
 
 def partition_datanode(ctl: Control, ev: FaultEvent, rng: random.Random) -> Heal:
@@ -345,7 +341,7 @@ def partition_datanode(ctl: Control, ev: FaultEvent, rng: random.Random) -> Heal
     dn = rng.choice(live)
     net.partition([[dn.node_id], [leader.node_id]])
     ev.targets = [dn.node_id, leader.node_id]
-    return _heal_network(net)
+    return net.heal
 
 
 def partition_client(ctl: Control, ev: FaultEvent, rng: random.Random) -> Heal:
@@ -353,7 +349,7 @@ def partition_client(ctl: Control, ev: FaultEvent, rng: random.Random) -> Heal:
     leader = ctl.leader(ev.nameservice)
     net.partition([[CLIENT], [leader.node_id]])
     ev.targets = [CLIENT, leader.node_id]
-    return _heal_network(net)
+    return net.heal
 
 
 # -- disks -------------------------------------------------------------------------------
