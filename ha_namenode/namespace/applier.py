@@ -72,8 +72,9 @@ DIGEST_MASK = (1 << 63) - 1  # the digest fits SQLite's signed 64-bit INTEGER
 
 def chain(previous: int, index: int, payload: bytes) -> int:
     """The log digest after applying entry ``index`` (``payload``) on top of ``previous``."""
-    data = previous.to_bytes(8, "big") + index.to_bytes(8, "big") + payload
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8).digest(), "big") & DIGEST_MASK
+    h = hashlib.blake2b(previous.to_bytes(8, "big") + index.to_bytes(8, "big"), digest_size=8)
+    h.update(payload)  # not concatenated: a batch can be large, and this is the apply path
+    return int.from_bytes(h.digest(), "big") & DIGEST_MASK
 
 
 def log_position(view: StoreView) -> tuple[int, int]:
