@@ -30,7 +30,6 @@ import logging
 import random
 import shutil
 import tempfile
-import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -45,6 +44,7 @@ from chaos.history import OK, History
 from chaos.netns import Network, cleanup_stale
 from chaos.verify import (
     CorruptionWatch,
+    HealthSampler,
     PrefixSampler,
     ReplicaReport,
     read_replicas,
@@ -53,7 +53,6 @@ from chaos.verify import (
 )
 from chaos.workloads import WORKLOADS, Workloads, WorkloadSettings
 from client import Client
-from hafs_api.errors import HafsError
 
 log = logging.getLogger(__name__)
 
@@ -96,55 +95,6 @@ class RunResult:
     @property
     def ok(self) -> bool:
         return all(v.ok for v in self.verdicts)
-
-
-class HealthSampler:
-    """fsck every ``poll`` s: episodes with under-replicated or corrupt blocks, and how long
-    each took to repair (the re-replication times of the report)."""
-
-    def __init__(self, client: Client, poll: float = 1.0) -> None:
-        self.client = client
-        self.poll = poll
-        self.episodes: list[tuple[float, float | None, int]] = []  # start, end, worst count
-        self.samples: list[tuple[float, int]] = []  # (time.monotonic(), blocks not healthy)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="health-sampler", daemon=True)
-
-    def start(self) -> HealthSampler:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(30)
-
-    def _loop(self) -> None:
-        open_at: float | None = None
-        worst = 0
-        while not self._stop.wait(self.poll):
-            try:
-                report = self.client.fsck("/")
-            except HafsError:
-                continue
-            bad = report.under_replicated + report.corrupt + report.missing
-            now = time.monotonic()
-            self.samples.append((now, bad))
-            if bad and open_at is None:
-                open_at, worst = now, bad
-            elif bad:
-                worst = max(worst, bad)
-            elif open_at is not None:
-                self.episodes.append((open_at, now, worst))
-                open_at = None
-        if open_at is not None:
-            self.episodes.append((open_at, None, worst))
-
-    def first_healthy_after(self, start: float) -> float | None:
-        """The first sample at or after ``start`` with every block healthy."""
-        return next((t for t, bad in list(self.samples) if t >= start and not bad), None)
-
-    def repair_times(self) -> list[float]:
-        return [round(end - start, 2) for start, end, _ in self.episodes if end is not None]
 
 
 def _availability(cfg: RunConfig) -> tuple[Network | None, Disks | None, dict[str, str]]:

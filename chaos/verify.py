@@ -9,6 +9,8 @@
   disks and records when the corrupt file goes and how many good copies of the
   block (same sha256 as before the flip) exist on other DataNodes at that
   moment: a corrupt replica may be deleted only after a good copy exists.
+- ``HealthSampler``: fsck every second while the run goes on: repair episodes,
+  and when the cluster was first healthy after the heal.
 - ``PrefixSampler``: each NameNode's (applied index, log digest) sampled during
   the run and once all have converged at the end, for ``check_prefix``.
 
@@ -128,6 +130,37 @@ def _report_bad(dp, blk: common_pb2.LocatedBlock, node: common_pb2.DatanodeInfo)
         log.warning("could not report a corrupt replica: %s", e)
 
 
+class Poller:
+    """A daemon thread calling ``poll_once()`` every ``poll`` s until ``stop()``; a poll that
+    raises is logged and the next one goes on. ``start()`` returns the poller."""
+
+    name = "poller"
+
+    def __init__(self, poll: float) -> None:
+        self.poll = poll
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=self.name, daemon=True)
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(30)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(self.poll):
+            try:
+                self.poll_once()
+            except Exception:
+                log.exception("%s", self.name)
+
+    def poll_once(self) -> None:
+        raise NotImplementedError
+
+
 def wait_healthy(client: Client, timeout: float, poll: float = 0.5) -> tuple[float | None, dict]:
     """Seconds until fsck of ``/`` shows no under-replicated, missing or corrupt block
     (None if not within ``timeout``), and the last fsck's counts."""
@@ -153,6 +186,48 @@ def wait_healthy(client: Client, timeout: float, poll: float = 0.5) -> tuple[flo
         time.sleep(poll)
 
 
+class HealthSampler(Poller):
+    """fsck every ``poll`` s: episodes with under-replicated, missing or corrupt blocks and
+    how long each took to repair (the re-replication times of the report)."""
+
+    name = "health-sampler"
+
+    def __init__(self, client: Client, poll: float = 1.0) -> None:
+        super().__init__(poll)
+        self.client = client
+        self.episodes: list[tuple[float, float | None, int]] = []  # start, end, worst count
+        self.samples: list[tuple[float, int]] = []  # (time.monotonic(), blocks not healthy)
+        self._open: tuple[float, int] | None = None  # the episode going on: start, worst
+
+    def poll_once(self) -> None:
+        try:
+            report = self.client.fsck("/")
+        except HafsError:
+            return
+        bad = report.under_replicated + report.corrupt + report.missing
+        now = time.monotonic()
+        self.samples.append((now, bad))
+        if bad:
+            start, worst = self._open or (now, 0)
+            self._open = (start, max(worst, bad))
+        elif self._open is not None:
+            self.episodes.append((self._open[0], now, self._open[1]))
+            self._open = None
+
+    def stop(self) -> None:
+        super().stop()
+        if self._open is not None:
+            self.episodes.append((self._open[0], None, self._open[1]))
+            self._open = None
+
+    def first_healthy_after(self, start: float) -> float | None:
+        """The first sample at or after ``start`` with every block healthy."""
+        return next((t for t, bad in list(self.samples) if t >= start and not bad), None)
+
+    def repair_times(self) -> list[float]:
+        return [round(end - start, 2) for start, end, _ in self.episodes if end is not None]
+
+
 # -- corrupt replicas ---------------------------------------------------------------------
 
 
@@ -163,34 +238,22 @@ class Removal:
     good_copies: int  # good copies on other DataNodes at that moment
 
 
-class CorruptionWatch:
+class CorruptionWatch(Poller):
     """Polls the disks for the corrupted replicas the nemesis records in ``corruptions``."""
 
+    name = "corruption-watch"
+
     def __init__(self, cluster: LocalCluster, corruptions: list[Corruption], poll: float = 0.1):
+        super().__init__(poll)
         self.cluster = cluster
         self.corruptions = corruptions
-        self.poll = poll
         self.removals: dict[str, Removal] = {}  # keyed by the corrupt file's path
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="corruption-watch", daemon=True)
-
-    def start(self) -> CorruptionWatch:
-        self._thread.start()
-        return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-        self.check_once()
+        super().stop()
+        self.poll_once()
 
-    def _loop(self) -> None:
-        while not self._stop.wait(self.poll):
-            try:
-                self.check_once()
-            except Exception:
-                log.exception("corruption watch")
-
-    def check_once(self) -> None:
+    def poll_once(self) -> None:
         for c in list(self.corruptions):
             if str(c.path) in self.removals or c.path.exists():
                 continue
@@ -257,32 +320,20 @@ def log_position(address: str, timeout: float = 1.0) -> tuple[int, int] | None:
     return status.state_index, status.log_digest
 
 
-class PrefixSampler:
+class PrefixSampler(Poller):
     """Samples every NameNode's (index, digest) every ``poll`` s while the run goes on."""
 
+    name = "prefix-sampler"
+
     def __init__(self, cluster: LocalCluster, poll: float = 0.5) -> None:
+        super().__init__(poll)
         self.cluster = cluster
-        self.poll = poll
         self.samples: dict[str, dict[str, set[tuple[int, str]]]] = defaultdict(
             lambda: defaultdict(set)
         )  # nameservice -> node -> {(index, digest)}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="prefix-sampler", daemon=True)
 
-    def start(self) -> PrefixSampler:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(10)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.poll):
-            try:
-                self.sample()
-            except Exception:
-                log.exception("prefix sampler")
+    def poll_once(self) -> None:
+        self.sample()
 
     def sample(self) -> dict[str, tuple[int, int]]:
         seen = {}

@@ -11,13 +11,9 @@ Imports: the standard library, click and ``client.cli``.
 
 from __future__ import annotations
 
-import os
-import sys
-from typing import NoReturn
-
 import click
 
-from client.cli.output import Failure
+from client.cli.output import exec_module
 
 FAULTS_HELP = (
     "Comma-separated fault kinds, 'all' or 'network': kill-leader, kill-follower, "
@@ -25,16 +21,6 @@ FAULTS_HELP = (
     "isolate-leader, split, bridge, one-way-leader, partition-datanode, partition-client, "
     "corrupt-replica, full-disk."
 )
-
-
-def exec_run(args: list[str]) -> NoReturn:
-    argv = [sys.executable, "-m", "chaos", "run", *args]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        os.execv(sys.executable, argv)
-    except OSError as err:
-        raise Failure(f"chaos run: cannot exec {sys.executable}: {err}") from None
 
 
 @click.group("chaos")
@@ -113,4 +99,4 @@ def run(
         args += ["--workdir", workdir]
     if verbose:
         args.append("--verbose")
-    exec_run(args)
+    exec_module("chaos run", "chaos", "run", *args)

@@ -11,14 +11,12 @@ Imports: the standard library, click and ``client.cli``.
 
 from __future__ import annotations
 
-import os
-import sys
 from typing import NoReturn
 
 import click
 
 from client.cli.context import json_option, pass_state
-from client.cli.output import Failure
+from client.cli.output import exec_module
 
 dir_option = click.option(
     "--dir",
@@ -30,13 +28,7 @@ dir_option = click.option(
 
 
 def exec_chaos(action: str, *args: str) -> NoReturn:
-    argv = [sys.executable, "-m", "chaos", "dev", action, *args]
-    sys.stdout.flush()
-    sys.stderr.flush()
-    try:
-        os.execv(sys.executable, argv)
-    except OSError as err:
-        raise Failure(f"dev {action}: cannot exec {sys.executable}: {err}") from None
+    exec_module(f"dev {action}", "chaos", "dev", action, *args)
 
 
 @click.group("dev")

@@ -26,7 +26,7 @@ from client.cli.fs import fs
 from client.cli.ha import ha
 from client.cli.image import image
 from client.cli.mount import mount
-from client.cli.output import Failure
+from client.cli.output import Failure, exec_module
 from client.cli.report import report
 from hafs_api.errors import HafsError
 
@@ -56,11 +56,7 @@ def cli(ctx: click.Context, conf: str | None, user: str | None, json_: bool) -> 
 def exec_daemon(kind: str, module: str, config: str) -> None:
     if not os.path.isfile(config):
         raise Failure(f"{kind} start: '{config}': No such file")
-    argv = [sys.executable, "-m", module, "--config", config]
-    try:
-        os.execv(sys.executable, argv)
-    except OSError as err:
-        raise Failure(f"{kind} start: cannot exec {sys.executable}: {err}") from None
+    exec_module(f"{kind} start", module, "--config", config)
 
 
 @cli.group("namenode")

@@ -12,7 +12,9 @@ at the end.
 from __future__ import annotations
 
 import json
-from typing import Any
+import os
+import sys
+from typing import Any, NoReturn
 
 import click
 
@@ -27,6 +29,17 @@ class Failure(click.ClickException):
 
     def show(self, file=None) -> None:
         click.echo(self.message, err=True)
+
+
+def exec_module(what: str, module: str, *args: str) -> NoReturn:
+    """Replace hactl with ``python -m module args...`` (the CLI never imports server or
+    chaos code); ``what`` names the command in the error if the exec fails."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    try:
+        os.execv(sys.executable, [sys.executable, "-m", module, *args])
+    except OSError as err:
+        raise Failure(f"{what}: cannot exec {sys.executable}: {err}") from None
 
 
 def dumps(data: Any) -> str:

@@ -155,3 +155,54 @@ def test_the_json_report_round_trips(tmp_path):
     assert data["faults_by_type"]["kill-leader"] == {"injected": 2, "skipped": 0}
     assert data["faults_by_type"]["full-disk"] == {"injected": 0, "skipped": 1}
     assert [v["name"] for v in data["verdicts"]] == ["set", "linearizable"]
+
+
+class _Fsck:
+    """A client whose fsck reports the next count of unhealthy blocks (as under-replicated)."""
+
+    def __init__(self, counts):
+        self.counts = iter(counts)
+
+    def fsck(self, path):
+        from types import SimpleNamespace
+
+        return SimpleNamespace(under_replicated=next(self.counts), corrupt=0, missing=0)
+
+
+def test_the_health_sampler_times_repair_episodes():
+    from chaos.verify import HealthSampler
+
+    sampler = HealthSampler(_Fsck([0, 3, 5, 0, 0, 2]), poll=60)
+    for _ in range(6):
+        sampler.poll_once()
+    sampler.stop()  # the thread never started: stop closes the open episode
+    assert [worst for _, _, worst in sampler.episodes] == [5, 2]
+    assert sampler.episodes[0][1] is not None and sampler.episodes[1][1] is None
+    assert len(sampler.repair_times()) == 1
+    first = sampler.samples[0][0]
+    assert sampler.first_healthy_after(first) == first
+    assert sampler.first_healthy_after(sampler.samples[1][0]) == sampler.samples[3][0]
+
+
+def test_a_poller_survives_a_failing_poll():
+    import threading
+
+    from chaos.verify import Poller
+
+    calls = threading.Event()
+
+    class Flaky(Poller):
+        n = 0
+
+        def poll_once(self):
+            self.n += 1
+            if self.n == 1:
+                raise RuntimeError("first poll fails")
+            calls.set()
+
+    poller = Flaky(poll=0.01).start()
+    try:
+        assert calls.wait(5)
+    finally:
+        poller.stop()
+    assert poller.n >= 2
