@@ -273,3 +273,23 @@ def test_every_node_of_a_cluster_reports_what_it_does(make_cluster):
     assert by_label["nameservice"] == {"ns1"}
     assert set(namenodes) <= by_label["node"]
     assert {"ClientNamenode", "HaAdmin", "DatanodeNamenode", "DataTransfer"} <= by_label["service"]
+
+    # A failover: the new leader's metrics say so, and one member is out of reach.
+    term = get(after[leader], "hafs_raft_term")
+    assert cluster.node(leader).kill()
+    new = cluster.wait_leader(15).node_id
+    survivors = [n for n in namenodes if n != leader]
+
+    def failed_over() -> dict[str, Samples] | None:
+        now = {n: scrape(cluster.node(n).metrics_address) for n in survivors}
+        ok = (
+            get(now[new], "hafs_raft_members_reachable") == 2
+            and len({get(now[n], "hafs_raft_term") for n in survivors}) == 1
+        )
+        return now if ok else None
+
+    later = wait_until(failed_over, 15, "the survivors to agree on the new term", poll=0.2)
+    assert [n for n in survivors if get(later[n], "hafs_raft_is_leader") == 1] == [new]
+    assert get(later[new], "hafs_raft_term") > term
+    assert get(later[new], "hafs_raft_leader_changes_total") >= 1
+    assert get(later[new], "hafs_raft_members") == 3
