@@ -13,11 +13,12 @@ per nameservice). Node naming and what each config says are in
 ``chaos.configs``; one node's process is a ``chaos.process.NodeProcess``.
 
 Every ``start()`` records the cluster in ``<base>/cluster.json`` (format
-``STATE_VERSION``): for each node its name, kind, nameservice, pid, addresses,
-config and log. ``LocalCluster.load(base)`` reattaches to those processes by
-pid from another process (``hactl dev status|kill|start|down``); a pid counts
-only while ``/proc`` (or ``ps``) shows it running this node's config, so a
-recycled pid is never signalled. Restarting a node reuses its config, so its
+``STATE_VERSION``): for each node its name, kind, nameservice, pid, addresses
+(client RPC, Raft, Prometheus metrics), config and log.
+``LocalCluster.load(base)`` reattaches to those processes by pid from another
+process (``hactl dev status|kill|start|down``); a pid counts only while
+``/proc`` (or ``ps``) shows it running this node's config, so a recycled pid is
+never signalled. Restarting a node reuses its config, so its
 ports and data survive. Linux or any system with ``ps``.
 
 With ``network=`` (a ``chaos.netns.Network``) every node gets a network
@@ -307,15 +308,20 @@ class LocalCluster:
                         raft_address=raft,
                         nameservice=ns.name,
                         launcher=self._launcher(node_id),
+                        metrics_address=ns.metrics.get(node_id),
                     )
                 )
         served = ",".join(ns.name for ns in groups)
         for i in range(1, self.datanodes + 1):
             name = f"dn{i}"
             address = configs.node_address(name, "datanode", hosts)
+            metrics = configs.node_address(name, "metrics", hosts)
             config = self.base_dir / f"{name}.toml"
             data_dir = self.base_dir / name
-            write_toml(config, configs.datanode_config(i, address, data_dir, groups, self.datanode))
+            sections = configs.datanode_config(
+                i, address, data_dir, groups, self.datanode, metrics_address=metrics
+            )
+            write_toml(config, sections)
             log = self.base_dir / f"{name}.log"
             nodes.append(
                 NodeProcess(
@@ -326,6 +332,7 @@ class LocalCluster:
                     nameservice=served,
                     kind="datanode",
                     launcher=self._launcher(name),
+                    metrics_address=metrics,
                 )
             )
         return nodes
@@ -500,6 +507,7 @@ def _nodes_from_configs(base: Path) -> list[NodeProcess]:
                 nn["rpc_address"],
                 raft_address=member.get("raft_address"),
                 nameservice=nn.get("nameservice", "ns1"),
+                metrics_address=cfg.get("metrics", {}).get("address") or None,
             )
         )
     return nodes

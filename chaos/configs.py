@@ -23,6 +23,7 @@ nameservice (its NameNodes and its secret: one block pool each). With more than
 one nameservice every NameNode's config has a ``[federation]`` section naming
 the default and listing every nameservice's NameNodes; with one it has none.
 
+Every node serves Prometheus metrics (``[metrics] address``) on a port of its own.
 Every address is ``127.0.0.1`` on a free port, unless ``plan`` is given
 ``hosts`` (``chaos.netns.Network.add``): then each node listens on its own
 network namespace's address, on the fixed ``NAMESPACED_PORTS``.
@@ -35,14 +36,14 @@ from __future__ import annotations
 import secrets
 import socket
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 HOST = "127.0.0.1"
 
 # A node in a network namespace of its own (``chaos.netns``) has every port to itself.
-NAMESPACED_PORTS = {"rpc": 8020, "raft": 8021, "datanode": 9867}
+NAMESPACED_PORTS = {"rpc": 8020, "raft": 8021, "datanode": 9867, "metrics": 9102}
 
 # Short timeouts for a laptop or CI (docs/design.md explains the production ones).
 DEV_RAFT: dict[str, Any] = {
@@ -97,6 +98,7 @@ class Nameservice:
     raft: dict[str, str]  # NameNode id -> Raft address; empty for a lone NameNode
     raft_password: str
     token_secret: str
+    metrics: dict[str, str] = field(default_factory=dict)  # NameNode id -> metrics address
 
     @property
     def namenodes(self) -> list[str]:
@@ -117,6 +119,7 @@ def plan(names: list[str], namenodes: int, hosts: Hosts | None = None) -> list[N
                 raft={i: node_address(i, "raft", hosts) for i in ids} if namenodes > 1 else {},
                 raft_password=secrets.token_hex(16),
                 token_secret=secrets.token_hex(16),
+                metrics={i: node_address(i, "metrics", hosts) for i in ids},
             )
         )
     return groups
@@ -147,6 +150,8 @@ def namenode_config(
         "namespace": dict(namespace),
         "blocks": {"token_secret": ns.token_secret, **DEV_BLOCKS, **blocks},
     }
+    if ns.metrics.get(node_id):
+        sections["metrics"] = {"address": ns.metrics[node_id]}
     if users:
         sections["users"] = dict(users)
     if ns.raft:
@@ -174,9 +179,11 @@ def datanode_config(
     data_dir: Path,
     everyone: list[Nameservice],
     overrides: dict[str, Any],
+    metrics_address: str = "",
 ) -> Sections:
     """DataNode ``dn<index>`` (``datanode.config``), serving every nameservice of
-    ``everyone``; ``overrides`` win over the dev defaults."""
+    ``everyone``; ``overrides`` win over the dev defaults; ``metrics_address``: where
+    it serves /metrics (empty: nowhere)."""
     sections: Sections = {
         "datanode": {
             "rpc_address": address,
@@ -191,6 +198,8 @@ def datanode_config(
             "namenodes": ns.namenodes,
             "block_token_secret": ns.token_secret,
         }
+    if metrics_address:
+        sections["metrics"] = {"address": metrics_address}
     return sections
 
 

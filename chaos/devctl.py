@@ -334,7 +334,8 @@ def banner(cluster: LocalCluster, foreground: bool) -> str:
 def _node_line(n: NodeProcess) -> str:
     raft = f"  raft {n.raft_address}" if n.raft_address else ""
     kind = "rpc " if n.kind == "namenode" else "data"
-    return f"  {n.node_id:<12} {kind} {n.address}{raft}  pid {n.pid}"
+    metrics = f"  metrics {n.metrics_address}" if n.metrics_address else ""
+    return f"  {n.node_id:<12} {kind} {n.address}{raft}{metrics}  pid {n.pid}"
 
 
 # -- status -----------------------------------------------------------------------
@@ -385,7 +386,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
     table = Table(box=box.SIMPLE_HEAD)
-    for name in ("NAME", "KIND", "NAMESERVICE", "PID", "ALIVE", "ROLE", "RPC", "RAFT"):
+    for name in ("NAME", "KIND", "NAMESERVICE", "PID", "ALIVE", "ROLE", "RPC", "RAFT", "METRICS"):
         table.add_column(name, justify="right" if name == "PID" else "left")
     for row in rows:
         alive = "yes" if row["alive"] else f"no ({row['process']})"
@@ -398,6 +399,7 @@ def print_table(rows: list[dict[str, Any]]) -> None:
             f"[{_ROLE_STYLES.get(row['role'], 'default')}]{row['role']}[/]",
             row["rpc_address"],
             row["raft_address"] or "-",
+            row.get("metrics_address") or "-",
         )
     # Not a terminal: wide enough for every column, where rich would assume 80.
     Console(highlight=False, width=None if sys.stdout.isatty() else 200).print(table)

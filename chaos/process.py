@@ -7,9 +7,10 @@ reattached to by ``pid`` from ``cluster.json``; a reattached pid counts only
 while ``os_process`` shows it running this node's config, so a recycled pid is
 never signalled. ``to_dict``/``from_dict`` are its record in ``cluster.json``;
 a DataNode's ``nameservice`` there lists every nameservice it serves,
-comma-separated. ``launcher`` is an argv prefix the command runs under, e.g.
-``ip netns exec NS`` (``chaos.netns``), which execs the node: the pid is still
-the node's own, so signals reach it.
+comma-separated; ``metrics_address`` is where it serves /metrics (null in
+records from before metrics, and for a node without). ``launcher`` is an argv
+prefix the command runs under, e.g. ``ip netns exec NS`` (``chaos.netns``),
+which execs the node: the pid is still the node's own, so signals reach it.
 
 Imports: the standard library only.
 """
@@ -65,6 +66,7 @@ class NodeProcess:
     kind: str = "namenode"
     pid: int | None = None
     launcher: list[str] = field(default_factory=list)
+    metrics_address: str | None = None  # host:port of its Prometheus /metrics
 
     @property
     def command(self) -> list[str]:
@@ -159,6 +161,7 @@ class NodeProcess:
             "pid": self.pid if self.running else None,
             "rpc_address": self.address,
             "raft_address": self.raft_address,
+            "metrics_address": self.metrics_address,
             "config": str(self.config_path),
             "log": str(self.log_path),
             **extra,
@@ -176,4 +179,5 @@ class NodeProcess:
             kind=d["kind"],
             pid=d.get("pid"),
             launcher=list(d.get("launcher", [])),
+            metrics_address=d.get("metrics_address"),
         )

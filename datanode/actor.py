@@ -69,6 +69,7 @@ class Actor:
         full_report_interval_s: float = 3600.0,
         rpc_timeout_s: float = 5.0,
         report_delay_s: float = 0.05,
+        on_heartbeat: Callable[[float], None] | None = None,
     ) -> None:
         self.nameservice = nameservice
         self._candidates = list(namenodes)
@@ -80,6 +81,7 @@ class Actor:
         self._full_interval = full_report_interval_s
         self._timeout = rpc_timeout_s
         self._delay = report_delay_s
+        self._on_heartbeat = on_heartbeat  # seconds a heartbeat call took (metrics)
         self._index = 0
         self._channels: dict[str, grpc.Channel] = {}
         self._stopping = threading.Event()
@@ -258,7 +260,10 @@ class Actor:
         request = datanode_pb2.HeartbeatRequest(
             registration=self._registered, term=self.term, **self._heartbeat_fields()
         )
+        started = time.monotonic()
         response = self._stub(self.leader).Heartbeat(request, timeout=self._timeout)
+        if self._on_heartbeat is not None:
+            self._on_heartbeat(time.monotonic() - started)
         self._observe(response.term)
         for command in response.commands:
             self._execute(command)

@@ -6,6 +6,8 @@ Loaded and validated once at start-up; every error names the bad key::
                         and report intervals, transfer throttle, scanner pace, ...
     [nameservices.NS]   one table per nameservice (its block pool is named NS):
                         namenodes (client RPC addresses), block_token_secret
+    [metrics]           address: "host:port" of the Prometheus endpoint /metrics
+                        (empty: none)
 
 Environment overrides use ``HAFS__DATANODE__KEY`` (for example
 ``HAFS__DATANODE__RACK=/rack2``); values are parsed as TOML scalars, falling
@@ -23,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from hafs_api import settings
-from hafs_api.settings import ConfigError, parse_address, section
+from hafs_api.settings import ConfigError, MetricsSection, parse_address, section
 
 __all__ = ["ConfigError", "DataNodeConfig", "DataNodeSection", "NameserviceSection"]
 
@@ -60,6 +62,7 @@ class NameserviceSection:
 class DataNodeConfig:
     datanode: DataNodeSection = field(default_factory=DataNodeSection)
     nameservices: dict[str, NameserviceSection] = field(default_factory=dict)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
 
     @classmethod
     def load(
@@ -69,7 +72,7 @@ class DataNodeConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> DataNodeConfig:
-        unknown = set(data) - {"datanode", "nameservices"}
+        unknown = set(data) - {"datanode", "nameservices", "metrics"}
         if unknown:
             raise ConfigError(f"{sorted(unknown)[0]}: unknown section")
         nameservices = data.get("nameservices", {})
@@ -83,6 +86,7 @@ class DataNodeConfig:
                 name: section(NameserviceSection, _lists(ns, "namenodes"), f"nameservices.{name}")
                 for name, ns in nameservices.items()
             },
+            metrics=section(MetricsSection, data.get("metrics", {}), "metrics"),
         )
 
 
@@ -133,3 +137,4 @@ def validate(config: DataNodeConfig) -> None:
             parse_address(address, f"nameservices.{name}.namenodes")
         if not ns.block_token_secret:
             raise ConfigError(f"nameservices.{name}.block_token_secret: must not be empty")
+    settings.validate_metrics(config.metrics)

@@ -11,7 +11,8 @@ what::
 
 Threads: the gRPC server's workers (one per data transfer call, plus a pump
 or two per WriteBlock), one actor per nameservice, up to ``max_transfers``
-replication copies, and the scanner.
+replication copies, the scanner, and with ``[metrics] address`` the metrics
+endpoint (``datanode.metrics``; its port is bound when the DataNode is built).
 
 Imports: every ``datanode`` module, grpc and ``hafs_api``.
 """
@@ -23,10 +24,12 @@ from typing import Any
 
 from datanode.actor import Actor
 from datanode.config import DataNodeConfig
+from datanode.metrics import DataNodeMetrics
 from datanode.replicator import Replicator
 from datanode.scanner import BlockScanner
 from datanode.storage import Storage
 from datanode.transfer import DataTransferService, PoolAccess, TransferServer, message_options
+from hafs_api.metrics import MetricsServer
 from hafs_api.v1 import datanode_pb2
 
 log = logging.getLogger(__name__)
@@ -38,6 +41,8 @@ class DataNode:
         node = config.datanode
         self.config = config
         self.storage = storage
+        self.metrics = DataNodeMetrics(storage.datanode_id)
+        storage.observer = self.metrics
         self.pools = {
             name: PoolAccess(name, ns.token_key, storage.pool(name))
             for name, ns in config.nameservices.items()
@@ -50,7 +55,13 @@ class DataNode:
             message_options(node.packet_bytes),
         )
         service = DataTransferService(self.pools, self._received, node.packet_bytes)
-        self.server = TransferServer(node.rpc_address, node.rpc_workers, service, node.packet_bytes)
+        self.server = TransferServer(
+            node.rpc_address,
+            node.rpc_workers,
+            service,
+            node.packet_bytes,
+            interceptors=[self.metrics.rpc],
+        )
         self.actors = {
             name: Actor(
                 name,
@@ -61,6 +72,7 @@ class DataNode:
                 self.replicator.submit,
                 heartbeat_interval_s=node.heartbeat_interval_s,
                 full_report_interval_s=node.full_report_interval_s,
+                on_heartbeat=self.metrics.heartbeat(name),
             )
             for name, ns in config.nameservices.items()
         }
@@ -69,6 +81,14 @@ class DataNode:
             self._corrupt,
             period_s=node.scan_period_s,
             bytes_per_second=node.scan_bytes_per_s,
+        )
+        self.metrics.watch(
+            storage, {"version": VERSION, "address": self.address, "rack": node.rack}
+        )
+        self.metrics_server = (
+            MetricsServer(config.metrics.address, self.metrics.registry)
+            if config.metrics.address
+            else None
         )
 
     @classmethod
@@ -90,7 +110,14 @@ class DataNode:
     def datanode_id(self) -> str:
         return self.storage.datanode_id
 
+    @property
+    def metrics_address(self) -> str:
+        """Where ``/metrics`` is served ("" without ``[metrics] address``)."""
+        return self.metrics_server.address if self.metrics_server is not None else ""
+
     def start(self) -> DataNode:
+        if self.metrics_server is not None:
+            self.metrics_server.start()
         self.server.start()
         for actor in self.actors.values():
             actor.start()
@@ -104,6 +131,8 @@ class DataNode:
         return self
 
     def stop(self) -> None:
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
         for actor in self.actors.values():
             actor.stop()
         self.scanner.stop()
@@ -120,6 +149,7 @@ class DataNode:
             actor.received(info)
 
     def _corrupt(self, pool: str, info: Any, reason: str) -> None:
+        self.metrics.checksum_failed()
         actor = self.actors.get(pool)
         if actor is not None:
             actor.received(info, corrupt=True)

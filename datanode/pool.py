@@ -166,7 +166,17 @@ class BlockPool:
         log.info("%s: %s recovered as %s, %d bytes", self.name, old.name, rec.name, length)
         return rec.info()
 
-    def reader(self, block_id: int, gen_stamp: int) -> ReplicaReader:
+    @property
+    def observer(self):  # datanode.storage.IoObserver
+        return self._storage.observer
+
+    def count(self) -> int:
+        """Replicas in the map, those being written included (cheap: no copy)."""
+        with self._lock:
+            return len(self._map)
+
+    def reader(self, block_id: int, gen_stamp: int, *, counted: bool = True) -> ReplicaReader:
+        """A reader of the replica; ``counted``: its data counts as read (not the scanner's)."""
         with self._lock:
             rec = self._map.get(block_id)
             if rec is None or rec.state == TEMPORARY or rec.gen_stamp != gen_stamp:
@@ -184,7 +194,7 @@ class BlockPool:
             except OSError as exc:
                 self._raise(rec.volume, exc, f"{self.name} {rec.name}: open")
             with self._lock:
-                return ReplicaReader(self, rec, data_fd, meta_fd)
+                return ReplicaReader(self, rec, data_fd, meta_fd, counted)
 
     def get(self, block_id: int) -> ReplicaInfo | None:
         with self._lock:
@@ -222,7 +232,7 @@ class BlockPool:
         self, block_id: int, gen_stamp: int, *, throttle: Callable[[int], None] | None = None
     ) -> None:
         """Read every chunk and check it; ``throttle(n)`` is called after each n bytes read."""
-        with self.reader(block_id, gen_stamp) as r:
+        with self.reader(block_id, gen_stamp, counted=False) as r:
             what = f"{self.name} {meta.block_name(block_id, gen_stamp)}: "
             for pos, data, sums in r.chunks(0):
                 checksum.verify(data, sums, pos, r.bytes_per_checksum, what)

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from datanode import meta
 from datanode.volume import fsync_dir
 from hafs_api import checksum
-from hafs_api.errors import InvalidArgument, ReplicaNotFound
+from hafs_api.errors import ChecksumMismatch, InvalidArgument, ReplicaNotFound
 
 if TYPE_CHECKING:
     from datanode.pool import BlockPool
@@ -119,7 +119,11 @@ class ReplicaWriter:
             old = rec.num_bytes
             if offset != old:
                 raise InvalidArgument(f"{self._what}write at offset {offset}, replica holds {old}")
-            checksum.verify(view, checksums, offset, bpc, self._what)
+            try:
+                checksum.verify(view, checksums, offset, bpc, self._what)
+            except ChecksumMismatch:
+                self._pool.observer.checksum_failed()
+                raise
             if not view:
                 return
             sums = bytearray(checksums)
@@ -139,6 +143,7 @@ class ReplicaWriter:
                 self._pool._raise(rec.volume, exc, self._what + "write")
             (last,) = meta.SUM.unpack(sums[-meta.SUM.size :])
             self._pool._wrote(rec, new, last)
+        self._pool.observer.written(len(view))
 
     def _rollback(self, length: int) -> None:
         """Undo a failed write: cut data and meta back to ``length`` bytes."""
@@ -219,7 +224,9 @@ class ReplicaWriter:
 class ReplicaReader:
     """Reads a replica's data with its stored checksums, as of when it was opened."""
 
-    def __init__(self, pool: BlockPool, rec: Replica, data_fd: int, meta_fd: int) -> None:
+    def __init__(
+        self, pool: BlockPool, rec: Replica, data_fd: int, meta_fd: int, counted: bool = True
+    ) -> None:
         self.block_id = rec.block_id
         self.gen_stamp = rec.gen_stamp
         self.num_bytes = rec.num_bytes
@@ -229,6 +236,7 @@ class ReplicaReader:
         self._volume = rec.volume
         self._fds: tuple[int, int] | None = (data_fd, meta_fd)
         self._what = f"{pool.name} {rec.name}: "
+        self._observer = pool.observer if counted else None
 
     def chunks(
         self, offset: int, length: int = 0, max_bytes: int = 1 << 20
@@ -260,6 +268,8 @@ class ReplicaReader:
             sums = meta.read_sums(meta_fd, pos // bpc, count, self._what)
         except OSError as exc:
             self._pool._raise(self._volume, exc, self._what + "read")
+        if self._observer is not None:
+            self._observer.read(len(data))
         if stop == self.num_bytes and stop % bpc and self._last_crc is not None:
             sums = sums[: -meta.SUM.size] + meta.SUM.pack(self._last_crc)
         return data, sums

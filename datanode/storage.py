@@ -10,6 +10,12 @@ pool's replica map and the space accounting. The pieces live in:
 - ``datanode.pool``: ``BlockPool``, the replicas of one nameservice;
 - ``datanode.replica``: ``ReplicaInfo``, ``ReplicaWriter``, ``ReplicaReader``.
 
+``Storage.observer`` hears of the bytes replicas serve and take and of data
+that fails its checksum on the way in (the DataNode's metrics): ``read(n)``
+for data a reader returns (not the block scanner's), ``written(n)`` for data
+a writer stored, ``checksum_failed()`` for a write refused over a mismatch.
+Counting is the observer's business; calls come from I/O threads, no lock held.
+
 Errors: ``StorageFull`` when no volume has room (or the disk says ENOSPC);
 ``InternalError`` when a volume's I/O fails (EIO, EROFS): the volume is then
 marked failed, its replicas dropped, and the others keep serving.
@@ -25,7 +31,7 @@ import uuid
 from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, Protocol
 
 from datanode import inventory, meta
 from datanode.pool import BlockPool
@@ -35,6 +41,7 @@ from hafs_api.errors import HafsError, InternalError, InvalidArgument, ReplicaNo
 
 __all__ = [
     "BlockPool",
+    "IoObserver",
     "ReplicaInfo",
     "ReplicaReader",
     "ReplicaWriter",
@@ -43,6 +50,27 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+
+class IoObserver(Protocol):
+    def read(self, n: int) -> None: ...
+
+    def written(self, n: int) -> None: ...
+
+    def checksum_failed(self) -> None: ...
+
+
+class Unobserved:
+    """The observer nobody asked for: counts nothing."""
+
+    def read(self, n: int) -> None:
+        pass
+
+    def written(self, n: int) -> None:
+        pass
+
+    def checksum_failed(self) -> None:
+        pass
 
 
 class Storage:
@@ -55,6 +83,7 @@ class Storage:
         if capacity_bytes < 0 or reserved_bytes < 0:
             raise InvalidArgument("capacity_bytes and reserved_bytes must not be negative")
         self._lock = threading.Lock()
+        self.observer: IoObserver = Unobserved()
         self._volumes = [Volume(root) for root in roots]
         self._reserved = reserved_bytes
         self._next = 0  # round-robin position

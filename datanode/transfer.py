@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import typing
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
@@ -222,10 +222,18 @@ def _fail(context: grpc.ServicerContext, error: Exception) -> typing.NoReturn:
 class TransferServer:
     """The gRPC server: DataTransfer plus the standard health service."""
 
-    def __init__(self, address: str, workers: int, service: DataTransferService, packet_bytes: int):
+    def __init__(
+        self,
+        address: str,
+        workers: int,
+        service: DataTransferService,
+        packet_bytes: int,
+        interceptors: Sequence[grpc.ServerInterceptor] = (),
+    ):
         self._server = grpc.server(
             ThreadPoolExecutor(max_workers=workers, thread_name_prefix="dn-rpc"),
             options=[*message_options(packet_bytes), ("grpc.so_reuseport", 0)],
+            interceptors=list(interceptors),
         )
         datatransfer_pb2_grpc.add_DataTransferServicer_to_server(service, self._server)
         self.health = health.HealthServicer()

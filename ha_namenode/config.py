@@ -13,6 +13,7 @@ Loaded and validated once at start-up; every error names the bad key::
     [federation] default_nameservice (empty: not federated), push and RPC timings;
                  [federation.nameservices.NAME] namenodes = ["host:port", ...] for
                  every nameservice of the federation, this one included
+    [metrics]    address: "host:port" of the Prometheus endpoint /metrics (empty: none)
 
 Environment overrides use ``HAFS__SECTION__KEY`` (for example
 ``HAFS__NAMENODE__RPC_ADDRESS=127.0.0.1:9000``); values are parsed as TOML
@@ -30,7 +31,7 @@ from typing import Any
 
 from ha_namenode.consensus.base import RaftSettings
 from hafs_api import settings
-from hafs_api.settings import ConfigError, parse_address, section
+from hafs_api.settings import ConfigError, MetricsSection, parse_address, section
 
 __all__ = ["ConfigError", "NameNodeConfig", "parse_address"]
 
@@ -133,6 +134,7 @@ class NameNodeConfig:
     raft: RaftSettings = field(default_factory=RaftSettings)
     blocks: BlocksSection = field(default_factory=BlocksSection)
     federation: FederationSection = field(default_factory=FederationSection)
+    metrics: MetricsSection = field(default_factory=MetricsSection)
 
     @property
     def replicated(self) -> bool:
@@ -150,7 +152,16 @@ class NameNodeConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> NameNodeConfig:
-        known = {"namenode", "namespace", "users", "members", "raft", "blocks", "federation"}
+        known = {
+            "namenode",
+            "namespace",
+            "users",
+            "members",
+            "raft",
+            "blocks",
+            "federation",
+            "metrics",
+        }
         unknown = set(data) - known
         if unknown:
             raise ConfigError(f"{sorted(unknown)[0]}: unknown section")
@@ -176,6 +187,7 @@ class NameNodeConfig:
             raft=section(RaftSettings, data.get("raft", {}), "raft"),
             blocks=section(BlocksSection, data.get("blocks", {}), "blocks"),
             federation=_federation(data.get("federation", {})),
+            metrics=section(MetricsSection, data.get("metrics", {}), "metrics"),
         )
 
 
@@ -278,6 +290,7 @@ def validate(config: NameNodeConfig) -> None:
             raise ConfigError(f"{key}: {why}")
     _validate_members(config)
     _validate_federation(config)
+    settings.validate_metrics(config.metrics)
 
 
 def _validate_federation(config: NameNodeConfig) -> None:

@@ -9,6 +9,10 @@ Layout of ``data_dir``::
     raft.journal       the Raft log (the edit log), with [members] only
     raft-states.log    every Raft role change of this replica, fsynced (chaos checkers)
     raft.dump          the Raft snapshot: a self-contained image, with [members] only
+
+With ``[metrics] address`` set, ``/metrics`` is served there from ``start`` to
+``stop`` (``ha_namenode.metrics``); the port is bound in ``from_config``, so a
+port in use fails start-up with an ``OSError`` naming ``metrics.address``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import fcntl
 import logging
 import os
 import secrets
+from collections.abc import Callable
 from pathlib import Path
 
 from ha_namenode.blocks.manager import BlockManager
@@ -30,6 +35,7 @@ from ha_namenode.federation.cache import MountCache
 from ha_namenode.federation.service import Federation
 from ha_namenode.federation.sync import MountSync
 from ha_namenode.identity import GroupMapping
+from ha_namenode.metrics import NameNodeMetrics
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.applier import StateMachine, log_position
 from ha_namenode.namesystem import Namesystem
@@ -40,6 +46,7 @@ from ha_namenode.rpc.datanode_client import GrpcReplicaClient
 from ha_namenode.rpc.datanode_service import DatanodeService
 from ha_namenode.rpc.federation_client import GrpcPeers
 from ha_namenode.rpc.server import RpcServer
+from hafs_api.metrics import MetricsServer
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -62,15 +69,27 @@ def lock_data_dir(path: Path) -> int:
     return fd
 
 
-def make_consensus(config: NameNodeConfig, machine: StateMachine, store: SqlStore) -> Consensus:
+def make_consensus(
+    config: NameNodeConfig,
+    machine: StateMachine,
+    store: SqlStore,
+    on_proposal: Callable[[float], None] | None = None,
+) -> Consensus:
     """A Raft replica when ``[members]`` lists a group, else a one-member group."""
     node = config.namenode
     if not config.replicated:
-        return LocalConsensus(machine, node.id, node.rpc_address)
+        return LocalConsensus(machine, node.id, node.rpc_address, on_proposal=on_proposal)
     peers = [Peer(i, m.raft_address, m.rpc_address) for i, m in sorted(config.members.items())]
     me = next(p for p in peers if p.node_id == node.id)
     return RaftConsensus(
-        machine, store, me, peers, config.data_path, config.raft, nameservice=node.nameservice
+        machine,
+        store,
+        me,
+        peers,
+        config.data_path,
+        config.raft,
+        nameservice=node.nameservice,
+        on_proposal=on_proposal,
     )
 
 
@@ -102,7 +121,11 @@ class NameNode:
         replica_client: GrpcReplicaClient,
         federation: Federation,
         mount_sync: MountSync,
+        metrics: NameNodeMetrics,
+        metrics_server: MetricsServer | None = None,
     ) -> None:
+        self.metrics = metrics
+        self.metrics_server = metrics_server
         self.federation = federation
         self.mount_sync = mount_sync
         self.monitor = monitor
@@ -120,11 +143,21 @@ class NameNode:
     def address(self) -> str:
         return self.server.address
 
+    @property
+    def metrics_address(self) -> str:
+        """Where ``/metrics`` is served ("" without ``[metrics] address``)."""
+        return self.metrics_server.address if self.metrics_server is not None else ""
+
     @classmethod
     def from_config(cls, config: NameNodeConfig) -> NameNode:
         data = config.data_path
         lock_fd = lock_data_dir(data)
+        node_cfg = config.namenode
+        metrics = NameNodeMetrics(node_cfg.nameservice, node_cfg.id)
+        metrics_server = None
         try:
+            if config.metrics.address:
+                metrics_server = MetricsServer(config.metrics.address, metrics.registry)
             live = data / "namespace.db"
             image = latest_image(data / "image")
             if not live.exists() and image is not None:
@@ -135,9 +168,9 @@ class NameNode:
                 synchronous=config.namenode.sqlite_synchronous,
                 readers=config.namenode.rpc_workers,
             )
-            node_cfg, ns_cfg = config.namenode, config.namespace
+            ns_cfg = config.namespace
             machine = StateMachine(store, retry_ttl_ms=int(ns_cfg.retry_cache_ttl_s * 1000))
-            consensus = make_consensus(config, machine, store)
+            consensus = make_consensus(config, machine, store, metrics.proposal.observe)
             groups = GroupMapping(
                 config.users,
                 ns_cfg.effective_superuser,
@@ -173,11 +206,21 @@ class NameNode:
                 ClientService(namesystem, blocks, monitor, federation),
                 admin,
                 DatanodeService(blocks),
+                interceptors=[metrics.rpc],
             )
             admin.address = server.address
             if isinstance(consensus, LocalConsensus):
                 consensus.advertise(server.address)
+            metrics.watch(
+                consensus,
+                namesystem.view,
+                blocks,
+                monitor,
+                {"version": VERSION, "address": server.address},
+            )
         except BaseException:
+            if metrics_server is not None:
+                metrics_server.stop()
             os.close(lock_fd)
             raise
         return cls(
@@ -192,9 +235,13 @@ class NameNode:
             replica_client,
             federation,
             mount_sync,
+            metrics,
+            metrics_server,
         )
 
     def start(self) -> NameNode:
+        if self.metrics_server is not None:
+            self.metrics_server.start()
         self.consensus.start()
         self.duties.run_once()  # formats a new namespace before the first client call
         self.duties.start()
@@ -213,6 +260,8 @@ class NameNode:
 
     def stop(self) -> None:
         log.info("NameNode %s stopping", self.config.namenode.id)
+        if self.metrics_server is not None:
+            self.metrics_server.stop()
         if self._started:
             self.server.set_serving(False)
             self.server.stop()

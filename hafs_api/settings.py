@@ -8,7 +8,8 @@ the same way, and every error names the bad key:
   TOML scalars and falling back to plain strings;
 * ``section(cls, raw, name)`` builds one frozen dataclass, refusing unknown
   keys and values of the wrong type;
-* ``load(from_dict, validate, path, env)`` does all three and validates once.
+* ``load(from_dict, validate, path, env)`` does all three and validates once;
+* ``MetricsSection`` is the ``[metrics]`` table both daemons share.
 
 Imports: the standard library only.
 """
@@ -25,6 +26,18 @@ from typing import Any
 
 class ConfigError(ValueError):
     """A configuration value is missing, unknown or invalid; the message names the key."""
+
+
+@dataclasses.dataclass(frozen=True)
+class MetricsSection:
+    """``[metrics]``: where the daemon serves Prometheus metrics (``hafs_api.metrics``)."""
+
+    address: str = ""  # "host:port" of the HTTP endpoint /metrics; empty: no endpoint
+
+
+def validate_metrics(metrics: MetricsSection) -> None:
+    if metrics.address:
+        parse_address(metrics.address, "metrics.address")
 
 
 def load_toml(path: str | os.PathLike | None) -> dict[str, Any]:

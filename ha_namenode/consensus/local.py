@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 
 from ha_namenode.consensus.base import ConsensusStatus, Member
@@ -28,12 +30,18 @@ _STOP = object()
 
 class LocalConsensus:
     def __init__(
-        self, state_machine: StateMachine, node_id: str, address: str, max_batch: int = 512
+        self,
+        state_machine: StateMachine,
+        node_id: str,
+        address: str,
+        max_batch: int = 512,
+        on_proposal: Callable[[float], None] | None = None,
     ) -> None:
         self._sm = state_machine
         self._node_id = node_id
         self._address = address
         self._max_batch = max_batch
+        self._on_proposal = on_proposal  # seconds from propose to result, per committed write
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._running = False
@@ -72,7 +80,7 @@ class LocalConsensus:
         if not self._running:
             future.set_exception(NotLeader("the NameNode is stopping"))
             return future
-        self._queue.put((envelope, future))
+        self._queue.put((envelope, future, time.monotonic()))
         return future
 
     def read_barrier(self, timeout: float) -> None:
@@ -91,6 +99,7 @@ class LocalConsensus:
             leader_id=self._node_id,
             leader_address=self._address,
             members=(Member(self._node_id, self._address, True, index),),
+            leader_changes=1 if self._running else 0,  # it leads from start to stop
         )
 
     def transfer_leadership(self, node_id: str) -> None:
@@ -129,11 +138,11 @@ class LocalConsensus:
             self._apply(batch)
         self._fail_pending()
 
-    def _apply(self, batch: list[tuple[Envelope, Future]]) -> None:
+    def _apply(self, batch: list[tuple[Envelope, Future, float]]) -> None:
         """Apply one batch as the next log entry; every future resolves, whatever happens."""
         index = self._sm.store.applied_index() + 1
         try:
-            results = self._sm.apply(index, codec.encode_batch([env for env, _ in batch]))
+            results = self._sm.apply(index, codec.encode_batch([item[0] for item in batch]))
         except StoreFailure as e:
             log.error("log entry %d not applied: %s", index, e)
             if e.disk_full:
@@ -146,8 +155,12 @@ class LocalConsensus:
             log.error("log entry %d was already applied; failing its batch", index)
             return _fail(batch, Unavailable("the write's log position was taken; retry"))
         self.batches += 1
-        for (_, future), result in zip(batch, results, strict=True):
+        for (_, future, _), result in zip(batch, results, strict=True):
             future.set_result(result)
+        if self._on_proposal is not None:
+            now = time.monotonic()
+            for _, _, started in batch:
+                self._on_proposal(now - started)
 
     def _fail_pending(self) -> None:
         while True:
@@ -159,6 +172,6 @@ class LocalConsensus:
                 item[1].set_exception(NotLeader("the NameNode stopped"))
 
 
-def _fail(batch: list[tuple[Envelope, Future]], error: Exception) -> None:
-    for _, future in batch:
+def _fail(batch: list[tuple[Envelope, Future, float]], error: Exception) -> None:
+    for _, future, _ in batch:
         future.set_exception(error)

@@ -32,6 +32,9 @@ NameNodes (ARCHITECTURE §3 lists the pysyncobj facts this code is built on):
   applies or replays the entry, and dumps record them (``membership``).
   ``transfer_leadership`` holds the proposer meanwhile, so the target's log is as
   long as the leader's when it campaigns.
+- **Metrics.** ``on_proposal(seconds)`` hears, on the tick thread, how long each
+  committed write took from ``propose`` to its result; ``status()`` counts this
+  replica's role changes to and from leader (``leader_changes``).
 """
 
 from __future__ import annotations
@@ -233,6 +236,7 @@ class _Replica(SyncObj):
 class _Pending:
     envelope: Envelope | None  # None: a read barrier
     future: Future
+    started: float = 0.0  # time.monotonic() at propose
 
 
 def _entry_to_plain(entry: tuple) -> list:
@@ -255,6 +259,7 @@ class RaftConsensus:
         settings: RaftSettings,
         fail_stop: Callable[[str], None] | None = None,
         nameservice: str = "",
+        on_proposal: Callable[[float], None] | None = None,
     ) -> None:
         if not settings.password:
             raise InvalidArgument(
@@ -275,6 +280,8 @@ class RaftConsensus:
         self._states = StateLog(self._data / STATE_LOG, me.node_id, nameservice)
         self._settings = settings
         self._fail_stop = fail_stop or _exit_process
+        self._on_proposal = on_proposal
+        self._leader_changes = 0  # role changes to or from leader (tick thread only)
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._inflight = threading.Semaphore(settings.max_inflight)
         self._outstanding: dict[int, list[_Pending]] = {}  # submitted, not yet answered
@@ -370,7 +377,7 @@ class RaftConsensus:
                 NotLeader("this NameNode is not the leader", leader_hint=self.leader_address())
             )
         else:
-            self._queue.put(_Pending(envelope, future))
+            self._queue.put(_Pending(envelope, future, time.monotonic()))
         return future
 
     def status(self) -> ConsensusStatus:
@@ -408,6 +415,7 @@ class RaftConsensus:
             leader_id=leader_peer.node_id if leader_peer else "",
             leader_address=leader_peer.rpc_address if leader_peer else "",
             members=tuple(members),
+            leader_changes=self._leader_changes,
         )
 
     def transfer_leadership(self, node_id: str) -> None:
@@ -683,6 +691,8 @@ class RaftConsensus:
         entries it proposed: their outcome is unknown, so their callers must retry."""
         log.info("Raft state %s -> %s", _STATES.get(old, old), _STATES.get(new, new))
         self._states.record(self.term, _ROLES.get(new, str(new)))
+        if (old == 2) != (new == 2):
+            self._leader_changes += 1
         if old != 2 or new == 2:
             return
         with self._outstanding_lock:
@@ -723,6 +733,10 @@ class RaftConsensus:
         for pending, result in zip(writes, results, strict=True):
             if not pending.future.done():
                 pending.future.set_result(result)
+        if self._on_proposal is not None:
+            now = time.monotonic()
+            for pending in writes:
+                self._on_proposal(now - pending.started)
         for pending in batch:
             if pending.envelope is None and not pending.future.done():
                 pending.future.set_result(None)

@@ -12,7 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
 from ha_namenode.namespace.model import Block, Datanode, Inode, Invalidation, Lease, Replica
-from ha_namenode.namespace.store import StaleIndex
+from ha_namenode.namespace.store import NamespaceCounts, StaleIndex
 from hafs_api.mounts import Mount
 
 _MISSING = object()
@@ -117,6 +117,10 @@ class _View:
 
     def xattrs(self, inode_id: int) -> list[tuple[str, bytes]]:
         return sorted(self._t.xattrs.get(inode_id, {}).items())
+
+    def counts(self) -> NamespaceCounts:
+        directories = sum(1 for i in self._t.inodes.values() if i.is_dir)
+        return NamespaceCounts(len(self._t.inodes) - directories, directories, len(self._t.blocks))
 
 
 class _Txn(_View):

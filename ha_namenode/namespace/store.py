@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from ha_namenode.namespace.model import Block, Datanode, Inode, Invalidation, Lease, Replica
 from hafs_api.mounts import Mount
@@ -47,6 +47,12 @@ NEXT_GEN_STAMP = "next_gen_stamp"
 MOUNT_VERSION = "mount_version"  # the version of the mount table in the ``mounts`` table
 # The replicated log digest: a hash chain over every applied entry (``applier.chain``).
 LOG_DIGEST = "log_digest"
+
+
+class NamespaceCounts(NamedTuple):
+    files: int
+    directories: int  # the root included
+    blocks: int
 
 
 class StoreView(Protocol):
@@ -114,6 +120,10 @@ class StoreView(Protocol):
 
     def xattrs(self, inode_id: int) -> list[tuple[str, bytes]]:
         """The inode's extended attributes as (name, value), in byte order of UTF-8 names."""
+        ...
+
+    def counts(self) -> NamespaceCounts:
+        """How many files, directories and blocks there are (metrics; one pass, no walk)."""
         ...
 
 

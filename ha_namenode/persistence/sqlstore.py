@@ -41,7 +41,7 @@ from ha_namenode.namespace.model import (
     Replica,
     ReplicaState,
 )
-from ha_namenode.namespace.store import StaleIndex, StoreFailure
+from ha_namenode.namespace.store import NamespaceCounts, StaleIndex, StoreFailure
 from ha_namenode.persistence import schema
 from ha_namenode.persistence.schema import APPLIED_INDEX_KEY, SCHEMA_VERSION, SCHEMA_VERSION_KEY
 from hafs_api.mounts import Mount
@@ -195,6 +195,11 @@ class _View:
 
     def xattrs(self, inode_id: int) -> list[tuple[str, bytes]]:
         return [(r[0], bytes(r[1])) for r in self._all(schema.XATTRS, {"inode": inode_id})]
+
+    def counts(self) -> NamespaceCounts:
+        files, directories = self._first(schema.INODE_KINDS, {})
+        (blocks,) = self._first(schema.BLOCK_COUNT, {})
+        return NamespaceCounts(int(files), int(directories), int(blocks))
 
 
 def _datanode(r: Any) -> Datanode:

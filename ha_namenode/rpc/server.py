@@ -1,9 +1,10 @@
 """The NameNode's gRPC server: the client, admin and DataNode services, health checking,
-message limits."""
+message limits, and interceptors (the RPC metrics)."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 import grpc
@@ -27,6 +28,7 @@ class RpcServer:
         client: ClientService,
         admin: AdminService,
         datanodes: DatanodeService,
+        interceptors: Sequence[grpc.ServerInterceptor] = (),
     ) -> None:
         options = [
             ("grpc.max_receive_message_length", max_message_bytes),
@@ -34,7 +36,9 @@ class RpcServer:
             ("grpc.so_reuseport", 0),
         ]
         self._server = grpc.server(
-            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"), options=options
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="rpc"),
+            options=options,
+            interceptors=list(interceptors),
         )
         namenode_pb2_grpc.add_ClientNamenodeServicer_to_server(client, self._server)
         admin_pb2_grpc.add_HaAdminServicer_to_server(admin, self._server)

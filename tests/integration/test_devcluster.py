@@ -101,7 +101,12 @@ def test_up_failover_restart_pause_down(base):
         "dn3": "datanode",
     }
     assert {row["nameservice"] for row in rows.values()} == {"ns1"}
-    ports = {name: (row["rpc_address"], row["raft_address"]) for name, row in rows.items()}
+    ports = {
+        name: (row["rpc_address"], row["raft_address"], row["metrics_address"])
+        for name, row in rows.items()
+    }
+    assert len({row["metrics_address"] for row in rows.values()} - {None}) == 6
+    assert "metrics" in banner
 
     again = hactl("dev", "up", *where)
     assert again.returncode == 1 and "already running" in again.stderr
@@ -144,7 +149,10 @@ def test_up_failover_restart_pause_down(base):
 
     assert "3 NameNodes and 3 DataNodes" in ok("dev", "up", *where)  # same ports, same data
     rows = status(base)
-    assert {n: (r["rpc_address"], r["raft_address"]) for n, r in rows.items()} == ports
+    addresses = {
+        n: (r["rpc_address"], r["raft_address"], r["metrics_address"]) for n, r in rows.items()
+    }
+    assert addresses == ports
     listing = ok("--conf", str(conf), "fs", "-ls", "/")
     assert "/x" in listing and "/y" in listing
     ok("dev", "down", *where)

@@ -15,12 +15,15 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 from pathlib import Path
 
 import grpc
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from chaos.cluster import node_role, os_process, wait_until
+from chaos.configs import NAMESPACED_PORTS
 from chaos.netns import CLIENT, Network, cleanup_stale, host_links, namespaces
 from client import Client
 from client.config import load
@@ -207,6 +210,7 @@ def test_an_isolated_leader_loses_to_the_majority_and_rejoins(network, make_clus
         found = os_process(node.pid)
         assert found is not None and str(node.config_path) in found[1]
         assert found[1].startswith(sys.executable)  # `ip netns exec` exec'd the node
+        assert node.metrics_address == f"{host}:{NAMESPACED_PORTS['metrics']}"
     old = cluster.wait_leader(10)
     others = [n for n in cluster.namenode_nodes if n is not old]
 
@@ -239,6 +243,9 @@ def test_an_isolated_leader_loses_to_the_majority_and_rejoins(network, make_clus
                 "a leader among the majority",
             )
             elected = time.monotonic() - cut_at
+            # The metrics endpoints stay reachable from here; the cut shows in them.
+            wait_until(lambda: reachable(old) == 1, 10, "the cut in the old leader's metrics")
+            wait_until(lambda: reachable(new) == 2, 10, "the cut in the new leader's metrics")
             assert mkdir_at(new.address, "/majority", superuser, 5) is None
             # The old leader cannot commit: the call times out, or it has stepped down.
             refused = mkdir_at(old.address, "/minority", superuser, 3)
@@ -272,6 +279,19 @@ def test_an_isolated_leader_loses_to_the_majority_and_rejoins(network, make_clus
     assert old.wait_state("running", 5)
     assert old.kill() and old.process is not None
     assert old.process.returncode == -signal.SIGKILL
+
+
+def reachable(node) -> float | None:
+    """``hafs_raft_members_reachable`` from the node's /metrics (None if unreadable)."""
+    try:
+        with urllib.request.urlopen(f"http://{node.metrics_address}/metrics", timeout=2) as r:
+            text = r.read().decode()
+    except OSError:
+        return None
+    for family in text_string_to_metric_families(text):
+        if family.name == "hafs_raft_members_reachable":
+            return family.samples[0].value
+    return None
 
 
 def status(address: str) -> admin_pb2.GetStatusResponse | None:

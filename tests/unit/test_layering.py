@@ -90,10 +90,22 @@ def test_importing_the_client_package_is_light():
     out = run_python(
         "import json, sys\n"
         "import client, client.cli.main\n"
-        "heavy = ('grpc', 'rich', 'ha_namenode', 'datanode', 'chaos', 'sqlalchemy')\n"
+        "heavy = ('grpc', 'rich', 'ha_namenode', 'datanode', 'chaos', 'sqlalchemy',"
+        " 'prometheus_client')\n"
         "print(json.dumps([m for m in heavy if m in sys.modules]))"
     )
     assert json.loads(out) == []
+
+
+def test_only_the_metrics_modules_import_prometheus_client():
+    packages = ("hafs_api", "ha_namenode", "datanode", "client", "chaos")
+    sources = [p for package in packages for p in (ROOT / package).rglob("*.py")]
+    users = {
+        p.relative_to(ROOT).as_posix()
+        for p in sources
+        if any(m.split(".")[0] == "prometheus_client" for m in imported_modules(p))
+    }
+    assert users == {"hafs_api/metrics.py", "ha_namenode/metrics.py", "datanode/metrics.py"}
 
 
 def test_namenode_start_execs_without_importing_server_code(tmp_path):

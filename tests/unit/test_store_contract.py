@@ -427,3 +427,24 @@ def test_reader_keeps_its_snapshot_while_the_writer_commits(store: Store) -> Non
     }
     with store.read() as view:
         assert view.inode(3) is not None and view.inode(2).length == 9
+
+
+# ---- counts (metrics) ---------------------------------------------------------------
+
+
+def test_counts_files_directories_and_blocks(store: Store) -> None:
+    with store.read() as view:
+        assert view.counts() == (0, 0, 0)
+    seeded(store, d(2, ROOT_ID, "dir"), f(3, 2, "a"), f(4, 2, "b"))
+    with store.write(2) as txn:
+        txn.put_block(Block(10, 3, 0, 1, 5))
+        txn.put_block(Block(11, 3, 1, 1, 5))
+        txn.put_block(Block(12, 4, 0, 1, 5))
+    with store.read() as view:
+        counts = view.counts()
+    assert (counts.files, counts.directories, counts.blocks) == (2, 2, 3)
+    with store.write(3) as txn:
+        txn.delete_block(12)
+        txn.delete_inode(4)
+    with store.read() as view:
+        assert view.counts() == (1, 2, 2)
