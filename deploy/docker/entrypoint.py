@@ -17,7 +17,10 @@ Secrets never sit in the config files or the image:
   Docker or Kubernetes secrets mounted as files: ``HAFS__RAFT__PASSWORD_FILE``.
 * ``HAFS__SECTION__KEY`` variables override the config file's values (the daemons'
   own rule, ``hafs_api.settings``): ``HAFS__RAFT__PASSWORD``,
-  ``HAFS__BLOCKS__TOKEN_SECRET``, ``HAFS__NAMENODE__ID``.
+  ``HAFS__BLOCKS__TOKEN_SECRET``, ``HAFS__NAMENODE__ID``. The daemons parse such a
+  value as a TOML scalar, so a secret of digits alone would become a number: the
+  entry point passes every ``HAFS__*__PASSWORD`` and ``HAFS__*__TOKEN_SECRET`` on as a
+  quoted TOML string.
 * ``${NAME}`` in the config file is replaced by the variable ``NAME``, escaped for a
   TOML string; for keys the override rule cannot reach, such as a DataNode's
   ``[nameservices.ns1] block_token_secret = "${HAFS_NS1_BLOCK_TOKEN_SECRET}"``. A
@@ -56,6 +59,14 @@ def resolve_secret_files(env: MutableMapping[str, str]) -> None:
             env[name.removesuffix("_FILE")] = Path(path).read_text().rstrip("\r\n")
         except OSError as e:
             raise EntrypointError(f"{name}: cannot read {path}: {e.strerror}") from None
+
+
+def quote_secrets(env: MutableMapping[str, str]) -> None:
+    """Make each ``HAFS__*__PASSWORD`` and ``HAFS__*__TOKEN_SECRET`` a TOML string, so the
+    daemon's override rule reads it as text whatever it looks like."""
+    for name, value in list(env.items()):
+        if name.startswith("HAFS__") and name.endswith(("__PASSWORD", "__TOKEN_SECRET")):
+            env[name] = f'"{toml_escape(value)}"'
 
 
 def toml_escape(value: str) -> str:
@@ -114,6 +125,7 @@ def split_config(args: list[str], env: Mapping[str, str]) -> tuple[str, list[str
 def daemon_argv(role: str, args: list[str], env: MutableMapping[str, str]) -> list[str]:
     """Resolve secrets, render the config and return the daemon's command line."""
     resolve_secret_files(env)
+    quote_secrets(env)
     source, rest = split_config(args, env)
     config = write_config(source, env)
     return [sys.executable, "-m", DAEMONS[role], "--config", str(config), *rest]
