@@ -46,8 +46,9 @@ if ! command -v apt-get >/dev/null 2>&1; then
 fi
 
 # One installer at a time (parallel test runs); apt's own lock would make the second fail.
-LOCK=/var/lock/hafs-install-prometheus.lock
-exec 9>"$LOCK"
+LOCK_DIR=/var/lock
+[ -d "$LOCK_DIR" ] || LOCK_DIR=/tmp
+exec 9>"$LOCK_DIR/hafs-install-prometheus.lock"
 if command -v flock >/dev/null 2>&1; then
     flock 9
 fi
