@@ -1,4 +1,6 @@
-"""Shipped deploy files stay valid: the example NameNode config loads as it is."""
+"""Shipped deploy files stay valid: the example NameNode config loads as it is, the
+systemd units run the daemons (compose, Kubernetes and Docker: test_deploy_manifests.py;
+Prometheus and Grafana: test_monitoring_files.py)."""
 
 from pathlib import Path
 
@@ -17,3 +19,10 @@ def test_systemd_unit_runs_the_module():
     unit = (DEPLOY / "systemd" / "hafs-namenode@.service").read_text()
     assert "-m ha_namenode --config /etc/hafs/%i.toml" in unit
     assert "KillSignal=SIGTERM" in unit
+
+
+def test_systemd_datanode_unit_runs_the_module():
+    unit = (DEPLOY / "systemd" / "hafs-datanode@.service").read_text()
+    assert "-m datanode --config /etc/hafs/%i.toml" in unit
+    assert "KillSignal=SIGTERM" in unit
+    assert "User=hafs" in unit
