@@ -34,6 +34,7 @@ subclass of it, so ordinary code (``except FileNotFoundError``) handles it::
     ├── ReadOnlyMount (PermissionError)       READ_ONLY_MOUNT       EROFS
     ├── XAttrNotFound (LookupError)           XATTR_NOT_FOUND       ENODATA
     ├── XAttrExists (FileExistsError)         XATTR_EXISTS          EEXIST
+    ├── SafeModeOn                            SAFE_MODE             EROFS
     └── InternalError                         INTERNAL              EIO
 """
 
@@ -71,6 +72,7 @@ class ErrorCode(enum.StrEnum):
     READ_ONLY_MOUNT = "READ_ONLY_MOUNT"
     XATTR_NOT_FOUND = "XATTR_NOT_FOUND"
     XATTR_EXISTS = "XATTR_EXISTS"
+    SAFE_MODE = "SAFE_MODE"
     INTERNAL = "INTERNAL"
 
 
@@ -273,6 +275,15 @@ class XAttrExists(HafsError, FileExistsError):
     errno_value = _errno.EEXIST
 
 
+class SafeModeOn(HafsError):
+    """The nameservice is in safe mode: the namespace is read-only until an
+    administrator leaves it (``hactl safemode leave``). Not retried: it lasts as long
+    as the operator wants."""
+
+    code = ErrorCode.SAFE_MODE
+    errno_value = _errno.EROFS
+
+
 class InternalError(HafsError):
     code = ErrorCode.INTERNAL
     errno_value = _errno.EIO
@@ -307,6 +318,7 @@ for _cls in (
     ReadOnlyMount,
     XAttrNotFound,
     XAttrExists,
+    SafeModeOn,
     InternalError,
 ):
     _BY_CODE[_cls.code] = _cls

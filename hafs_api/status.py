@@ -45,6 +45,7 @@ GRPC_CODE: dict[ErrorCode, grpc.StatusCode] = {
     ErrorCode.READ_ONLY_MOUNT: grpc.StatusCode.PERMISSION_DENIED,
     ErrorCode.XATTR_NOT_FOUND: grpc.StatusCode.NOT_FOUND,
     ErrorCode.XATTR_EXISTS: grpc.StatusCode.ALREADY_EXISTS,
+    ErrorCode.SAFE_MODE: grpc.StatusCode.FAILED_PRECONDITION,
     ErrorCode.INTERNAL: grpc.StatusCode.INTERNAL,
 }
 assert set(GRPC_CODE) == set(ErrorCode), "every ErrorCode needs a gRPC status"

@@ -80,6 +80,14 @@ class _AdminStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_AdminState
     """its replicas are being copied elsewhere"""
     DECOMMISSIONED: _AdminState.ValueType  # 3
     """every block it held has enough replicas elsewhere"""
+    ENTERING_MAINTENANCE: _AdminState.ValueType  # 4
+    """Maintenance: the node may go down for a while without its replicas being
+    copied, as long as each of its blocks keeps maintenance_min_replicas live
+    replicas on other nodes. It takes no new replicas.
+    copying blocks that would fall below that minimum
+    """
+    IN_MAINTENANCE: _AdminState.ValueType  # 5
+    """may be stopped; back in service at the expiry"""
 
 class AdminState(_AdminState, metaclass=_AdminStateEnumTypeWrapper): ...
 
@@ -89,7 +97,63 @@ DECOMMISSIONING: AdminState.ValueType  # 2
 """its replicas are being copied elsewhere"""
 DECOMMISSIONED: AdminState.ValueType  # 3
 """every block it held has enough replicas elsewhere"""
+ENTERING_MAINTENANCE: AdminState.ValueType  # 4
+"""Maintenance: the node may go down for a while without its replicas being
+copied, as long as each of its blocks keeps maintenance_min_replicas live
+replicas on other nodes. It takes no new replicas.
+copying blocks that would fall below that minimum
+"""
+IN_MAINTENANCE: AdminState.ValueType  # 5
+"""may be stopped; back in service at the expiry"""
 Global___AdminState: _TypeAlias = AdminState  # noqa: Y015
+
+class _SafeModeAction:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _SafeModeActionEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_SafeModeAction.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    SAFE_MODE_ACTION_UNSPECIFIED: _SafeModeAction.ValueType  # 0
+    SAFE_MODE_ENTER: _SafeModeAction.ValueType  # 1
+    SAFE_MODE_LEAVE: _SafeModeAction.ValueType  # 2
+
+class SafeModeAction(_SafeModeAction, metaclass=_SafeModeActionEnumTypeWrapper): ...
+
+SAFE_MODE_ACTION_UNSPECIFIED: SafeModeAction.ValueType  # 0
+SAFE_MODE_ENTER: SafeModeAction.ValueType  # 1
+SAFE_MODE_LEAVE: SafeModeAction.ValueType  # 2
+Global___SafeModeAction: _TypeAlias = SafeModeAction  # noqa: Y015
+
+class _BalancerState:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _BalancerStateEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_BalancerState.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    BALANCER_STATE_UNSPECIFIED: _BalancerState.ValueType  # 0
+    BALANCER_IDLE: _BalancerState.ValueType  # 1
+    """never started under this leader"""
+    BALANCER_RUNNING: _BalancerState.ValueType  # 2
+    BALANCER_BALANCED: _BalancerState.ValueType  # 3
+    """finished: every node within the threshold"""
+    BALANCER_STOPPED: _BalancerState.ValueType  # 4
+    """stopped by an operator"""
+    BALANCER_NO_PROGRESS: _BalancerState.ValueType  # 5
+    """finished: no move possible, yet not balanced"""
+
+class BalancerState(_BalancerState, metaclass=_BalancerStateEnumTypeWrapper): ...
+
+BALANCER_STATE_UNSPECIFIED: BalancerState.ValueType  # 0
+BALANCER_IDLE: BalancerState.ValueType  # 1
+"""never started under this leader"""
+BALANCER_RUNNING: BalancerState.ValueType  # 2
+BALANCER_BALANCED: BalancerState.ValueType  # 3
+"""finished: every node within the threshold"""
+BALANCER_STOPPED: BalancerState.ValueType  # 4
+"""stopped by an operator"""
+BALANCER_NO_PROGRESS: BalancerState.ValueType  # 5
+"""finished: no move possible, yet not balanced"""
+Global___BalancerState: _TypeAlias = BalancerState  # noqa: Y015
 
 @_typing.final
 class MemberStatus(_message.Message):
@@ -157,6 +221,19 @@ class GetStatusResponse(_message.Message):
     SOFTWARE_VERSION_FIELD_NUMBER: _builtins.int
     STATE_INDEX_FIELD_NUMBER: _builtins.int
     LOG_DIGEST_FIELD_NUMBER: _builtins.int
+    CLIENT_CALLS_FIELD_NUMBER: _builtins.int
+    CLIENT_ERRORS_FIELD_NUMBER: _builtins.int
+    SAFE_MODE_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
+    DIRECTORIES_FIELD_NUMBER: _builtins.int
+    BLOCKS_FIELD_NUMBER: _builtins.int
+    UNDER_REPLICATED_BLOCKS_FIELD_NUMBER: _builtins.int
+    MISSING_BLOCKS_FIELD_NUMBER: _builtins.int
+    CORRUPT_BLOCKS_FIELD_NUMBER: _builtins.int
+    PENDING_REPLICATION_FIELD_NUMBER: _builtins.int
+    LIVE_DATANODES_FIELD_NUMBER: _builtins.int
+    STALE_DATANODES_FIELD_NUMBER: _builtins.int
+    DEAD_DATANODES_FIELD_NUMBER: _builtins.int
     node_id: _builtins.str
     nameservice: _builtins.str
     address: _builtins.str
@@ -176,6 +253,26 @@ class GetStatusResponse(_message.Message):
     the same log prefix hold the same log_digest.
     """
     log_digest: _builtins.int
+    client_calls: _builtins.int
+    """For hactl top. Client RPCs this process has answered since it started, and
+    how many of them failed (any status but OK).
+    """
+    client_errors: _builtins.int
+    safe_mode: _builtins.bool
+    files: _builtins.int
+    """The namespace's size, from this node's store."""
+    directories: _builtins.int
+    blocks: _builtins.int
+    under_replicated_blocks: _builtins.int
+    """The leader's view (0 on followers): block health from its last complete
+    scan, copies in flight, and its DataNodes.
+    """
+    missing_blocks: _builtins.int
+    corrupt_blocks: _builtins.int
+    pending_replication: _builtins.int
+    live_datanodes: _builtins.int
+    stale_datanodes: _builtins.int
+    dead_datanodes: _builtins.int
     @_builtins.property
     def members(self) -> _containers.RepeatedCompositeFieldContainer[Global___MemberStatus]: ...
     def __init__(
@@ -195,10 +292,23 @@ class GetStatusResponse(_message.Message):
         software_version: _builtins.str = ...,
         state_index: _builtins.int = ...,
         log_digest: _builtins.int = ...,
+        client_calls: _builtins.int = ...,
+        client_errors: _builtins.int = ...,
+        safe_mode: _builtins.bool = ...,
+        files: _builtins.int = ...,
+        directories: _builtins.int = ...,
+        blocks: _builtins.int = ...,
+        under_replicated_blocks: _builtins.int = ...,
+        missing_blocks: _builtins.int = ...,
+        corrupt_blocks: _builtins.int = ...,
+        pending_replication: _builtins.int = ...,
+        live_datanodes: _builtins.int = ...,
+        stale_datanodes: _builtins.int = ...,
+        dead_datanodes: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "applied_index", b"applied_index", "commit_index", b"commit_index", "leader_address", b"leader_address", "leader_id", b"leader_id", "log_digest", b"log_digest", "members", b"members", "nameservice", b"nameservice", "node_id", b"node_id", "software_version", b"software_version", "state", b"state", "state_index", b"state_index", "term", b"term", "uptime_ms", b"uptime_ms"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["address", b"address", "applied_index", b"applied_index", "blocks", b"blocks", "client_calls", b"client_calls", "client_errors", b"client_errors", "commit_index", b"commit_index", "corrupt_blocks", b"corrupt_blocks", "dead_datanodes", b"dead_datanodes", "directories", b"directories", "files", b"files", "leader_address", b"leader_address", "leader_id", b"leader_id", "live_datanodes", b"live_datanodes", "log_digest", b"log_digest", "members", b"members", "missing_blocks", b"missing_blocks", "nameservice", b"nameservice", "node_id", b"node_id", "pending_replication", b"pending_replication", "safe_mode", b"safe_mode", "software_version", b"software_version", "stale_datanodes", b"stale_datanodes", "state", b"state", "state_index", b"state_index", "term", b"term", "under_replicated_blocks", b"under_replicated_blocks", "uptime_ms", b"uptime_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -401,6 +511,7 @@ class DatanodeReport(_message.Message):
     LAST_HEARTBEAT_MS_FIELD_NUMBER: _builtins.int
     FAILED_VOLUMES_FIELD_NUMBER: _builtins.int
     REPORTED_FIELD_NUMBER: _builtins.int
+    MAINTENANCE_EXPIRY_MS_FIELD_NUMBER: _builtins.int
     datanode_id: _builtins.str
     address: _builtins.str
     rack: _builtins.str
@@ -416,6 +527,8 @@ class DatanodeReport(_message.Message):
     failed_volumes: _builtins.int
     reported: _builtins.bool
     """has sent this leader a full block report"""
+    maintenance_expiry_ms: _builtins.int
+    """wall-clock ms; 0: not in maintenance"""
     def __init__(
         self,
         *,
@@ -432,10 +545,11 @@ class DatanodeReport(_message.Message):
         last_heartbeat_ms: _builtins.int = ...,
         failed_volumes: _builtins.int = ...,
         reported: _builtins.bool = ...,
+        maintenance_expiry_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_transfers", b"active_transfers", "address", b"address", "admin_state", b"admin_state", "capacity_bytes", b"capacity_bytes", "datanode_id", b"datanode_id", "failed_volumes", b"failed_volumes", "last_heartbeat_ms", b"last_heartbeat_ms", "liveness", b"liveness", "rack", b"rack", "remaining_bytes", b"remaining_bytes", "replicas", b"replicas", "reported", b"reported", "used_bytes", b"used_bytes"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["active_transfers", b"active_transfers", "address", b"address", "admin_state", b"admin_state", "capacity_bytes", b"capacity_bytes", "datanode_id", b"datanode_id", "failed_volumes", b"failed_volumes", "last_heartbeat_ms", b"last_heartbeat_ms", "liveness", b"liveness", "maintenance_expiry_ms", b"maintenance_expiry_ms", "rack", b"rack", "remaining_bytes", b"remaining_bytes", "replicas", b"replicas", "reported", b"reported", "used_bytes", b"used_bytes"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -482,18 +596,24 @@ class SetDatanodeAdminStateRequest(_message.Message):
 
     DATANODE_ID_FIELD_NUMBER: _builtins.int
     ADMIN_STATE_FIELD_NUMBER: _builtins.int
+    MAINTENANCE_EXPIRY_MS_FIELD_NUMBER: _builtins.int
     datanode_id: _builtins.str
     """id or data transfer address"""
     admin_state: Global___AdminState.ValueType
+    maintenance_expiry_ms: _builtins.int
+    """ENTERING_MAINTENANCE only: wall-clock ms when it returns to service (0: no
+    expiry).
+    """
     def __init__(
         self,
         *,
         datanode_id: _builtins.str = ...,
         admin_state: Global___AdminState.ValueType = ...,
+        maintenance_expiry_ms: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin_state", b"admin_state", "datanode_id", b"datanode_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["admin_state", b"admin_state", "datanode_id", b"datanode_id", "maintenance_expiry_ms", b"maintenance_expiry_ms"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -866,3 +986,468 @@ class InstallMountTableResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___InstallMountTableResponse: _TypeAlias = InstallMountTableResponse  # noqa: Y015
+
+@_typing.final
+class GetSafeModeRequest(_message.Message):
+    """---- safe mode ------------------------------------------------------------------"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetSafeModeRequest: _TypeAlias = GetSafeModeRequest  # noqa: Y015
+
+@_typing.final
+class SetSafeModeRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ACTION_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    CLIENT_ID_FIELD_NUMBER: _builtins.int
+    CALL_ID_FIELD_NUMBER: _builtins.int
+    action: Global___SafeModeAction.ValueType
+    user: _builtins.str
+    """superuser only"""
+    reason: _builtins.str
+    """shown by get and in the SAFE_MODE error"""
+    client_id: _builtins.bytes
+    """Exactly-once through the retry cache, like namespace changes."""
+    call_id: _builtins.int
+    def __init__(
+        self,
+        *,
+        action: Global___SafeModeAction.ValueType = ...,
+        user: _builtins.str = ...,
+        reason: _builtins.str = ...,
+        client_id: _builtins.bytes = ...,
+        call_id: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["action", b"action", "call_id", b"call_id", "client_id", b"client_id", "reason", b"reason", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SetSafeModeRequest: _TypeAlias = SetSafeModeRequest  # noqa: Y015
+
+@_typing.final
+class SafeModeStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    ON_FIELD_NUMBER: _builtins.int
+    REASON_FIELD_NUMBER: _builtins.int
+    SET_BY_FIELD_NUMBER: _builtins.int
+    SINCE_MS_FIELD_NUMBER: _builtins.int
+    on: _builtins.bool
+    reason: _builtins.str
+    set_by: _builtins.str
+    """the user who entered it"""
+    since_ms: _builtins.int
+    """wall-clock ms when it was entered; 0 when off"""
+    def __init__(
+        self,
+        *,
+        on: _builtins.bool = ...,
+        reason: _builtins.str = ...,
+        set_by: _builtins.str = ...,
+        since_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["on", b"on", "reason", b"reason", "set_by", b"set_by", "since_ms", b"since_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___SafeModeStatus: _TypeAlias = SafeModeStatus  # noqa: Y015
+
+@_typing.final
+class StartBalancerRequest(_message.Message):
+    """---- balancer -------------------------------------------------------------------"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    THRESHOLD_PERCENT_FIELD_NUMBER: _builtins.int
+    BANDWIDTH_BYTES_PER_S_FIELD_NUMBER: _builtins.int
+    MAX_CONCURRENT_MOVES_FIELD_NUMBER: _builtins.int
+    USER_FIELD_NUMBER: _builtins.int
+    EXCLUDE_FIELD_NUMBER: _builtins.int
+    threshold_percent: _builtins.float
+    """0: the default, 10"""
+    bandwidth_bytes_per_s: _builtins.int
+    """per DataNode; 0: the configured default"""
+    max_concurrent_moves: _builtins.int
+    """per DataNode; 0: the configured default"""
+    user: _builtins.str
+    """superuser only"""
+    @_builtins.property
+    def exclude(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """DataNode ids or addresses left alone"""
+
+    def __init__(
+        self,
+        *,
+        threshold_percent: _builtins.float = ...,
+        bandwidth_bytes_per_s: _builtins.int = ...,
+        max_concurrent_moves: _builtins.int = ...,
+        user: _builtins.str = ...,
+        exclude: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bandwidth_bytes_per_s", b"bandwidth_bytes_per_s", "exclude", b"exclude", "max_concurrent_moves", b"max_concurrent_moves", "threshold_percent", b"threshold_percent", "user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StartBalancerRequest: _TypeAlias = StartBalancerRequest  # noqa: Y015
+
+@_typing.final
+class GetBalancerStatusRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    def __init__(
+        self,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetBalancerStatusRequest: _TypeAlias = GetBalancerStatusRequest  # noqa: Y015
+
+@_typing.final
+class StopBalancerRequest(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    USER_FIELD_NUMBER: _builtins.int
+    user: _builtins.str
+    def __init__(
+        self,
+        *,
+        user: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["user", b"user"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___StopBalancerRequest: _TypeAlias = StopBalancerRequest  # noqa: Y015
+
+@_typing.final
+class BalancerNode(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    DATANODE_ID_FIELD_NUMBER: _builtins.int
+    USED_PERCENT_FIELD_NUMBER: _builtins.int
+    DEVIATION_PERCENT_FIELD_NUMBER: _builtins.int
+    datanode_id: _builtins.str
+    used_percent: _builtins.float
+    deviation_percent: _builtins.float
+    """used_percent minus the cluster's mean"""
+    def __init__(
+        self,
+        *,
+        datanode_id: _builtins.str = ...,
+        used_percent: _builtins.float = ...,
+        deviation_percent: _builtins.float = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["datanode_id", b"datanode_id", "deviation_percent", b"deviation_percent", "used_percent", b"used_percent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BalancerNode: _TypeAlias = BalancerNode  # noqa: Y015
+
+@_typing.final
+class BalancerStatus(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STATE_FIELD_NUMBER: _builtins.int
+    THRESHOLD_PERCENT_FIELD_NUMBER: _builtins.int
+    MEAN_USED_PERCENT_FIELD_NUMBER: _builtins.int
+    MOVES_DONE_FIELD_NUMBER: _builtins.int
+    MOVES_FAILED_FIELD_NUMBER: _builtins.int
+    MOVES_IN_FLIGHT_FIELD_NUMBER: _builtins.int
+    BYTES_MOVED_FIELD_NUMBER: _builtins.int
+    BYTES_LEFT_FIELD_NUMBER: _builtins.int
+    STARTED_MS_FIELD_NUMBER: _builtins.int
+    ITERATIONS_FIELD_NUMBER: _builtins.int
+    NODES_FIELD_NUMBER: _builtins.int
+    MESSAGE_FIELD_NUMBER: _builtins.int
+    state: Global___BalancerState.ValueType
+    threshold_percent: _builtins.float
+    mean_used_percent: _builtins.float
+    moves_done: _builtins.int
+    moves_failed: _builtins.int
+    moves_in_flight: _builtins.int
+    bytes_moved: _builtins.int
+    bytes_left: _builtins.int
+    """estimate of what still has to move"""
+    started_ms: _builtins.int
+    """wall clock"""
+    iterations: _builtins.int
+    message: _builtins.str
+    """why it stopped, when it did"""
+    @_builtins.property
+    def nodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___BalancerNode]: ...
+    def __init__(
+        self,
+        *,
+        state: Global___BalancerState.ValueType = ...,
+        threshold_percent: _builtins.float = ...,
+        mean_used_percent: _builtins.float = ...,
+        moves_done: _builtins.int = ...,
+        moves_failed: _builtins.int = ...,
+        moves_in_flight: _builtins.int = ...,
+        bytes_moved: _builtins.int = ...,
+        bytes_left: _builtins.int = ...,
+        started_ms: _builtins.int = ...,
+        iterations: _builtins.int = ...,
+        nodes: _abc.Iterable[Global___BalancerNode] | None = ...,
+        message: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["bytes_left", b"bytes_left", "bytes_moved", b"bytes_moved", "iterations", b"iterations", "mean_used_percent", b"mean_used_percent", "message", b"message", "moves_done", b"moves_done", "moves_failed", b"moves_failed", "moves_in_flight", b"moves_in_flight", "nodes", b"nodes", "started_ms", b"started_ms", "state", b"state", "threshold_percent", b"threshold_percent"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___BalancerStatus: _TypeAlias = BalancerStatus  # noqa: Y015
+
+@_typing.final
+class MetaSaveRequest(_message.Message):
+    """---- metasave -------------------------------------------------------------------"""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    LIMIT_FIELD_NUMBER: _builtins.int
+    limit: _builtins.int
+    """at most this many entries per list; 0: 10,000"""
+    def __init__(
+        self,
+        *,
+        limit: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["limit", b"limit"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetaSaveRequest: _TypeAlias = MetaSaveRequest  # noqa: Y015
+
+@_typing.final
+class MetaBlock(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLOCK_FIELD_NUMBER: _builtins.int
+    PATH_FIELD_NUMBER: _builtins.int
+    EXPECTED_FIELD_NUMBER: _builtins.int
+    LIVE_FIELD_NUMBER: _builtins.int
+    DECOMMISSIONING_FIELD_NUMBER: _builtins.int
+    MAINTENANCE_FIELD_NUMBER: _builtins.int
+    CORRUPT_FIELD_NUMBER: _builtins.int
+    LOCATIONS_FIELD_NUMBER: _builtins.int
+    path: _builtins.str
+    """"" when the file could not be resolved"""
+    expected: _builtins.int
+    live: _builtins.int
+    decommissioning: _builtins.int
+    maintenance: _builtins.int
+    corrupt: _builtins.int
+    @_builtins.property
+    def block(self) -> _common_pb2.Block: ...
+    @_builtins.property
+    def locations(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
+        """DataNode ids holding any replica"""
+
+    def __init__(
+        self,
+        *,
+        block: _common_pb2.Block | None = ...,
+        path: _builtins.str = ...,
+        expected: _builtins.int = ...,
+        live: _builtins.int = ...,
+        decommissioning: _builtins.int = ...,
+        maintenance: _builtins.int = ...,
+        corrupt: _builtins.int = ...,
+        locations: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block", b"block"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "corrupt", b"corrupt", "decommissioning", b"decommissioning", "expected", b"expected", "live", b"live", "locations", b"locations", "maintenance", b"maintenance", "path", b"path"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetaBlock: _TypeAlias = MetaBlock  # noqa: Y015
+
+@_typing.final
+class MetaCopy(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLOCK_FIELD_NUMBER: _builtins.int
+    SOURCE_FIELD_NUMBER: _builtins.int
+    TARGETS_FIELD_NUMBER: _builtins.int
+    TIMEOUT_MS_FIELD_NUMBER: _builtins.int
+    source: _builtins.str
+    timeout_ms: _builtins.int
+    """ms until the leader gives up on it"""
+    @_builtins.property
+    def block(self) -> _common_pb2.Block: ...
+    @_builtins.property
+    def targets(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        block: _common_pb2.Block | None = ...,
+        source: _builtins.str = ...,
+        targets: _abc.Iterable[_builtins.str] | None = ...,
+        timeout_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block", b"block"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "source", b"source", "targets", b"targets", "timeout_ms", b"timeout_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetaCopy: _TypeAlias = MetaCopy  # noqa: Y015
+
+@_typing.final
+class MetaDeletion(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BLOCK_FIELD_NUMBER: _builtins.int
+    DATANODE_FIELD_NUMBER: _builtins.int
+    datanode: _builtins.str
+    @_builtins.property
+    def block(self) -> _common_pb2.Block: ...
+    def __init__(
+        self,
+        *,
+        block: _common_pb2.Block | None = ...,
+        datanode: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["block", b"block"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "datanode", b"datanode"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetaDeletion: _TypeAlias = MetaDeletion  # noqa: Y015
+
+@_typing.final
+class MetaLease(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    HOLDER_FIELD_NUMBER: _builtins.int
+    RENEWED_MS_FIELD_NUMBER: _builtins.int
+    PATHS_FIELD_NUMBER: _builtins.int
+    holder: _builtins.str
+    renewed_ms: _builtins.int
+    """wall clock"""
+    @_builtins.property
+    def paths(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]: ...
+    def __init__(
+        self,
+        *,
+        holder: _builtins.str = ...,
+        renewed_ms: _builtins.int = ...,
+        paths: _abc.Iterable[_builtins.str] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["holder", b"holder", "paths", b"paths", "renewed_ms", b"renewed_ms"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetaLease: _TypeAlias = MetaLease  # noqa: Y015
+
+@_typing.final
+class MetaSaveResponse(_message.Message):
+    DESCRIPTOR: _descriptor.Descriptor
+
+    NODE_ID_FIELD_NUMBER: _builtins.int
+    TERM_FIELD_NUMBER: _builtins.int
+    APPLIED_INDEX_FIELD_NUMBER: _builtins.int
+    FILES_FIELD_NUMBER: _builtins.int
+    DIRECTORIES_FIELD_NUMBER: _builtins.int
+    BLOCKS_FIELD_NUMBER: _builtins.int
+    SAFE_MODE_FIELD_NUMBER: _builtins.int
+    UNDER_REPLICATED_FIELD_NUMBER: _builtins.int
+    MISSING_FIELD_NUMBER: _builtins.int
+    CORRUPT_FIELD_NUMBER: _builtins.int
+    REPLICATING_FIELD_NUMBER: _builtins.int
+    PENDING_DELETION_FIELD_NUMBER: _builtins.int
+    LEASES_FIELD_NUMBER: _builtins.int
+    DATANODES_FIELD_NUMBER: _builtins.int
+    TRUNCATED_FIELD_NUMBER: _builtins.int
+    SCANNED_MS_FIELD_NUMBER: _builtins.int
+    node_id: _builtins.str
+    term: _builtins.int
+    applied_index: _builtins.int
+    files: _builtins.int
+    directories: _builtins.int
+    blocks: _builtins.int
+    truncated: _builtins.bool
+    """some list stopped at the limit"""
+    scanned_ms: _builtins.int
+    """wall clock of the block scan used"""
+    @_builtins.property
+    def safe_mode(self) -> Global___SafeModeStatus: ...
+    @_builtins.property
+    def under_replicated(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetaBlock]:
+        """waiting for replication"""
+
+    @_builtins.property
+    def missing(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetaBlock]: ...
+    @_builtins.property
+    def corrupt(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetaBlock]:
+        """blocks with a corrupt replica"""
+
+    @_builtins.property
+    def replicating(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetaCopy]:
+        """copies in flight"""
+
+    @_builtins.property
+    def pending_deletion(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetaDeletion]: ...
+    @_builtins.property
+    def leases(self) -> _containers.RepeatedCompositeFieldContainer[Global___MetaLease]: ...
+    @_builtins.property
+    def datanodes(self) -> _containers.RepeatedCompositeFieldContainer[Global___DatanodeReport]: ...
+    def __init__(
+        self,
+        *,
+        node_id: _builtins.str = ...,
+        term: _builtins.int = ...,
+        applied_index: _builtins.int = ...,
+        files: _builtins.int = ...,
+        directories: _builtins.int = ...,
+        blocks: _builtins.int = ...,
+        safe_mode: Global___SafeModeStatus | None = ...,
+        under_replicated: _abc.Iterable[Global___MetaBlock] | None = ...,
+        missing: _abc.Iterable[Global___MetaBlock] | None = ...,
+        corrupt: _abc.Iterable[Global___MetaBlock] | None = ...,
+        replicating: _abc.Iterable[Global___MetaCopy] | None = ...,
+        pending_deletion: _abc.Iterable[Global___MetaDeletion] | None = ...,
+        leases: _abc.Iterable[Global___MetaLease] | None = ...,
+        datanodes: _abc.Iterable[Global___DatanodeReport] | None = ...,
+        truncated: _builtins.bool = ...,
+        scanned_ms: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["safe_mode", b"safe_mode"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["applied_index", b"applied_index", "blocks", b"blocks", "corrupt", b"corrupt", "datanodes", b"datanodes", "directories", b"directories", "files", b"files", "leases", b"leases", "missing", b"missing", "node_id", b"node_id", "pending_deletion", b"pending_deletion", "replicating", b"replicating", "safe_mode", b"safe_mode", "scanned_ms", b"scanned_ms", "term", b"term", "truncated", b"truncated", "under_replicated", b"under_replicated"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___MetaSaveResponse: _TypeAlias = MetaSaveResponse  # noqa: Y015

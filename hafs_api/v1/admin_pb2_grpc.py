@@ -94,6 +94,36 @@ class HaAdminStub:
                 request_serializer=hafs__api_dot_v1_dot_admin__pb2.InstallMountTableRequest.SerializeToString,
                 response_deserializer=hafs__api_dot_v1_dot_admin__pb2.InstallMountTableResponse.FromString,
                 _registered_method=True)
+        self.GetSafeMode = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/GetSafeMode',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.GetSafeModeRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.SafeModeStatus.FromString,
+                _registered_method=True)
+        self.SetSafeMode = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/SetSafeMode',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.SetSafeModeRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.SafeModeStatus.FromString,
+                _registered_method=True)
+        self.StartBalancer = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/StartBalancer',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.StartBalancerRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.BalancerStatus.FromString,
+                _registered_method=True)
+        self.GetBalancerStatus = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/GetBalancerStatus',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.GetBalancerStatusRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.BalancerStatus.FromString,
+                _registered_method=True)
+        self.StopBalancer = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/StopBalancer',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.StopBalancerRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.BalancerStatus.FromString,
+                _registered_method=True)
+        self.MetaSave = channel.unary_unary(
+                '/hafs_api.v1.HaAdmin/MetaSave',
+                request_serializer=hafs__api_dot_v1_dot_admin__pb2.MetaSaveRequest.SerializeToString,
+                response_deserializer=hafs__api_dot_v1_dot_admin__pb2.MetaSaveResponse.FromString,
+                _registered_method=True)
 
 
 class HaAdminServicer:
@@ -178,6 +208,49 @@ class HaAdminServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetSafeMode(self, request, context):
+        """Safe mode, on the leader only. The flag is replicated: it survives failover.
+        While it is on, every namespace change is refused with SAFE_MODE and the
+        leader neither copies nor deletes replicas.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SetSafeMode(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StartBalancer(self, request, context):
+        """The balancer, on the leader only: it moves replicas (copy, then delete the
+        source) until every DataNode's usage is within the threshold of the mean.
+        Its progress is the leader's, not replicated: a new leader has none running.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def GetBalancerStatus(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def StopBalancer(self, request, context):
+        """Missing associated documentation comment in .proto file."""
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def MetaSave(self, request, context):
+        """The leader's block-management state in one answer (dfsadmin -metasave).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_HaAdminServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -240,6 +313,36 @@ def add_HaAdminServicer_to_server(servicer, server):
                     servicer.InstallMountTable,
                     request_deserializer=hafs__api_dot_v1_dot_admin__pb2.InstallMountTableRequest.FromString,
                     response_serializer=hafs__api_dot_v1_dot_admin__pb2.InstallMountTableResponse.SerializeToString,
+            ),
+            'GetSafeMode': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetSafeMode,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.GetSafeModeRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.SafeModeStatus.SerializeToString,
+            ),
+            'SetSafeMode': grpc.unary_unary_rpc_method_handler(
+                    servicer.SetSafeMode,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.SetSafeModeRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.SafeModeStatus.SerializeToString,
+            ),
+            'StartBalancer': grpc.unary_unary_rpc_method_handler(
+                    servicer.StartBalancer,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.StartBalancerRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.BalancerStatus.SerializeToString,
+            ),
+            'GetBalancerStatus': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetBalancerStatus,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.GetBalancerStatusRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.BalancerStatus.SerializeToString,
+            ),
+            'StopBalancer': grpc.unary_unary_rpc_method_handler(
+                    servicer.StopBalancer,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.StopBalancerRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.BalancerStatus.SerializeToString,
+            ),
+            'MetaSave': grpc.unary_unary_rpc_method_handler(
+                    servicer.MetaSave,
+                    request_deserializer=hafs__api_dot_v1_dot_admin__pb2.MetaSaveRequest.FromString,
+                    response_serializer=hafs__api_dot_v1_dot_admin__pb2.MetaSaveResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -566,6 +669,168 @@ class HaAdmin:
             '/hafs_api.v1.HaAdmin/InstallMountTable',
             hafs__api_dot_v1_dot_admin__pb2.InstallMountTableRequest.SerializeToString,
             hafs__api_dot_v1_dot_admin__pb2.InstallMountTableResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetSafeMode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/GetSafeMode',
+            hafs__api_dot_v1_dot_admin__pb2.GetSafeModeRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.SafeModeStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SetSafeMode(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/SetSafeMode',
+            hafs__api_dot_v1_dot_admin__pb2.SetSafeModeRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.SafeModeStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StartBalancer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/StartBalancer',
+            hafs__api_dot_v1_dot_admin__pb2.StartBalancerRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.BalancerStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetBalancerStatus(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/GetBalancerStatus',
+            hafs__api_dot_v1_dot_admin__pb2.GetBalancerStatusRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.BalancerStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def StopBalancer(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/StopBalancer',
+            hafs__api_dot_v1_dot_admin__pb2.StopBalancerRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.BalancerStatus.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def MetaSave(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/hafs_api.v1.HaAdmin/MetaSave',
+            hafs__api_dot_v1_dot_admin__pb2.MetaSaveRequest.SerializeToString,
+            hafs__api_dot_v1_dot_admin__pb2.MetaSaveResponse.FromString,
             options,
             channel_credentials,
             insecure,

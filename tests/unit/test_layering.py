@@ -169,6 +169,7 @@ PUBLIC_API = [
     "ReplicaNotFound",
     "RequestTooLarge",
     "RetryPolicy",
+    "SafeModeOn",
     "ServerDefaults",
     "StorageFull",
     "Unavailable",
