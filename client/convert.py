@@ -77,6 +77,18 @@ def node_status(address: str, msg: admin_pb2.GetStatusResponse) -> NodeStatus:
         software_version=msg.software_version,
         state_index=msg.state_index,
         log_digest=msg.log_digest,
+        client_calls=msg.client_calls,
+        client_errors=msg.client_errors,
+        files=msg.files,
+        directories=msg.directories,
+        blocks=msg.blocks,
+        under_replicated_blocks=msg.under_replicated_blocks,
+        missing_blocks=msg.missing_blocks,
+        corrupt_blocks=msg.corrupt_blocks,
+        pending_replication=msg.pending_replication,
+        live_datanodes=msg.live_datanodes,
+        stale_datanodes=msg.stale_datanodes,
+        dead_datanodes=msg.dead_datanodes,
     )
 
 

@@ -110,6 +110,14 @@ class NodeStatus:
     together: the last log index applied to its store and the hash chain of the
     entries applied up to there (equal at equal indexes on replicas that applied
     the same log prefix).
+
+    The counters (``hactl top``): ``client_calls`` and ``client_errors`` are the
+    client RPCs this NameNode process answered since it started and how many
+    failed; ``files``, ``directories`` and ``blocks`` its replica's namespace
+    (counted at most once a second); the block health
+    (``under_replicated_blocks``, ``missing_blocks``, ``corrupt_blocks``,
+    ``pending_replication``) and DataNodes (``live_datanodes``,
+    ``stale_datanodes``, ``dead_datanodes``) are the leader's view, 0 elsewhere.
     """
 
     address: str
@@ -127,6 +135,18 @@ class NodeStatus:
     error: str = ""
     state_index: int = 0
     log_digest: int = 0
+    client_calls: int = 0
+    client_errors: int = 0
+    files: int = 0
+    directories: int = 0
+    blocks: int = 0
+    under_replicated_blocks: int = 0
+    missing_blocks: int = 0
+    corrupt_blocks: int = 0
+    pending_replication: int = 0
+    live_datanodes: int = 0
+    stale_datanodes: int = 0
+    dead_datanodes: int = 0
 
     @property
     def reachable(self) -> bool:

@@ -102,6 +102,12 @@ class Actor:
 
     # -- the public side (any thread) -------------------------------------------------
 
+    @property
+    def registered_with(self) -> str:
+        """The leader's address this DataNode is registered with now; "" while it is not
+        (searching, or registering again after a new term)."""
+        return self.leader if self._registered is not None else ""
+
     def start(self) -> Actor:
         self._thread.start()
         return self

@@ -9,9 +9,13 @@ what::
     actor ── replicate commands ──► Replicator ── WriteBlock REPLICATION ──► other DataNodes
     actor ── delete commands ─────► the block pool
 
+Readiness: the health service ``hafs.ready`` is SERVING while every actor is
+registered with its nameservice's leader (``hafs_api.readiness``, checked every
+half second by a ``ReadinessLoop``).
+
 Threads: the gRPC server's workers (one per data transfer call, plus a pump
 or two per WriteBlock), one actor per nameservice, up to ``max_transfers``
-replication copies, the scanner, and with ``[metrics] address`` the metrics
+replication copies, the scanner, the readiness loop, and with ``[metrics] address`` the metrics
 endpoint (``datanode.metrics``; its port is bound when the DataNode is built).
 
 Imports: every ``datanode`` module, grpc and ``hafs_api``.
@@ -30,6 +34,7 @@ from datanode.scanner import BlockScanner
 from datanode.storage import Storage
 from datanode.transfer import DataTransferService, PoolAccess, TransferServer, message_options
 from hafs_api.metrics import MetricsServer
+from hafs_api.readiness import ReadinessLoop, datanode_verdict
 from hafs_api.v1 import datanode_pb2
 
 log = logging.getLogger(__name__)
@@ -76,6 +81,12 @@ class DataNode:
             )
             for name, ns in config.nameservices.items()
         }
+        self.readiness = ReadinessLoop(
+            lambda: datanode_verdict(
+                {name: actor.registered_with for name, actor in self.actors.items()}
+            ),
+            self.server.set_ready,
+        )
         self.scanner = BlockScanner(
             storage,
             self._corrupt,
@@ -122,6 +133,7 @@ class DataNode:
         for actor in self.actors.values():
             actor.start()
         self.scanner.start()
+        self.readiness.start()
         log.info(
             "DataNode %s serving %s on %s",
             self.datanode_id,
@@ -133,6 +145,7 @@ class DataNode:
     def stop(self) -> None:
         if self.metrics_server is not None:
             self.metrics_server.stop()
+        self.readiness.stop()
         for actor in self.actors.values():
             actor.stop()
         self.scanner.stop()

@@ -25,6 +25,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from datanode.pipeline import Timeouts, WriteStream
 from hafs_api import tokens
 from hafs_api.errors import AccessDenied, HafsError, InternalError, InvalidArgument, ReplicaNotFound
+from hafs_api.readiness import READY_SERVICE
 from hafs_api.status import abort
 from hafs_api.v1 import common_pb2, datatransfer_pb2_grpc
 from hafs_api.v1 import datatransfer_pb2 as dt
@@ -220,7 +221,9 @@ def _fail(context: grpc.ServicerContext, error: Exception) -> typing.NoReturn:
 
 
 class TransferServer:
-    """The gRPC server: DataTransfer plus the standard health service."""
+    """The gRPC server: DataTransfer plus the standard health service: ``""`` and the
+    DataTransfer service are liveness (SERVING from start), ``hafs.ready`` readiness
+    (``set_ready``; NOT_SERVING until then)."""
 
     def __init__(
         self,
@@ -238,6 +241,7 @@ class TransferServer:
         datatransfer_pb2_grpc.add_DataTransferServicer_to_server(service, self._server)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        self.health.set(READY_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
         port = self._server.add_insecure_port(address)
         if port == 0:
             raise OSError(f"cannot listen on {address}")
@@ -248,6 +252,14 @@ class TransferServer:
         for name in ("", SERVICE):
             self.health.set(name, health_pb2.HealthCheckResponse.SERVING)
         log.info("data transfer service on %s", self.address)
+
+    def set_ready(self, ready: bool) -> None:
+        self.health.set(
+            READY_SERVICE,
+            health_pb2.HealthCheckResponse.SERVING
+            if ready
+            else health_pb2.HealthCheckResponse.NOT_SERVING,
+        )
 
     def stop(self, grace: float = 1.0) -> None:
         self.health.enter_graceful_shutdown()

@@ -31,6 +31,7 @@ from typing import Any
 
 from ha_namenode.consensus.base import RaftSettings
 from hafs_api import settings
+from hafs_api.readiness import DEFAULT_MAX_APPLY_LAG
 from hafs_api.settings import ConfigError, MetricsSection, parse_address, section
 
 __all__ = ["ConfigError", "NameNodeConfig", "parse_address"]
@@ -47,6 +48,8 @@ class NodeSection:
     rpc_workers: int = 32
     max_message_bytes: int = 16 * MiB
     sqlite_synchronous: str = "FULL"  # FULL: an acknowledged change survives power loss
+    # hafs.ready: SERVING only with at most this many committed entries left to apply
+    ready_max_lag: int = DEFAULT_MAX_APPLY_LAG
 
 
 @dataclass(frozen=True)
@@ -234,6 +237,7 @@ def validate(config: NameNodeConfig) -> None:
             node.sqlite_synchronous in ("OFF", "NORMAL", "FULL", "EXTRA"),
             "must be OFF, NORMAL, FULL or EXTRA",
         ),
+        ("namenode.ready_max_lag", node.ready_max_lag >= 0, "must not be negative"),
         ("namespace.max_replication", 1 <= ns.max_replication <= 32767, "must be 1..32767"),
         (
             "namespace.default_replication",

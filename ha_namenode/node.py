@@ -10,6 +10,10 @@ Layout of ``data_dir``::
     raft-states.log    every Raft role change of this replica, fsynced (chaos checkers)
     raft.dump          the Raft snapshot: a self-contained image, with [members] only
 
+Readiness: a ``ReadinessLoop`` sets the health service ``hafs.ready`` from
+``ha_namenode.readiness.verdict`` (a leader known and connected, and caught up
+within ``[namenode] ready_max_lag`` entries) every half second, from ``start``.
+
 With ``[metrics] address`` set, ``/metrics`` is served there from ``start`` to
 ``stop`` (``ha_namenode.metrics``); the port is bound in ``from_config``, so a
 port in use fails start-up with an ``OSError`` naming ``metrics.address``.
@@ -39,14 +43,17 @@ from ha_namenode.metrics import NameNodeMetrics
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.applier import StateMachine, log_position
 from ha_namenode.namesystem import Namesystem
+from ha_namenode.overview import OverviewSource
 from ha_namenode.persistence import SqlStore, latest_image, restore_image, write_image
+from ha_namenode.readiness import verdict
 from ha_namenode.rpc.admin_service import AdminService
 from ha_namenode.rpc.client_service import ClientService
 from ha_namenode.rpc.datanode_client import GrpcReplicaClient
 from ha_namenode.rpc.datanode_service import DatanodeService
 from ha_namenode.rpc.federation_client import GrpcPeers
-from ha_namenode.rpc.server import RpcServer
+from ha_namenode.rpc.server import CLIENT_SERVICE, RpcServer
 from hafs_api.metrics import MetricsServer
+from hafs_api.readiness import ReadinessLoop
 
 log = logging.getLogger(__name__)
 VERSION = "0.1.0"
@@ -137,6 +144,10 @@ class NameNode:
         self.namesystem = namesystem
         self.server = server
         self.duties = duties
+        self.readiness = ReadinessLoop(
+            lambda: verdict(consensus.status(), config.namenode.ready_max_lag),
+            server.set_ready,
+        )
         self._started = False
 
     @property
@@ -198,6 +209,12 @@ class NameNode:
                 blocks,
                 federation,
                 lambda: namesystem.view(log_position),
+                OverviewSource(
+                    metrics.rpc.totals(CLIENT_SERVICE.rpartition(".")[2]),
+                    lambda: namesystem.view(lambda v: v.counts()),
+                    blocks,
+                    monitor,
+                ),
             )
             server = RpcServer(
                 node_cfg.rpc_address,
@@ -249,6 +266,7 @@ class NameNode:
         self.server.start()
         self.mount_sync.start()
         self.server.set_serving(True)
+        self.readiness.start()
         self._started = True
         log.info(
             "NameNode %s of %s is active at %s",
@@ -263,6 +281,7 @@ class NameNode:
         if self.metrics_server is not None:
             self.metrics_server.stop()
         if self._started:
+            self.readiness.stop()
             self.server.set_serving(False)
             self.server.stop()
             self.monitor.stop()

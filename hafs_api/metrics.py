@@ -12,6 +12,8 @@ the RPC interceptor (docs/operations.md, "Metrics", lists every metric).
   call, an error count by ``code``: the hafs ``ErrorCode`` the status carries
   (``status.abort``), else the gRPC status name (``UNKNOWN`` for an exception
   that escaped the servicer, ``CANCELLED`` for a stream the caller dropped).
+  It also keeps plain totals per service (``totals(service)``: calls and failed
+  calls since start), which ``GetStatus`` reports without reading the registry.
 
 Labels never carry a path or a user name: only names of nameservices, nodes,
 services, methods and codes.
@@ -162,8 +164,27 @@ def _hafs_code(raw: bytes) -> str | None:
     return None
 
 
+class CallTotals:
+    """Calls one service answered and how many failed, since start (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._calls = 0
+        self._errors = 0
+
+    def add(self, failed: bool) -> None:
+        with self._lock:
+            self._calls += 1
+            self._errors += failed
+
+    def read(self) -> tuple[int, int]:
+        """``(calls, errors)``."""
+        with self._lock:
+            return self._calls, self._errors
+
+
 class _Method:
-    """One RPC method's label values and histogram child, resolved once."""
+    """One RPC method's label values, histogram child and service totals, resolved once."""
 
     def __init__(self, rpc: RpcMetrics, path: str) -> None:
         service, _, method = path.lstrip("/").partition("/")
@@ -172,10 +193,12 @@ class _Method:
         self.labels = (*rpc.const, self.service, self.method)
         self.seconds = rpc.seconds.labels(*self.labels)
         self._errors = rpc.errors
+        self._totals = rpc.totals(self.service)
 
     def done(self, started: float, context: grpc.ServicerContext, fallback: str | None) -> None:
         self.seconds.observe(time.perf_counter() - started)
         code = error_code(context) or fallback
+        self._totals.add(code is not None)
         if code is not None:
             self._errors.labels(*self.labels, code).inc()
 
@@ -204,6 +227,14 @@ class RpcMetrics(grpc.ServerInterceptor):
             registry=registry,
         )
         self._handlers: dict[str, tuple[grpc.RpcMethodHandler, grpc.RpcMethodHandler]] = {}
+        self._totals: dict[str, CallTotals] = {}
+
+    def totals(self, service: str) -> CallTotals:
+        """The totals of ``service`` (its short name, e.g. ``ClientNamenode``)."""
+        found = self._totals.get(service)
+        if found is None:  # setdefault: two threads creating it keep one
+            found = self._totals.setdefault(service, CallTotals())
+        return found
 
     def intercept_service(self, continuation, handler_call_details):
         handler = continuation(handler_call_details)

@@ -6,7 +6,11 @@ per nameservice of the config (under a ``Nameservice NAME`` heading when there
 are several, the default first), and exits 1 when no NameNode of some
 nameservice answered. JSON shapes: ``status`` a list of NodeStatus objects
 (each names its ``nameservice``, and has ``state_index`` and ``log_digest``:
-its store's applied index and log digest, read together); ``transfer``
+its store's applied index and log digest, read together; and the counters
+``hactl top`` shows: ``client_calls``, ``client_errors``, ``files``,
+``directories``, ``blocks``, and the leader's ``under_replicated_blocks``,
+``missing_blocks``, ``corrupt_blocks``, ``pending_replication``,
+``live_datanodes``, ``stale_datanodes``, ``dead_datanodes``); ``transfer``
 ``{"to"}``; ``add-replica`` ``{"id", "rpc", "raft", "changed"}``;
 ``remove-replica`` ``{"id", "changed"}``; ``checkpoint`` a CheckpointInfo object.
 """

@@ -1,7 +1,8 @@
 """The ``hactl`` command group: global options and the subcommand groups.
 
 ``hactl [--conf FILE] [--user NAME] [--json] COMMAND ...``: ``fs``, ``fsck``, ``dn``,
-``ha``, ``mount``, ``report``, ``image``, ``namenode``, ``datanode``, ``dev``, ``chaos``.
+``ha``, ``mount``, ``report``, ``top``, ``image``, ``namenode``, ``datanode``, ``dev``,
+``chaos``.
 ``hactl completion bash|zsh|fish`` prints click's shell completion script (the
 same as ``_HACTL_COMPLETE=bash_source hactl``).
 ``hactl namenode start --config FILE``, ``hactl datanode start --config FILE`` and
@@ -28,6 +29,7 @@ from client.cli.image import image
 from client.cli.mount import mount
 from client.cli.output import Failure, exec_module
 from client.cli.report import report
+from client.cli.top import top
 from hafs_api.errors import HafsError
 
 
@@ -110,6 +112,7 @@ cli.add_command(ha)
 cli.add_command(image)
 cli.add_command(mount)
 cli.add_command(report)
+cli.add_command(top)
 
 
 def main(argv: list[str] | None = None) -> None:

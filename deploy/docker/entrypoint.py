@@ -6,8 +6,10 @@ Installed in the image (Dockerfile) as ``/usr/local/bin/hafs-entrypoint``::
     hafs-entrypoint namenode [--config FILE] [ARGS]  # python -m ha_namenode --config ...
     hafs-entrypoint datanode [--config FILE] [ARGS]  # python -m datanode --config ...
     hafs-entrypoint health [--timeout S]   # exit 0 when the daemon's gRPC health is SERVING
-    hafs-entrypoint ready [--timeout S]    # NameNode: a leader is known and this node has
-                                           # applied all but HAFS_READY_MAX_LAG entries
+    hafs-entrypoint ready [--timeout S]    # exit 0 when its health service hafs.ready is:
+                                           # NameNode: a leader is known and this node has
+                                           # applied all but [namenode] ready_max_lag
+                                           # entries; DataNode: registered everywhere
     hafs-entrypoint COMMAND ...            # anything else (hactl, sh) runs as it is
 
 Secrets never sit in the config files or the image:
@@ -30,7 +32,8 @@ The config (``--config``, else ``$HAFS_CONFIG``, else ``/etc/hafs/hafs.toml``) i
 rendered to ``$HAFS_RUNTIME_DIR/hafs.toml`` (default ``/tmp/hafs``, mode 0600), where
 ``health`` and ``ready`` read the daemon's RPC address.
 
-Imports: the standard library; ``health`` and ``ready`` also grpc and hafs_api.
+Imports: the standard library; ``health`` and ``ready`` also grpc, and ``ready``
+``hafs_api.readiness``.
 """
 
 from __future__ import annotations
@@ -153,46 +156,37 @@ def rpc_address(env: Mapping[str, str]) -> tuple[str, str]:
 
 
 def health(timeout: float, env: Mapping[str, str]) -> int:
+    """Exit code 0 when the daemon's liveness (health service "") is SERVING."""
+    _, address = rpc_address(env)
+    return check(address, "", timeout)
+
+
+def ready(timeout: float, env: Mapping[str, str]) -> int:
+    """Exit code 0 when the daemon's readiness (health service ``hafs.ready``) is SERVING:
+    a NameNode that knows a leader and has caught up, a DataNode registered with every
+    nameservice's leader (``hafs_api.readiness`` defines both)."""
+    from hafs_api.readiness import READY_SERVICE
+
+    _, address = rpc_address(env)
+    return check(address, READY_SERVICE, timeout)
+
+
+def check(address: str, service: str, timeout: float) -> int:
+    """Ask ``address``'s gRPC health service about ``service``; 0 when SERVING."""
     import grpc
     from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-    _, address = rpc_address(env)
     with grpc.insecure_channel(address) as channel:
         try:
             answer = health_pb2_grpc.HealthStub(channel).Check(
-                health_pb2.HealthCheckRequest(service=""), timeout=timeout
+                health_pb2.HealthCheckRequest(service=service), timeout=timeout
             )
         except grpc.RpcError as e:
             print(f"{address}: {e.code().name}", file=sys.stderr)
             return 1
     status = health_pb2.HealthCheckResponse.ServingStatus.Name(answer.status)
-    print(f"{address}: {status}")
+    print(f"{address}: {service + ' ' if service else ''}{status}")
     return 0 if answer.status == health_pb2.HealthCheckResponse.SERVING else 1
-
-
-def ready(timeout: float, env: Mapping[str, str]) -> int:
-    """A NameNode is ready when it knows a leader and has applied all but a few of the
-    entries it knows are committed; a DataNode when its health is SERVING."""
-    role, address = rpc_address(env)
-    if role == "datanode":
-        return health(timeout, env)
-    import grpc
-
-    from hafs_api.v1 import admin_pb2, admin_pb2_grpc
-
-    max_lag = int(env.get("HAFS_READY_MAX_LAG", "100"))
-    with grpc.insecure_channel(address) as channel:
-        try:
-            status = admin_pb2_grpc.HaAdminStub(channel).GetStatus(
-                admin_pb2.GetStatusRequest(), timeout=timeout
-            )
-        except grpc.RpcError as e:
-            print(f"{address}: {e.code().name}", file=sys.stderr)
-            return 1
-    lag = max(status.commit_index - status.applied_index, 0)
-    verdict = f"leader {status.leader_id or 'unknown'}, term {status.term}, apply lag {lag}"
-    print(f"{address}: {verdict}")
-    return 0 if status.leader_id and lag <= max_lag else 1
 
 
 def _timeout(args: list[str]) -> float:

@@ -100,6 +100,7 @@ class LocalConsensus:
             leader_address=self._address,
             members=(Member(self._node_id, self._address, True, index),),
             leader_changes=1 if self._running else 0,  # it leads from start to stop
+            leader_commit_index=index,
         )
 
     def transfer_leadership(self, node_id: str) -> None:

@@ -416,6 +416,7 @@ class RaftConsensus:
             leader_address=leader_peer.rpc_address if leader_peer else "",
             members=tuple(members),
             leader_changes=self._leader_changes,
+            leader_commit_index=st.get("leader_commit_idx") or 0,
         )
 
     def transfer_leadership(self, node_id: str) -> None:

@@ -2,14 +2,16 @@
 DataNode reports, decommissioning and fsck; the federation's mount table.
 
 Every NameNode answers status (with its store's applied index and log digest,
-read from one view) and GetMountTable (its replicated copy); transfer,
-membership changes, the DataNode and block calls, and mount changes run on the
-leader (others raise NotLeader with its address). Mount changes go to the
+read from one view, and the counters of ``ha_namenode.overview``) and
+GetMountTable (its replicated copy); transfer, membership changes, the DataNode
+and block calls, and mount changes run on the leader (others raise NotLeader
+with its address). Mount changes go to the
 default nameservice's leader; InstallMountTable to any other nameservice's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 
@@ -20,6 +22,7 @@ from ha_namenode.consensus.base import Consensus, Member
 from ha_namenode.federation.service import Federation
 from ha_namenode.namespace.model import AdminState
 from ha_namenode.namespace.store import StoreFailure
+from ha_namenode.overview import Overview, OverviewSource
 from ha_namenode.rpc.errors import rpc
 from hafs_api import mounts, paths
 from hafs_api.errors import InvalidArgument, Unavailable
@@ -48,7 +51,9 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
         blocks: BlockManager | None = None,
         federation: Federation | None = None,
         log_position: Callable[[], tuple[int, int]] | None = None,
+        overview: OverviewSource | None = None,
     ) -> None:
+        self.overview = overview
         self.log_position = log_position  # (state index, log digest) from one store view
         self.blocks = blocks
         self.federation = federation
@@ -75,6 +80,11 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
     def GetStatus(self, request, context):
         st = self.consensus.status()
         state_index, log_digest = self._position()
+        overview = (
+            self.overview.read(st.state == "active", state_index)
+            if self.overview is not None
+            else Overview()
+        )
         return pb.GetStatusResponse(
             node_id=st.node_id,
             nameservice=self.nameservice,
@@ -90,6 +100,7 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
             software_version=self.version,
             state_index=state_index,
             log_digest=log_digest,
+            **dataclasses.asdict(overview),
         )
 
     @rpc

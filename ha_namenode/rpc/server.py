@@ -1,5 +1,10 @@
 """The NameNode's gRPC server: the client, admin and DataNode services, health checking,
-message limits, and interceptors (the RPC metrics)."""
+message limits, and interceptors (the RPC metrics).
+
+Health: services ``""`` and the client service are liveness (``set_serving``: SERVING
+from start to stop); ``hafs.ready`` is readiness (``set_ready``, kept current by the
+NameNode's ``ReadinessLoop``; NOT_SERVING until the first check).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from ha_namenode.rpc.admin_service import AdminService
 from ha_namenode.rpc.client_service import ClientService
 from ha_namenode.rpc.datanode_service import DatanodeService
+from hafs_api.readiness import READY_SERVICE
 from hafs_api.v1 import admin_pb2_grpc, datanode_pb2_grpc, namenode_pb2_grpc
 
 log = logging.getLogger(__name__)
@@ -45,6 +51,7 @@ class RpcServer:
         datanode_pb2_grpc.add_DatanodeNamenodeServicer_to_server(datanodes, self._server)
         self.health = health.HealthServicer()
         health_pb2_grpc.add_HealthServicer_to_server(self.health, self._server)
+        self.health.set(READY_SERVICE, health_pb2.HealthCheckResponse.NOT_SERVING)
         self.port = self._server.add_insecure_port(address)
         if self.port == 0:
             raise OSError(f"cannot listen on {address}")
@@ -55,14 +62,18 @@ class RpcServer:
         log.info("serving on %s", self.address)
 
     def set_serving(self, serving: bool) -> None:
-        state = (
-            health_pb2.HealthCheckResponse.SERVING
-            if serving
-            else health_pb2.HealthCheckResponse.NOT_SERVING
-        )
         for service in ("", CLIENT_SERVICE):
-            self.health.set(service, state)
+            self.health.set(service, _status(serving))
+
+    def set_ready(self, ready: bool) -> None:
+        self.health.set(READY_SERVICE, _status(ready))
 
     def stop(self, grace: float = 2.0) -> None:
         self.health.enter_graceful_shutdown()
         self._server.stop(grace).wait(grace + 1)
+
+
+def _status(serving: bool) -> int:
+    if serving:
+        return health_pb2.HealthCheckResponse.SERVING
+    return health_pb2.HealthCheckResponse.NOT_SERVING

@@ -30,21 +30,26 @@ def probe_env(config: Path, tmp_path: Path) -> dict[str, str]:
     return {"HAFS_CONFIG": str(config), "HAFS_RUNTIME_DIR": str(tmp_path / "no-runtime")}
 
 
+def wait_ready(env: dict[str, str], timeout: float = 10.0) -> None:
+    """Until ``entrypoint.ready`` exits 0 (its health service hafs.ready is SERVING)."""
+    deadline = time.monotonic() + timeout
+    while entrypoint.ready(3.0, env) != 0:
+        assert time.monotonic() < deadline, f"not ready after {timeout} s"
+        time.sleep(0.2)
+
+
 def test_probes_on_a_raft_cluster(make_cluster, tmp_path, capsys):
     cluster = make_cluster(namenodes=3, datanodes=1)
     cluster.wait_leader()
     for node_id in ("nn1", "nn2", "nn3"):
         env = probe_env(cluster.base_dir / f"{node_id}.toml", tmp_path)
         assert entrypoint.health(3.0, env) == 0, capsys.readouterr()
-        # Followers learn the commit index from the leader's next append: a moment.
-        deadline = time.monotonic() + 10
-        while entrypoint.ready(3.0, env) != 0:
-            assert time.monotonic() < deadline, capsys.readouterr()
-            time.sleep(0.2)
+        wait_ready(env)  # followers learn the commit index from the leader's next append
     dn_env = probe_env(cluster.base_dir / "dn1.toml", tmp_path)
     assert entrypoint.health(3.0, dn_env) == 0
-    assert entrypoint.ready(3.0, dn_env) == 0
-    assert "SERVING" in capsys.readouterr().out
+    wait_ready(dn_env)  # registered with the leader (checked every 0.5 s)
+    out = capsys.readouterr().out
+    assert ": SERVING" in out and ": hafs.ready SERVING" in out
 
 
 def test_probes_fail_when_nothing_listens(tmp_path, capsys):
@@ -140,7 +145,7 @@ def test_a_cluster_starts_through_the_entry_point_with_file_secrets(tmp_path):
         assert "0123456789" in (dn_runtime / "hafs.toml").read_text()
         for runtime in (nn_runtime, dn_runtime):
             assert entrypoint.health(3.0, {"HAFS_RUNTIME_DIR": str(runtime)}) == 0
-            assert entrypoint.ready(3.0, {"HAFS_RUNTIME_DIR": str(runtime)}) == 0
+            wait_ready({"HAFS_RUNTIME_DIR": str(runtime)})  # the DataNode: once registered
         data = os.urandom(100_000)
         with Client([rpc], user="hafs") as fs:
             deadline = time.monotonic() + 20

@@ -22,6 +22,7 @@ import yaml
 
 from datanode.config import DataNodeConfig
 from ha_namenode.config import NameNodeConfig
+from hafs_api.readiness import READY_SERVICE
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -384,7 +385,8 @@ def test_namenode_statefulset(k8s):
     assert c["args"] == ["namenode"]
     assert c["livenessProbe"]["grpc"]["port"] == 8020
     assert c["startupProbe"]["grpc"]["port"] == 8020
-    assert c["readinessProbe"]["exec"]["command"][:2] == ["hafs-entrypoint", "ready"]
+    assert c["readinessProbe"]["grpc"] == {"port": 8020, "service": READY_SERVICE}
+    assert "service" not in c["livenessProbe"]["grpc"]  # liveness: "" (the process serves)
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     annotations = spec["template"]["metadata"]["annotations"]
     assert annotations["prometheus.io/scrape"] == "true"
@@ -403,7 +405,8 @@ def test_datanode_statefulset(k8s):
     assert c["args"] == ["datanode"]
     ports = {p["name"]: p["containerPort"] for p in c["ports"]}
     assert c["livenessProbe"]["grpc"]["port"] == ports["transfer"]
-    assert c["readinessProbe"]["grpc"]["port"] == ports["transfer"]
+    assert c["readinessProbe"]["grpc"] == {"port": ports["transfer"], "service": READY_SERVICE}
+    assert "service" not in c["livenessProbe"]["grpc"]
     annotations = spec["template"]["metadata"]["annotations"]
     assert int(annotations["prometheus.io/port"]) == ports["metrics"]
     (claim,) = spec["volumeClaimTemplates"]

@@ -181,6 +181,27 @@ def test_unknown_methods_pass_and_wrapped_handlers_are_reused(rpc):
     assert handled(registry) == 1
 
 
+def test_call_totals_count_every_call_and_failure_per_service(rpc):
+    _, interceptor = rpc
+
+    def fail(request, context):
+        status.abort(context, FileNotFound("no such file", "/x"))
+
+    ok = grpc.unary_unary_rpc_method_handler(lambda r, ctx: r)
+    bad = grpc.unary_unary_rpc_method_handler(fail)
+    for _ in range(3):
+        intercept(interceptor, ok).unary_unary(1, FakeContext())
+    with pytest.raises(RuntimeError):
+        intercept(interceptor, bad, "/hafs_api.v1.ClientNamenode/Delete").unary_unary(
+            1, FakeContext()
+        )
+    intercept(interceptor, ok, "/hafs_api.v1.HaAdmin/GetStatus").unary_unary(1, FakeContext())
+    assert interceptor.totals("ClientNamenode").read() == (4, 1)
+    assert interceptor.totals("HaAdmin").read() == (1, 0)
+    assert interceptor.totals("DatanodeNamenode").read() == (0, 0)  # none yet
+    assert interceptor.totals("ClientNamenode") is interceptor.totals("ClientNamenode")
+
+
 def test_error_code_reads_the_status_a_servicer_left():
     context = FakeContext()
     assert error_code(context) is None
