@@ -39,6 +39,7 @@ import click
 from client.cli.context import json_option, pass_state, report_for
 from client.cli.fsformat import absolute
 from client.cli.globargs import expand
+from client.cli.output import quiet_stdout
 from client.filecopy import COPYING
 from client.types import FileChecksum
 from hafs_api import paths
@@ -316,18 +317,12 @@ def cat(state, paths) -> None:
                     out.write(data)
             out.flush()
         except BrokenPipeError:
-            _quiet_stdout()
+            quiet_stdout()
             raise click.exceptions.Exit(1) from None
         except OSError as err:
             _fail(report, err, arg, path)
     if report.failed:  # no JSON document: stdout carries the bytes
         raise click.exceptions.Exit(1)
-
-
-def _quiet_stdout() -> None:
-    """The reader went away (``| head``): send what is left to /dev/null, quietly."""
-    with contextlib.suppress(OSError, ValueError):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 # -- appendToFile and checksum ------------------------------------------------------

@@ -25,9 +25,10 @@ import click
 
 from client.cli.context import json_option, pass_state, report_for
 from client.cli.fschange import tree
-from client.cli.fsdata import CHUNK, _fail, _quiet_stdout
+from client.cli.fsdata import CHUNK, _fail
 from client.cli.fsformat import absolute, human_size
 from client.cli.globargs import expand
+from client.cli.output import quiet_stdout
 from client.glob import component_matcher
 from hafs_api.errors import HafsError, IsADirectory
 
@@ -42,7 +43,7 @@ def _out(data: bytes) -> None:
         sys.stdout.buffer.write(data)
         sys.stdout.buffer.flush()
     except BrokenPipeError:
-        _quiet_stdout()
+        quiet_stdout()
         raise click.exceptions.Exit(1) from None
 
 

@@ -11,6 +11,7 @@ at the end.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
@@ -20,6 +21,12 @@ import click
 
 from client.cli.fsformat import error_text
 from hafs_api.errors import HafsError
+
+
+def quiet_stdout() -> None:
+    """The reader went away (``| head``): send what is left to /dev/null, quietly."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 class Failure(click.ClickException):

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING
 import click
 
 from client.cli.context import json_option, pass_state
+from client.cli.output import quiet_stdout
 from hafs_api.errors import HafsError
 
 if TYPE_CHECKING:
@@ -125,6 +126,9 @@ def top(state, interval, nameservice, once, timeout, json_) -> None:
             _live(poller, interval, as_json)
             answered = True
     except KeyboardInterrupt:
+        answered = True
+    except BrokenPipeError:  # the reader went away (| head): stop quietly
+        quiet_stdout()
         answered = True
     finally:
         poller.close()
