@@ -24,7 +24,9 @@ from typing import TYPE_CHECKING, Any
 
 from client.admin import BlockHealth, DatanodeReport, FileHealth, FsckReport
 from client.config import ClientConfig, ConfigError
+from client.metasave import MetaSaveReport
 from client.retry import RetryPolicy
+from client.safemode import SafeModeStatus
 from client.types import (
     BlockLocation,
     CheckpointInfo,
@@ -104,6 +106,7 @@ __all__ = [
     "IsADirectory",
     "LeaseConflict",
     "LeaseExpired",
+    "MetaSaveReport",
     "Mount",
     "MountChange",
     "MountTable",
@@ -118,6 +121,7 @@ __all__ = [
     "RequestTooLarge",
     "RetryPolicy",
     "SafeModeOn",
+    "SafeModeStatus",
     "ServerDefaults",
     "StorageFull",
     "Unavailable",

@@ -13,7 +13,8 @@ the cached mount table. Views that span mounts (``ls`` showing mount points,
 ``client.views``. A ``rename`` across nameservices raises ``CrossNamespace``
 before any RPC. The mount table calls are in ``client.mountadmin``, the HA
 administration calls in ``client.haadmin``, the DataNode ones in ``client.admin``,
-the extended attributes (``set_xattr``, ``compare_and_set_xattr``, ...) in
+safe mode in ``client.safemode``, ``metasave`` in ``client.metasave``, the extended
+attributes (``set_xattr``, ``compare_and_set_xattr``, ...) in
 ``client.xattrs``.
 
 The file-data methods (``open``, ``read_bytes``, ``put``, ``checksum``, ...)
@@ -37,10 +38,12 @@ from client.admin import DatanodeAdmin
 from client.config import ClientConfig, from_addresses, load
 from client.files import FileAccess, normalize
 from client.haadmin import HaAdmin
+from client.metasave import MetaSaveAdmin
 from client.mountadmin import MountAdmin
 from client.retry import RetryPolicy
 from client.router import Router
 from client.rpc import NamenodeConnection
+from client.safemode import SafeModeAdmin
 from client.types import (
     ContentSummary,
     ExpungeResult,
@@ -54,7 +57,9 @@ from hafs_api.mounts import MountTable
 from hafs_api.v1 import namenode_pb2 as pb
 
 
-class Client(FileAccess, DatanodeAdmin, HaAdmin, MountAdmin, XAttrAccess):
+class Client(
+    FileAccess, DatanodeAdmin, HaAdmin, MountAdmin, XAttrAccess, SafeModeAdmin, MetaSaveAdmin
+):
     """A connection to a hafs file system: one nameservice, or several joined by mounts.
 
     ``Client(addresses=["127.0.0.1:8020", ...], user="alice")`` or

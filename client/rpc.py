@@ -120,7 +120,7 @@ class NamenodeConnection:
         log lines. ``WrongNamespace`` is raised without retrying. ``retry``
         replaces the connection's policy for this call.
         """
-        call_id = next(self._call_ids)
+        call_id = self.next_call_id()
         if "header" in request.DESCRIPTOR.fields_by_name:
             request.header.CopyFrom(
                 common_pb2.RequestHeader(
@@ -158,6 +158,11 @@ class NamenodeConnection:
             return (retry or self.retry).run(attempt, what=method)
         except _Elsewhere as elsewhere:
             raise elsewhere.error from None
+
+    def next_call_id(self) -> int:
+        """A call id unique within this connection's client id: what ``call()`` puts in a
+        request header, for requests that carry their retry-cache key themselves."""
+        return next(self._call_ids)
 
     def call_at(
         self, address: str, method: str, request: Any, *, timeout: float, service: str = HA_ADMIN

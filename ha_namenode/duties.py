@@ -1,5 +1,8 @@
 """The leader's background duties: format, lease expiry, trash emptier, retry-cache expiry.
 
+While safe mode is on, only format and retry-cache expiry are due: lease expiry and
+the trash emptier would change the namespace, which apply refuses then.
+
 Each pass reads a consistent view, decides with the pure ``plan`` function, and
 proposes commands that re-check their condition when applied. Runs on its own
 thread, never on the apply thread; logs one line per decision.
@@ -53,10 +56,11 @@ def plan(
         due.append(c.InstallMountTable(1, ()))
     if view.inode(ROOT_ID) is None:
         return due  # nothing else before the namespace exists
-    expired = view.leases_renewed_before(now - hard_limit_ms)
+    changes = not view.safe_mode().on  # lease expiry and the trash emptier change the namespace
+    expired = view.leases_renewed_before(now - hard_limit_ms) if changes else []
     if any(_closable(view, lease.holder) for lease in expired):
         due.append(c.ExpireLeases(hard_limit_ms))
-    if trash_interval_ms > 0 and now - schedule.trash >= checkpoint_interval_ms:
+    if changes and trash_interval_ms > 0 and now - schedule.trash >= checkpoint_interval_ms:
         due.append(c.ExpungeTrash("", trash_interval_ms))
     if now - schedule.retry_cache >= RETRY_EXPIRY_INTERVAL_MS:
         due.append(c.ExpireRetryCache())

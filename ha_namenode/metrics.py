@@ -9,7 +9,7 @@ scrapes, by ``NameNodeCollector``, so the hot paths pay nothing for it:
 * Raft, from ``consensus.status()``: leader or not, term, commit and applied
   index, role changes to and from leader, members and reachable members;
 * the namespace, from one store view (``StoreView.counts``): files,
-  directories, blocks, on every NameNode alike;
+  directories, blocks, on every NameNode alike; and the replicated safe-mode flag;
 * leader only (0 elsewhere): block health from the block monitor's last
   complete scan, copies in flight, DataNodes by state and the cluster's
   capacity, from the leader's registry.
@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
@@ -35,7 +36,7 @@ from ha_namenode.blocks.monitor import BlockMonitor
 from ha_namenode.blocks.registry import Liveness
 from ha_namenode.consensus.base import Consensus
 from ha_namenode.namespace.model import AdminState
-from ha_namenode.namespace.store import NamespaceCounts, StoreView
+from ha_namenode.namespace.store import StoreView
 from hafs_api.metrics import LATENCY_BUCKETS, RpcMetrics, new_registry
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ class NameNodeMetrics:
     def watch(
         self,
         consensus: Consensus,
-        view: Callable[[Callable[[StoreView], NamespaceCounts]], NamespaceCounts],
+        view: Callable[[Callable[[StoreView], Any]], Any],
         blocks: BlockManager | None = None,
         monitor: BlockMonitor | None = None,
         info: dict[str, str] | None = None,
@@ -84,7 +85,7 @@ class NameNodeCollector(Collector):
         self,
         labels: dict[str, str],
         consensus: Consensus,
-        view: Callable[[Callable[[StoreView], NamespaceCounts]], NamespaceCounts],
+        view: Callable[[Callable[[StoreView], Any]], Any],
         blocks: BlockManager | None,
         monitor: BlockMonitor | None,
         info: dict[str, str],
@@ -114,6 +115,7 @@ class NameNodeCollector(Collector):
         )
         yield from self._raft()
         yield from self._namespace()
+        yield from self._safe_mode()
         yield from self._block_health(leader)
         yield from self._datanodes(leader)
 
@@ -183,6 +185,18 @@ class NameNodeCollector(Collector):
             counts.directories,
         )
         yield self._family("hafs_namespace_blocks", "Blocks of all files.", counts.blocks)
+
+    def _safe_mode(self) -> Iterator[Metric]:
+        try:
+            on = self._view(lambda v: v.safe_mode().on)
+        except Exception as e:  # a snapshot install reopens the store; next scrape
+            log.debug("metrics: cannot read safe mode now: %s", e)
+            return
+        yield self._family(
+            "hafs_namenode_safe_mode",
+            "1 while the nameservice is in safe mode (read-only namespace), else 0.",
+            on,
+        )
 
     def _block_health(self, leader: bool) -> Iterator[Metric]:
         health = self._monitor.health if self._monitor is not None and leader else None

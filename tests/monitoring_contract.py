@@ -49,6 +49,7 @@ CONTRACT: dict[str, str] = {
     "hafs_namespace_files": "gauge",
     "hafs_namespace_directories": "gauge",
     "hafs_namespace_blocks": "gauge",
+    "hafs_namenode_safe_mode": "gauge",
     # leader only
     "hafs_blocks_under_replicated": "gauge",
     "hafs_blocks_missing": "gauge",

@@ -1,8 +1,8 @@
 """The ``hactl`` command group: global options and the subcommand groups.
 
 ``hactl [--conf FILE] [--user NAME] [--json] COMMAND ...``: ``fs``, ``fsck``, ``dn``,
-``ha``, ``mount``, ``report``, ``top``, ``image``, ``namenode``, ``datanode``, ``dev``,
-``chaos``.
+``ha``, ``mount``, ``report``, ``top``, ``safemode``, ``metasave``, ``image``,
+``namenode``, ``datanode``, ``dev``, ``chaos``.
 ``hactl completion bash|zsh|fish`` prints click's shell completion script (the
 same as ``_HACTL_COMPLETE=bash_source hactl``).
 ``hactl namenode start --config FILE``, ``hactl datanode start --config FILE`` and
@@ -26,9 +26,11 @@ from client.cli.dev import dev
 from client.cli.fs import fs
 from client.cli.ha import ha
 from client.cli.image import image
+from client.cli.metasave import metasave
 from client.cli.mount import mount
 from client.cli.output import Failure, exec_module
 from client.cli.report import report
+from client.cli.safemode import safemode
 from client.cli.top import top
 from hafs_api.errors import HafsError
 
@@ -110,8 +112,10 @@ cli.add_command(fsck)
 cli.add_command(fs)
 cli.add_command(ha)
 cli.add_command(image)
+cli.add_command(metasave)
 cli.add_command(mount)
 cli.add_command(report)
+cli.add_command(safemode)
 cli.add_command(top)
 
 

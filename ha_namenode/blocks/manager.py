@@ -3,7 +3,9 @@
 RPC servicers call it; it reads the replicated state through the namesystem,
 proposes the DataNode commands (``RegisterDatanode``, ``ReportReplicas``,
 ``MarkCorrupt``, ...) and keeps the volatile ``DatanodeRegistry``. Commands for
-DataNodes are queued here and leave with their next heartbeat reply.
+DataNodes are queued here and leave with their next heartbeat reply. In safe
+mode no deletion leaves: neither of removed blocks' replicas nor of replicas a
+report shows stale or unknown.
 """
 
 from __future__ import annotations
@@ -120,8 +122,9 @@ class BlockManager:
                 commands.append(SendFullReport())
                 self._report_asked[datanode] = now
         if now - self._invalidations_sent.get(datanode, -1e9) >= INVALIDATION_RESEND_S:
-            pending = self.ns.view(
-                lambda v: v.invalidations(datanode, self.settings.deletes_per_heartbeat)
+            limit = self.settings.deletes_per_heartbeat
+            pending = self.ns.view(  # none in safe mode: deletions wait until it is left
+                lambda v: [] if v.safe_mode().on else v.invalidations(datanode, limit)
             )
             if pending:
                 commands.append(DeleteBlocks(tuple((i.block, i.gen_stamp) for i in pending)))
@@ -145,7 +148,14 @@ class BlockManager:
         if full:
             self.registry.mark_reported(datanode)
             log.info("full block report from %s: %d replicas", datanode, len(received))
-        if result.invalidate:
+        if result.invalidate and self.ns.view(lambda v: v.safe_mode().on):
+            log.info(
+                "safe mode: %d stale or unknown replicas on %s are kept (until its next "
+                "full report after safe mode)",
+                len(result.invalidate),
+                datanode,
+            )
+        elif result.invalidate:
             self.registry.queue(datanode, DeleteBlocks(result.invalidate))
         if received:
             copies = self.registry.copies()

@@ -12,6 +12,10 @@ Each pass (leader only):
    limit, or that another writer or ``recoverLease`` asked for.
 
 ``health`` holds the counts of the last complete scan (fsck and metrics).
+
+While safe mode is on (replicated state, read with the scan) a pass still counts
+block health, but plans no copy and no deletion, and recovers no lease: those
+wait until an administrator leaves safe mode (HDFS does the same).
 """
 
 from __future__ import annotations
@@ -70,6 +74,7 @@ class BlockMonitor:
         self.health = Health()
         self._partial = Health()
         self._cursor = 0
+        self._safe = False  # safe mode as the last pass saw it (logged when it changes)
         self._recoveries: dict[str, float] = {}  # path -> earliest next attempt
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -104,13 +109,20 @@ class BlockMonitor:
             ):
                 registry.finish_copy(copy.block_id)
                 nodes = registry.views()
-        blocks = self.ns.view(self._scan)
-        plan = planner.plan(
+        blocks, safe = self.ns.view(lambda v: (self._scan(v), v.safe_mode().on))
+        if safe != self._safe:
+            self._safe = safe
+            log.info(
+                "block monitor: safe mode is %s: %s",
+                "on" if safe else "off",
+                "counting only, no copies or deletions" if safe else "copies and deletions resume",
+            )
+        plan = planner.plan(  # in safe mode: no stream to copy with, no deletion allowed
             blocks,
             nodes,
             registry.copies(),
-            streams=settings.replication_streams,
-            allow_deletes=registry.all_reported(),
+            streams=0 if safe else settings.replication_streams,
+            allow_deletes=not safe and registry.all_reported(),
         )
         for copy in plan.copies:
             registry.start_copy(
@@ -149,7 +161,8 @@ class BlockMonitor:
                 plan.health.corrupt,
             )
         self._finish_decommissions()
-        self._recover_leases()
+        if not safe:
+            self._recover_leases()
         return plan
 
     def _scan(self, view: StoreView) -> list[BlockState]:

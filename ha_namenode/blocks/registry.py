@@ -214,6 +214,15 @@ class DatanodeRegistry:
             self._deleting[(block_id, datanode)] = now + timeout
             return True
 
+    def deletions(self) -> dict[tuple[int, str], float]:
+        """Deletions ordered and not timed out: (block id, DataNode id) -> deadline.
+
+        A read-only copy (metasave); one may be done already, until its report applies.
+        """
+        now = self._clock()
+        with self._lock:
+            return {key: d for key, d in self._deleting.items() if d > now}
+
     def finish_copy(self, block_id: int) -> None:
         with self._lock:
             self._copies.pop(block_id, None)

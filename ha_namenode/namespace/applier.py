@@ -4,10 +4,12 @@
 layer calls. For each envelope in the batch it:
 
 1. returns the cached result if ``(client_id, call_id)`` is in the retry cache;
-2. runs the handler and records its result in the retry cache (expiring at
+2. refuses the command with ``SafeModeOn`` while safe mode is on, unless it is
+   one that may still apply (``safemode.check``);
+3. runs the handler and records its result in the retry cache (expiring at
    ``now + retry_ttl``) inside one savepoint, so a failure of either undoes
    the command's partial changes;
-3. turns every exception into a ``Failed`` result, recorded instead: domain
+4. turns every exception into a ``Failed`` result, recorded instead: domain
    errors keep their code, anything else becomes INTERNAL (and is logged).
    Nothing escapes but ``StoreFailure``, which means the storage under the
    state broke.
@@ -47,6 +49,7 @@ from ha_namenode.namespace import (
     mounts,
     recovery,
     replicas,
+    safemode,
     trash,
     tree,
     xattrs,
@@ -127,12 +130,14 @@ HANDLERS: dict[type, Callable[[tree.Ctx, Any], Any]] = {
     c.InstallMountTable: mounts.install_mount_table,
     c.SetXAttr: xattrs.set_xattr,
     c.RemoveXAttr: xattrs.remove_xattr,
+    c.SetSafeMode: safemode.set_safe_mode,
 }
 assert set(HANDLERS) == set(c.COMMANDS), "every command needs exactly one handler"
 
 
 def execute(txn: StoreTxn, env: c.Envelope) -> Any:
     """Run one envelope's handler; raises what the handler raises (no savepoint here)."""
+    safemode.check(txn, env.command)
     handler = HANDLERS[type(env.command)]
     return handler(tree.Ctx(txn, env.caller, env.now), env.command)
 

@@ -69,6 +69,7 @@ for _cls in (
     model.ReportResult,
     model.Done,
     model.Failed,
+    model.SafeMode,  # the result of SetSafeMode
     mounts.Mount,  # results of the mount commands
     mounts.MountTable,
 ):

@@ -321,6 +321,21 @@ class InstallMountTable:
     mounts: tuple[tuple[str, str, bool], ...] = ()
 
 
+# ---- administration -----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetSafeMode:
+    """Enter (``on``) or leave safe mode; superuser only (``namespace.safemode``).
+
+    Who and when are the envelope's caller and time. Entering while on, or
+    leaving while off, changes nothing and returns the current state.
+    """
+
+    on: bool
+    reason: str = ""
+
+
 # ---- housekeeping ------------------------------------------------------------------
 
 
@@ -372,4 +387,5 @@ COMMANDS: tuple[type, ...] = (
     InstallMountTable,
     SetXAttr,
     RemoveXAttr,
+    SetSafeMode,
 )

@@ -11,7 +11,15 @@ import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
-from ha_namenode.namespace.model import Block, Datanode, Inode, Invalidation, Lease, Replica
+from ha_namenode.namespace.model import (
+    Block,
+    Datanode,
+    Inode,
+    Invalidation,
+    Lease,
+    Replica,
+    SafeMode,
+)
 from ha_namenode.namespace.store import NamespaceCounts, StaleIndex
 from hafs_api.mounts import Mount
 
@@ -32,6 +40,7 @@ class _Tables:
         self.invalidations: dict[tuple[int, str], Invalidation] = {}
         self.mounts: dict[str, Mount] = {}
         self.xattrs: dict[int, dict[str, bytes]] = {}  # inode -> name -> value
+        self.safe_mode: dict[str, SafeMode] = {}  # one entry, under "", once set
 
 
 class _View:
@@ -121,6 +130,9 @@ class _View:
     def counts(self) -> NamespaceCounts:
         directories = sum(1 for i in self._t.inodes.values() if i.is_dir)
         return NamespaceCounts(len(self._t.inodes) - directories, directories, len(self._t.blocks))
+
+    def safe_mode(self) -> SafeMode:
+        return self._t.safe_mode.get("", SafeMode())
 
 
 class _Txn(_View):
@@ -239,6 +251,9 @@ class _Txn(_View):
     def delete_xattr(self, inode_id: int, name: str) -> None:
         if name in self._t.xattrs.get(inode_id, {}):
             self._set(self._t.xattrs[inode_id], name, _MISSING)
+
+    def set_safe_mode(self, mode: SafeMode) -> None:
+        self._set(self._t.safe_mode, "", mode)
 
     def put_lease(self, lease: Lease) -> None:
         self._set(self._t.leases, lease.holder, lease)

@@ -1,4 +1,4 @@
-"""Value types of the namespace: inodes, blocks, leases, callers and results.
+"""Value types of the namespace: inodes, blocks, leases, safe mode, callers and results.
 
 Pure data, standard library only. Rows are frozen; a change is a new value
 written through the store.
@@ -127,6 +127,20 @@ class Invalidation:
 class Lease:
     holder: str
     renewed: int  # leader time (ms) of the last renewal
+
+
+@dataclass(frozen=True, slots=True)
+class SafeMode:
+    """The safe-mode flag (replicated): while ``on``, the namespace is read-only.
+
+    ``set_by`` and ``since`` (leader time, ms) record who entered it and when;
+    every field is empty while it is off.
+    """
+
+    on: bool = False
+    reason: str = ""
+    set_by: str = ""
+    since: int = 0
 
 
 @dataclass(frozen=True, slots=True)

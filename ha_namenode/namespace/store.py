@@ -20,7 +20,15 @@ from collections.abc import Iterator, Mapping
 from contextlib import AbstractContextManager
 from typing import NamedTuple, Protocol
 
-from ha_namenode.namespace.model import Block, Datanode, Inode, Invalidation, Lease, Replica
+from ha_namenode.namespace.model import (
+    Block,
+    Datanode,
+    Inode,
+    Invalidation,
+    Lease,
+    Replica,
+    SafeMode,
+)
 from hafs_api.mounts import Mount
 
 
@@ -126,6 +134,10 @@ class StoreView(Protocol):
         """How many files, directories and blocks there are (metrics; one pass, no walk)."""
         ...
 
+    def safe_mode(self) -> SafeMode:
+        """The safe-mode flag (``SafeMode()``, off, until first set)."""
+        ...
+
 
 class StoreTxn(StoreView, Protocol):
     """A write transaction. Changes are visible to this transaction at once."""
@@ -177,6 +189,8 @@ class StoreTxn(StoreView, Protocol):
         ...
 
     def delete_xattr(self, inode_id: int, name: str) -> None: ...
+
+    def set_safe_mode(self, mode: SafeMode) -> None: ...
 
     def put_lease(self, lease: Lease) -> None: ...
 

@@ -2,9 +2,10 @@
 and the mapping between rows and model values.
 
 One row per value type of ``ha_namenode.namespace.model``; column names equal the
-dataclass field names (``blocks.idx`` holds ``Block.index``, which is an SQL
-keyword). Text columns use SQLite's default BINARY collation, which orders
-UTF-8 text in byte order, the order ``StoreView.children`` promises.
+dataclass field names (``blocks.idx`` holds ``Block.index`` and ``safe_mode.active``
+holds ``SafeMode.on``: both are SQL keywords). Text columns use SQLite's default
+BINARY collation, which orders UTF-8 text in byte order, the order
+``StoreView.children`` promises.
 
 Statements are built once at import with named bind parameters, so the apply
 path pays neither construction nor compilation (SQLAlchemy's compiled cache).
@@ -36,8 +37,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ha_namenode.namespace.model import INODE_FIELDS, Inode, Kind
 
-SCHEMA_VERSION = 4
-UPGRADABLE = {1, 2, 3}  # versions create_all brings up to date (v2 to v4 only added tables)
+SCHEMA_VERSION = 5
+UPGRADABLE = {1, 2, 3, 4}  # versions create_all brings up to date (v2 to v5 only added tables)
 SCHEMA_VERSION_KEY = "schema_version"
 APPLIED_INDEX_KEY = "applied_index"
 
@@ -158,6 +159,17 @@ xattrs = Table(
     PrimaryKeyConstraint("inode", "name", name="pk_xattrs"),
 )
 
+# The safe-mode flag (v5): at most one row, id 1; no row means off.
+safe_mode = Table(
+    "safe_mode",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("active", Integer, nullable=False),  # model.SafeMode.on: 0 or 1
+    Column("reason", Text, nullable=False),
+    Column("set_by", Text, nullable=False),
+    Column("since", Integer, nullable=False),  # leader time, ms
+)
+
 if tuple(inodes.c.keys()) != INODE_FIELDS:  # the row <-> Inode mapping is positional
     raise RuntimeError(f"inodes columns {tuple(inodes.c.keys())} != Inode fields {INODE_FIELDS}")
 
@@ -257,6 +269,12 @@ BLOCK_COUNT = select(func.count()).select_from(blocks)
 PUT_XATTR = xattrs.insert().prefix_with("OR REPLACE")
 DELETE_XATTR = delete(xattrs).where(_X.inode == bindparam("inode"), _X.name == bindparam("name"))
 DELETE_INODE_XATTRS = delete(xattrs).where(_X.inode == bindparam("id"))
+
+SAFE_MODE_ROW = 1
+SAFE_MODE = select(
+    safe_mode.c.active, safe_mode.c.reason, safe_mode.c.set_by, safe_mode.c.since
+).where(safe_mode.c.id == SAFE_MODE_ROW)
+PUT_SAFE_MODE = safe_mode.insert().prefix_with("OR REPLACE")
 
 _KINDS = {k.value: k for k in Kind}
 

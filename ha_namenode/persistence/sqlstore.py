@@ -40,6 +40,7 @@ from ha_namenode.namespace.model import (
     Lease,
     Replica,
     ReplicaState,
+    SafeMode,
 )
 from ha_namenode.namespace.store import NamespaceCounts, StaleIndex, StoreFailure
 from ha_namenode.persistence import schema
@@ -201,6 +202,10 @@ class _View:
         (blocks,) = self._first(schema.BLOCK_COUNT, {})
         return NamespaceCounts(int(files), int(directories), int(blocks))
 
+    def safe_mode(self) -> SafeMode:
+        row = self._first(schema.SAFE_MODE, {})
+        return SafeMode() if row is None else SafeMode(bool(row[0]), row[1], row[2], row[3])
+
 
 def _datanode(r: Any) -> Datanode:
     return Datanode(r[0], r[1], r[2], AdminState(r[3]))
@@ -337,6 +342,10 @@ class _Txn(_View):
 
     def delete_xattr(self, inode_id: int, name: str) -> None:
         self._exec(schema.DELETE_XATTR, {"inode": inode_id, "name": name})
+
+    def set_safe_mode(self, mode: SafeMode) -> None:
+        params = {"id": schema.SAFE_MODE_ROW, "active": int(mode.on), "reason": mode.reason}
+        self._exec(schema.PUT_SAFE_MODE, {**params, "set_by": mode.set_by, "since": mode.since})
 
     def put_lease(self, lease: Lease) -> None:
         self._exec(schema.PUT_LEASE, {"holder": lease.holder, "renewed": lease.renewed})

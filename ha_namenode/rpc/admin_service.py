@@ -1,12 +1,14 @@
 """The HaAdmin servicer: status, leadership transfer, membership and checkpoints;
-DataNode reports, decommissioning and fsck; the federation's mount table.
+DataNode reports, decommissioning and fsck; the federation's mount table; safe
+mode and metasave.
 
 Every NameNode answers status (with its store's applied index and log digest,
-read from one view, and the counters of ``ha_namenode.overview``) and
-GetMountTable (its replicated copy); transfer, membership changes, the DataNode
-and block calls, and mount changes run on the leader (others raise NotLeader
-with its address). Mount changes go to the
-default nameservice's leader; InstallMountTable to any other nameservice's.
+read from one view, the counters of ``ha_namenode.overview`` and its
+replicated safe-mode flag) and GetMountTable (its replicated copy);
+transfer, membership changes, the DataNode and block calls, safe mode,
+metasave and mount changes run on the leader (others raise NotLeader with
+its address). Mount changes go to the default nameservice's leader;
+InstallMountTable to any other nameservice's.
 """
 
 from __future__ import annotations
@@ -15,13 +17,16 @@ import dataclasses
 import time
 from collections.abc import Callable
 
+from ha_namenode.blocks import metasave
 from ha_namenode.blocks.fsck import FsckReport, fsck
 from ha_namenode.blocks.manager import BlockManager
 from ha_namenode.blocks.registry import Liveness, NodeView
 from ha_namenode.consensus.base import Consensus, Member
 from ha_namenode.federation.service import Federation
-from ha_namenode.namespace.model import AdminState
+from ha_namenode.namespace import commands as c
+from ha_namenode.namespace.model import AdminState, SafeMode
 from ha_namenode.namespace.store import StoreFailure
+from ha_namenode.namesystem import BARRIER_TIMEOUT_S, Header
 from ha_namenode.overview import Overview, OverviewSource
 from ha_namenode.rpc.errors import rpc
 from hafs_api import mounts, paths
@@ -37,6 +42,7 @@ _ADMIN = {
 }
 
 _STATE = {"active": pb.ACTIVE, "standby": pb.STANDBY, "candidate": pb.CANDIDATE}
+_SAFE_MODE_ACTIONS = {pb.SAFE_MODE_ENTER: True, pb.SAFE_MODE_LEAVE: False}
 POSITION_ATTEMPTS = 3  # a snapshot install reopens the store: a reader may fail meanwhile
 
 
@@ -101,7 +107,17 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
             state_index=state_index,
             log_digest=log_digest,
             **dataclasses.asdict(overview),
+            safe_mode=self._safe_mode_on(),
         )
+
+    def _safe_mode_on(self) -> bool:
+        """This replica's flag (followers too: it is replicated); False if unreadable now."""
+        if self.blocks is None:
+            return False
+        try:
+            return self.blocks.ns.view(lambda v: v.safe_mode().on)
+        except StoreFailure:  # a snapshot install reopens the store: the next call sees it
+            return False
 
     @rpc
     def TransferLeadership(self, request, context):
@@ -135,12 +151,7 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
 
     @rpc
     def GetDatanodeReport(self, request, context):
-        blocks = self._blocks()
-        counts = blocks.ns.view(lambda v: {d.id: len(v.replicas_on(d.id)) for d in v.datanodes()})
-        views = sorted(blocks.views().values(), key=lambda n: n.id)
-        return pb.GetDatanodeReportResponse(
-            datanodes=[_report(n, counts.get(n.id, 0)) for n in views]
-        )
+        return pb.GetDatanodeReportResponse(datanodes=_reports(self._blocks()))
 
     @rpc
     def SetDatanodeAdminState(self, request, context):
@@ -160,6 +171,75 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
         nodes = blocks.views()
         report = blocks.ns.view(lambda v: fsck(v, path, nodes, request.list_files))
         return _fsck(report, nodes)
+
+    # ---- safe mode and metasave -----------------------------------------------------
+
+    @rpc
+    def GetSafeMode(self, request, context):
+        ns = self._blocks().ns
+        ns.consensus.read_barrier(BARRIER_TIMEOUT_S)  # a new leader answers what is committed
+        return _safe_mode(ns.view(lambda v: v.safe_mode()))
+
+    @rpc
+    def SetSafeMode(self, request, context):
+        ns = self._blocks().ns
+        on = _SAFE_MODE_ACTIONS.get(request.action)
+        if on is None:
+            raise InvalidArgument("the action must be SAFE_MODE_ENTER or SAFE_MODE_LEAVE")
+        header = Header(_client_id(request.client_id), request.call_id, request.user)
+        return _safe_mode(ns.mutate(header, c.SetSafeMode(on, request.reason)))
+
+    @rpc
+    def MetaSave(self, request, context):
+        blocks = self._blocks()
+        nodes = blocks.views()
+        copies = blocks.registry.copies()
+        deleting = blocks.registry.deletions()
+        now = time.monotonic()  # the registry's clock: copy deadlines are on it
+        dump = blocks.ns.view(
+            lambda v: metasave.collect(
+                v,
+                nodes,
+                copies,
+                deleting,
+                limit=request.limit or metasave.DEFAULT_LIMIT,
+                budget=blocks.settings.blocks_per_pass,
+                now=now,
+            )
+        )
+        st = self.consensus.status()
+        return pb.MetaSaveResponse(
+            node_id=st.node_id,
+            term=st.term,
+            applied_index=st.applied_index,
+            files=dump.counts.files,
+            directories=dump.counts.directories,
+            blocks=dump.counts.blocks,
+            safe_mode=_safe_mode(dump.safe_mode),
+            under_replicated=[_meta_block(b) for b in dump.under_replicated],
+            missing=[_meta_block(b) for b in dump.missing],
+            corrupt=[_meta_block(b) for b in dump.corrupt],
+            replicating=[
+                pb.MetaCopy(
+                    block=_block(x.block_id, x.gen_stamp, x.num_bytes),
+                    source=x.source,
+                    targets=x.targets,
+                    timeout_ms=int(x.timeout_s * 1000),
+                )
+                for x in dump.replicating
+            ],
+            pending_deletion=[
+                pb.MetaDeletion(block=_block(x.block_id, x.gen_stamp, 0), datanode=x.datanode)
+                for x in dump.pending_deletion
+            ],
+            leases=[
+                pb.MetaLease(holder=x.holder, renewed_ms=x.renewed, paths=x.paths)
+                for x in dump.leases
+            ],
+            datanodes=_reports(blocks),
+            truncated=dump.truncated,
+            scanned_ms=int(time.time() * 1000),
+        )
 
     # ---- federation -------------------------------------------------------------------
 
@@ -196,6 +276,45 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
     def InstallMountTable(self, request, context):
         version = self._federation().install_pushed(mounts.from_proto(request.table))
         return pb.InstallMountTableResponse(version=version)
+
+
+def _client_id(raw: bytes) -> str:
+    """The retry-cache key of a request carrying its client id as bytes: the text the
+    client's other calls carry (hex if it is not UTF-8)."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return raw.hex()
+
+
+def _safe_mode(mode: SafeMode) -> pb.SafeModeStatus:
+    return pb.SafeModeStatus(
+        on=mode.on, reason=mode.reason, set_by=mode.set_by, since_ms=mode.since
+    )
+
+
+def _block(block_id: int, gen_stamp: int, num_bytes: int) -> common_pb2.Block:
+    return common_pb2.Block(block_id=block_id, gen_stamp=gen_stamp, num_bytes=num_bytes)
+
+
+def _meta_block(b: metasave.BlockEntry) -> pb.MetaBlock:
+    return pb.MetaBlock(
+        block=_block(b.block_id, b.gen_stamp, b.num_bytes),
+        path=b.path,
+        expected=b.expected,
+        live=b.live,
+        decommissioning=b.decommissioning,
+        maintenance=b.maintenance,
+        corrupt=b.corrupt,
+        locations=b.locations,
+    )
+
+
+def _reports(blocks: BlockManager) -> list[pb.DatanodeReport]:
+    """Every DataNode the leader tracks, by id, with its replica count."""
+    counts = blocks.ns.view(lambda v: {d.id: len(v.replicas_on(d.id)) for d in v.datanodes()})
+    views = sorted(blocks.views().values(), key=lambda n: n.id)
+    return [_report(n, counts.get(n.id, 0)) for n in views]
 
 
 def _report(n: NodeView, replicas: int) -> pb.DatanodeReport:

@@ -185,6 +185,7 @@ class Namespace:
                 "file_blocks": t.file_blocks,
                 "leases": t.leases,
                 "xattrs": {i: x for i, x in t.xattrs.items() if x},
+                "safe_mode": t.safe_mode,
             }
         )
 

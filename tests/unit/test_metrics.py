@@ -26,7 +26,15 @@ from ha_namenode.metrics import NameNodeMetrics
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.applier import StateMachine
 from ha_namenode.namespace.memstore import MemoryStore
-from ha_namenode.namespace.model import INODE_FIELDS, AdminState, Caller, Datanode, Inode, Kind
+from ha_namenode.namespace.model import (
+    INODE_FIELDS,
+    AdminState,
+    Caller,
+    Datanode,
+    Inode,
+    Kind,
+    SafeMode,
+)
 from ha_namenode.namespace.store import NamespaceCounts
 from ha_namenode.persistence import SqlStore
 from ha_namenode.persistence.schema import inode_params
@@ -260,8 +268,13 @@ def namenode(leader: bool = True):
     counts = NamespaceCounts(files=5, directories=3, blocks=8)
 
     class View:
+        safe = SafeMode()
+
         def counts(self) -> NamespaceCounts:
             return counts
+
+        def safe_mode(self) -> SafeMode:
+            return View.safe
 
     view_fails = []
 
@@ -271,6 +284,7 @@ def namenode(leader: bool = True):
         return fn(View())
 
     metrics.watch(consensus, view, blocks, monitor, {"version": "0.1.0", "address": "a:1"})
+    metrics.view_class = View  # tests set View.safe
     return metrics, consensus, blocks, view_fails
 
 
@@ -355,6 +369,16 @@ def test_parts_that_cannot_be_read_are_left_out_of_the_scrape():
     assert value(metrics, "hafs_raft_term") is None
     assert value(metrics, "hafs_namespace_files") is None
     assert value(metrics, "hafs_blocks_missing") == 1  # the rest is still there
+
+
+def test_safe_mode_is_reported_by_every_namenode():
+    for leader in (True, False):
+        metrics, _, _, view_fails = namenode(leader=leader)
+        assert value(metrics, "hafs_namenode_safe_mode") == 0
+        metrics.view_class.safe = SafeMode(True, "upgrade", "hdfs", 1)
+        assert value(metrics, "hafs_namenode_safe_mode") == 1
+        view_fails.append(RuntimeError("the store is being replaced"))
+        assert value(metrics, "hafs_namenode_safe_mode") is None
 
 
 def test_proposals_are_timed_to_their_result():

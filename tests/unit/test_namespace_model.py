@@ -1,12 +1,15 @@
 """A Hypothesis state machine that drives the namespace core against a simple model.
 
 The model is a dict ``path -> Entry(kind, perm, owner, length, xattrs)`` plus the
-namespace quotas by path. Each rule asks the model what the command should do
-(success, or the exact error code, checked in the same order HDFS and the core
-check them) and asserts the core agrees; after every step the tree listed
-through ``queries.listing`` (with each path's extended attributes) must equal
-the model, every table invariant must
-hold (``Namespace.check_invariants``) and quota usage must equal the model's count.
+namespace quotas by path and the safe-mode flag (while it is on, every change is
+refused with SAFE_MODE before any other check; only the superuser toggles it,
+and it is on for about a quarter of the steps). Each rule asks the model what
+the command should do (success, or the exact error code, checked in the same
+order HDFS and the core check them) and asserts the core agrees; after every
+step the tree listed through ``queries.listing`` (with each path's extended
+attributes) must equal the model, every table invariant must hold
+(``Namespace.check_invariants``), quota usage must equal the model's count and
+the safe-mode flag the model's.
 
 Paths are drawn from three names up to depth three, so collisions, renames into
 a path's own subtree and onto existing targets are frequent. Two callers, the
@@ -48,9 +51,10 @@ from ha_namenode.namespace.commands import (
     SetPermission,
     SetQuota,
     SetReplication,
+    SetSafeMode,
     SetXAttr,
 )
-from ha_namenode.namespace.model import Caller, Done, Failed, Kind
+from ha_namenode.namespace.model import Caller, Done, Failed, Kind, SafeMode
 from ha_namenode.namespace.resolve import path_of
 from ha_namenode.namespace.trash import checkpoint_name, checkpoint_time
 from ha_namenode.namespace.tree import dir_perm_for
@@ -102,12 +106,15 @@ def found(chain: Chain) -> int:
 
 
 class Model:
-    def __init__(self, tree: dict[str, Entry], quota: dict[str, int]) -> None:
+    def __init__(
+        self, tree: dict[str, Entry], quota: dict[str, int], safe: SafeMode | None = None
+    ) -> None:
         self.tree = tree
         self.quota = quota
+        self.safe = safe or SafeMode()
 
     def copy(self) -> Model:
-        return Model(dict(self.tree), dict(self.quota))
+        return Model(dict(self.tree), dict(self.quota), self.safe)
 
     # ---- helpers -------------------------------------------------------------------
 
@@ -392,6 +399,13 @@ class Model:
         self.need(user, node, W)
         return node.kind == FILE
 
+    def set_safe_mode(self, user: Caller, on: bool, reason: str, now: int) -> SafeMode:
+        if not user.superuser:
+            raise Err("ACCESS_DENIED")
+        if on != self.safe.on:
+            self.safe = SafeMode(True, reason, user.user, now) if on else SafeMode()
+        return self.safe
+
     def xattr_target(self, user: Caller, path: str, name: str) -> Entry:
         """Namespace, path, then the right to change (HDFS checkXAttrChangeAccess)."""
         if name.startswith("trusted.") and not user.superuser:
@@ -451,6 +465,8 @@ class NamespaceMachine(RuleBasedStateMachine):
         self.ns.advance(1)
         model = self.model.copy()
         try:
+            if model.safe.on and not isinstance(cmd, SetSafeMode):
+                raise Err("SAFE_MODE")  # checked before the command's own checks
             value, expected = predict(model), "OK"
         except Err as e:
             value, expected = None, e.code
@@ -547,12 +563,13 @@ class NamespaceMachine(RuleBasedStateMachine):
         immediate=st.booleans(),
     )
     def expunge(self, user: str, interval: int, immediate: bool) -> None:
-        result, (made, removed) = self.step(
+        result, expected = self.step(
             ExpungeTrash(user, interval, immediate),
             SUPER,
             lambda m: m.expunge(user, self.ns.now, interval, immediate),
         )
-        assert (result.checkpoints, result.removed) == (made, removed)
+        if not isinstance(result, Failed):  # refused in safe mode
+            assert (result.checkpoints, result.removed) == expected
 
     @rule(user=USERS, perm=DIR_PERMS, data=st.data())
     def set_permission(self, user: Caller, perm: int, data: st.DataObject) -> None:
@@ -632,6 +649,25 @@ class NamespaceMachine(RuleBasedStateMachine):
         path = self.pick(data, root=True)
         stored = name.lower() if name.startswith("USER.") else name
         self.step(RemoveXAttr(path, name), user, lambda m: m.remove_xattr(user, path, stored))
+
+    @rule(
+        user=USERS,
+        on=st.sampled_from([True, False, False, False]),
+        reason=st.sampled_from(["", "r"]),
+    )
+    def safe_mode(self, user: Caller, on: bool, reason: str) -> None:
+        result, expected = self.step(
+            SetSafeMode(on, reason),
+            user,
+            lambda m: m.set_safe_mode(user, on, reason, self.ns.now),
+        )
+        if not isinstance(result, Failed):
+            assert result == expected
+
+    @invariant()
+    def safe_mode_is_the_model(self) -> None:
+        with self.ns.store.read() as view:
+            assert view.safe_mode() == self.model.safe
 
     @invariant()
     def the_tree_is_the_model(self) -> None:

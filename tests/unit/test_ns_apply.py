@@ -55,6 +55,7 @@ from ha_namenode.namespace.commands import (
     SetPermission,
     SetQuota,
     SetReplication,
+    SetSafeMode,
     SetTimes,
     SetXAttr,
     UpdatePipeline,
@@ -74,6 +75,7 @@ from ha_namenode.namespace.model import (
     Listing,
     LocatedBlock,
     ReportResult,
+    SafeMode,
 )
 from ha_namenode.namespace.store import StoreFailure
 from hafs_api.errors import (
@@ -371,6 +373,10 @@ ROUND_TRIP = [
     SetXAttr("/f", "trusted.t", b"", compare=True, expected=None),
     SetXAttr("/f", "user.x", b"\x00v", 2, True, b"\xff\x00"),
     RemoveXAttr("/f", "user.a"),
+    SetSafeMode(True, "upgrade ü"),
+    SetSafeMode(False),
+    SafeMode(True, "upgrade", "hdfs", 5),
+    SafeMode(),
     MountTable(4, "", (Mount("/data", "ns2", True), Mount("/ü", "ns3"))),
     Mount("/data", "ns2"),
     ReportResult(((FIRST_BLOCK, FIRST_GS),)),
