@@ -48,7 +48,7 @@ class ConsensusStatus:
     leader_id: str
     leader_address: str
     members: tuple[Member, ...] = field(default_factory=tuple)
-    leader_changes: int = 0  # this node's role changes to or from leader since it started
+    leader_changes: int = 0  # times this node became leader since it started
 
 
 class Consensus(Protocol):
