@@ -33,11 +33,12 @@ SELF_JOB = "prometheus"  # the shipped config's job scraping Prometheus itself
 
 def config_for(targets: Mapping[str, list[str]], listen: str, interval: str = "1s") -> dict:
     """``deploy/prometheus/prometheus.yml`` for a test: every job keeps its name, its
-    settings and its static configs' labels, with ``targets[job]`` as its targets
-    (the self-scrape job: ``listen``); global settings and external labels stay, the
-    rule files are the shipped ones, and scrapes and rule evaluations run every
-    ``interval``. A shipped job without test targets, or one not configured by
-    static targets, is an error: the test would no longer scrape what is shipped."""
+    settings (relabelling included) and its static configs' labels, with
+    ``targets[job]`` as its targets (the self-scrape job: ``listen``); global settings
+    and external labels stay, the rule files are the shipped ones, and scrapes and rule
+    evaluations run every ``interval``, a job's own interval dropped. A shipped job
+    without test targets, or one not configured by static targets, is an error: the
+    test would no longer scrape what is shipped."""
     config = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())
     config["global"].update(
         scrape_interval=interval, scrape_timeout=interval, evaluation_interval=interval
@@ -48,9 +49,10 @@ def config_for(targets: Mapping[str, list[str]], listen: str, interval: str = "1
     assert set(jobs) == set(wanted), f"prometheus.yml has jobs {sorted(jobs)}, not {sorted(wanted)}"
     for name, job in jobs.items():
         statics = job.get("static_configs")
-        assert statics and set(job) <= {"job_name", "metrics_path", "static_configs"}, (
-            f"prometheus.yml: job {name} is not a plain static one: {job}"
-        )
+        discovery = {k for k in job if k.endswith("_sd_configs")}
+        assert statics and not discovery, f"prometheus.yml: job {name} is not static: {job}"
+        job.pop("scrape_interval", None)
+        job.pop("scrape_timeout", None)
         labels = [s.get("labels", {}) for s in statics]
         assert all(ls == labels[0] for ls in labels), f"job {name}: targets differ in labels"
         job["static_configs"] = [{**statics[0], "targets": list(wanted[name])}]
