@@ -7,7 +7,7 @@ server interceptor). Everything that is *state* is read only when Prometheus
 scrapes, by ``NameNodeCollector``, so the hot paths pay nothing for it:
 
 * Raft, from ``consensus.status()``: leader or not, term, commit and applied
-  index, role changes to and from leader, members and reachable members;
+  index, times it became leader, members and reachable members;
 * the namespace, from one store view (``StoreView.counts``): files,
   directories, blocks, on every NameNode alike; and the replicated safe-mode flag;
 * leader only (0 elsewhere): block health from the block monitor's last
@@ -158,7 +158,8 @@ class NameNodeCollector(Collector):
         )
         yield self._family(
             "hafs_raft_leader_changes",
-            "This NameNode's role changes to or from leader since it started.",
+            "Times this NameNode became leader since it started (summed over a "
+            "nameservice: its leader changes).",
             st.leader_changes,
             counter=True,
         )

@@ -1,13 +1,17 @@
 """The shipped monitoring files and the metric contract they are written against.
 
 Shared by the tests of ``deploy/`` (``tests/unit/test_monitoring_files.py``,
-``tests/integration/test_prometheus_rules.py``) and the live-Prometheus test:
+``tests/integration/test_prometheus_rules.py``) and the live-Prometheus test
+(``tests/integration/test_prometheus_live.py``, with ``tests/prometheus_server.py``):
 
 * ``CONTRACT``: every series name the daemons export (docs/operations.md, "Metrics"),
   and ``allowed_names()`` with a histogram's ``_bucket``/``_sum``/``_count``;
 * ``metric_names(expr)``: the series names a PromQL expression selects;
-* ``dashboards()``, ``dashboard_queries()``, ``alert_rules()``: the shipped files;
-* ``promql_for_promtool(expr)``: a dashboard query with Grafana's variables filled in;
+* ``dashboards()``, ``dashboard_queries()``, ``alert_rules()``: the shipped files, and
+  ``documented_queries()``: the PromQL examples of the docs;
+* ``template_variables(board)``: a dashboard's ``label_values`` variables;
+* ``fill_variables(expr, values)``: a dashboard query with Grafana's variables set to
+  given values, and ``promql_for_promtool(expr)`` with placeholder values;
 * ``promtool()``: the promtool binary, installed by ``scripts/install_prometheus.sh``
   when missing (skips the test when that is impossible here; fails it under CI).
 
@@ -21,6 +25,9 @@ import json
 import os
 import re
 import subprocess
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +40,7 @@ PROMETHEUS = DEPLOY / "prometheus"
 GRAFANA = DEPLOY / "grafana"
 INSTALL_SCRIPT = ROOT / "scripts" / "install_prometheus.sh"
 RUNBOOK = ROOT / "docs" / "runbook.md"
+OPERATIONS = ROOT / "docs" / "operations.md"
 
 # name -> type. NameNode series carry nameservice and node; DataNode series carry node.
 CONTRACT: dict[str, str] = {
@@ -50,12 +58,13 @@ CONTRACT: dict[str, str] = {
     "hafs_namespace_directories": "gauge",
     "hafs_namespace_blocks": "gauge",
     "hafs_namenode_safe_mode": "gauge",
+    "hafs_namenode_info": "gauge",  # version, address; always 1
     # leader only
     "hafs_blocks_under_replicated": "gauge",
     "hafs_blocks_missing": "gauge",
     "hafs_blocks_corrupt": "gauge",
     "hafs_blocks_pending_replication": "gauge",
-    "hafs_datanodes": "gauge",  # state=live|stale|dead|decommissioning|maintenance
+    "hafs_datanodes": "gauge",  # state=live|stale|dead|decommissioning|decommissioned|maintenance
     "hafs_capacity_bytes": "gauge",  # kind=total|used|remaining
     # DataNodes
     "hafs_datanode_read_bytes_total": "counter",
@@ -65,13 +74,15 @@ CONTRACT: dict[str, str] = {
     "hafs_datanode_heartbeat_seconds": "histogram",  # nameservice
     "hafs_datanode_capacity_bytes": "gauge",  # kind
     "hafs_datanode_blocks": "gauge",  # nameservice
-    # prometheus_client's process collector (Linux), and Prometheus's own
+    "hafs_datanode_info": "gauge",  # version, address, rack; always 1
+    # prometheus_client's process (Linux) and platform collectors, and Prometheus's own
     "process_cpu_seconds_total": "counter",
     "process_resident_memory_bytes": "gauge",
     "process_virtual_memory_bytes": "gauge",
     "process_start_time_seconds": "gauge",
     "process_open_fds": "gauge",
     "process_max_fds": "gauge",
+    "python_info": "gauge",
     "up": "gauge",
 }
 
@@ -133,18 +144,23 @@ def metric_names(expr: str) -> set[str]:
 
 
 _GRAFANA_VARIABLE = re.compile(r"\$\{(\w+)(?::\w+)?\}|\$(\w+)")
-_GRAFANA_INTERVALS = {"__rate_interval", "__interval", "__range"}
+GRAFANA_INTERVALS = ("__rate_interval", "__interval", "__range")
+
+
+def fill_variables(expr: str, values: Mapping[str, str]) -> str:
+    """``expr`` with each Grafana variable (``$name``, ``${name}``, ``${name:fmt}``)
+    replaced by ``values[name]``; KeyError names a variable ``values`` lacks."""
+
+    def fill(m: re.Match[str]) -> str:
+        return values[m.group(1) or m.group(2)]
+
+    return _GRAFANA_VARIABLE.sub(fill, expr)
 
 
 def promql_for_promtool(expr: str) -> str:
     """``expr`` as Prometheus would receive it from Grafana: each ``$__*interval`` a
     duration, each template variable a plain value."""
-
-    def fill(m: re.Match[str]) -> str:
-        name = m.group(1) or m.group(2)
-        return "5m" if name in _GRAFANA_INTERVALS else "ns1"
-
-    return _GRAFANA_VARIABLE.sub(fill, expr)
+    return fill_variables(expr, defaultdict(lambda: "ns1", dict.fromkeys(GRAFANA_INTERVALS, "5m")))
 
 
 # -- the shipped files ------------------------------------------------------------
@@ -178,18 +194,48 @@ def dashboard_queries() -> list[tuple[str, str, str]]:
     ]
 
 
+@dataclass(frozen=True)
+class Variable:
+    """A dashboard's query variable: ``label_values(series, label)``, and the regex
+    Grafana sends for "All" (None: the selected values joined as ``(a|b)``)."""
+
+    name: str
+    series: str
+    label: str
+    all_value: str | None
+
+
+def template_variables(board: dict[str, Any]) -> list[Variable]:
+    """The query variables of one dashboard, in the order Grafana resolves them."""
+    out = []
+    for var in board.get("templating", {}).get("list", []):
+        if var.get("type") != "query":
+            continue
+        query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
+        m = re.fullmatch(r"\s*label_values\((.*),\s*(\w+)\)\s*", query)
+        assert m, f"{board.get('title')}: ${var['name']}: expected label_values(SERIES, LABEL)"
+        all_value = (var.get("allValue") or None) if var.get("includeAll") else None
+        out.append(Variable(var["name"], m.group(1), m.group(2), all_value))
+    return out
+
+
 def variable_queries() -> list[tuple[str, str, str]]:
     """``(dashboard file, variable, PromQL of its label_values)`` of query variables."""
+    return [
+        (name, var.name, var.series)
+        for name, board in dashboards().items()
+        for var in template_variables(board)
+    ]
+
+
+def documented_queries() -> list[tuple[str, str]]:
+    """``(doc file, PromQL)`` of every expression in a fenced ``promql`` block of
+    docs/operations.md and docs/runbook.md; blank lines separate expressions."""
     out = []
-    for name, board in dashboards().items():
-        for var in board.get("templating", {}).get("list", []):
-            if var.get("type") != "query":
-                continue
-            query = var["query"]["query"] if isinstance(var["query"], dict) else var["query"]
-            m = re.fullmatch(r"\s*label_values\((.*),\s*(\w+)\)\s*", query)
-            assert m, f"{name}: variable {var['name']}: expected label_values(SERIES, LABEL)"
-            out.append((name, var["name"], m.group(1)))
-    return out
+    for path in (OPERATIONS, RUNBOOK):
+        for block in re.findall(r"^```promql\n(.*?)^```", path.read_text(), re.M | re.S):
+            out.extend((path.name, expr.strip()) for expr in re.split(r"\n\s*\n", block))
+    return [(name, expr) for name, expr in out if expr]
 
 
 @functools.cache

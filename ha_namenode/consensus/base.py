@@ -48,7 +48,7 @@ class ConsensusStatus:
     leader_id: str
     leader_address: str
     members: tuple[Member, ...] = field(default_factory=tuple)
-    leader_changes: int = 0  # this node's role changes to or from leader since it started
+    leader_changes: int = 0  # times this node became leader since it started
     # The leader's commit index as this node last heard it (its own on the leader; 0:
     # not heard yet). A follower still receiving the log has a commit index of its
     # own no higher than its log: this one says how far it has to go.

@@ -33,8 +33,9 @@ NameNodes (ARCHITECTURE §3 lists the pysyncobj facts this code is built on):
   ``transfer_leadership`` holds the proposer meanwhile, so the target's log is as
   long as the leader's when it campaigns.
 - **Metrics.** ``on_proposal(seconds)`` hears, on the tick thread, how long each
-  committed write took from ``propose`` to its result; ``status()`` counts this
-  replica's role changes to and from leader (``leader_changes``).
+  committed write took from ``propose`` to its result; ``status()`` counts the
+  times this replica became leader (``leader_changes``), so that the sum over a
+  group is its number of leader changes.
 """
 
 from __future__ import annotations
@@ -281,7 +282,7 @@ class RaftConsensus:
         self._settings = settings
         self._fail_stop = fail_stop or _exit_process
         self._on_proposal = on_proposal
-        self._leader_changes = 0  # role changes to or from leader (tick thread only)
+        self._leader_changes = 0  # times this replica became leader (tick thread only)
         self._queue: queue.SimpleQueue[_Pending] = queue.SimpleQueue()
         self._inflight = threading.Semaphore(settings.max_inflight)
         self._outstanding: dict[int, list[_Pending]] = {}  # submitted, not yet answered
@@ -692,7 +693,7 @@ class RaftConsensus:
         entries it proposed: their outcome is unknown, so their callers must retry."""
         log.info("Raft state %s -> %s", _STATES.get(old, old), _STATES.get(new, new))
         self._states.record(self.term, _ROLES.get(new, str(new)))
-        if (old == 2) != (new == 2):
+        if new == 2 and old != 2:
             self._leader_changes += 1
         if old != 2 or new == 2:
             return

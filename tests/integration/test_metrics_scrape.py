@@ -274,6 +274,24 @@ def test_every_node_of_a_cluster_reports_what_it_does(make_cluster):
     assert set(namenodes) <= by_label["node"]
     assert {"ClientNamenode", "HaAdmin", "DatanodeNamenode", "DataTransfer"} <= by_label["service"]
 
+    # A leadership transfer: the NameNode that took over counts one more time it became
+    # leader, the one that stepped down and the bystander nothing, so the sum over the
+    # nameservice counts the change once.
+    target = next(n for n in namenodes if n != leader)
+    fs.transfer_leadership(target)
+    wait_until(lambda: cluster.wait_leader().node_id == target, 15, f"{target} to lead")
+    changes = {n: get(after[n], "hafs_raft_leader_changes_total") for n in namenodes}
+
+    def transferred() -> dict[str, Samples] | None:
+        now = scrape_all(cluster)
+        return now if get(now[target], "hafs_raft_is_leader") == 1 else None
+
+    after = wait_until(transferred, 15, f"{target} to report itself leader", poll=0.2)
+    for node in namenodes:
+        want = changes[node] + (node == target)
+        assert get(after[node], "hafs_raft_leader_changes_total") == want, node
+    leader = target
+
     # A failover: the new leader's metrics say so, and one member is out of reach.
     term = get(after[leader], "hafs_raft_term")
     assert cluster.node(leader).kill()

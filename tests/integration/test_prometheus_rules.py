@@ -1,6 +1,6 @@
 """promtool on the shipped Prometheus files: the configs load, the rules parse, the
 rules' unit tests (deploy/prometheus/alerts_test.yml) pass, and every dashboard query
-parses as PromQL.
+and every PromQL example of the docs parses.
 
 promtool is Debian's, installed by scripts/install_prometheus.sh when missing (the
 test skips, naming why, when that is impossible here; under CI it fails instead).
@@ -17,6 +17,7 @@ import yaml
 from monitoring_contract import (
     PROMETHEUS,
     dashboard_queries,
+    documented_queries,
     promql_for_promtool,
     promtool,
     variable_queries,
@@ -83,9 +84,11 @@ def test_alert_rule_unit_tests_pass():
 
 
 def test_dashboard_queries_parse(tmp_path):
-    """Each panel's PromQL, with Grafana's variables filled in, as a recording rule."""
+    """Each panel's PromQL, with Grafana's variables filled in, and each PromQL example
+    of the docs, as a recording rule."""
     queries = [promql_for_promtool(expr) for _, _, expr in dashboard_queries()]
     queries += [promql_for_promtool(series) for _, _, series in variable_queries()]
+    queries += [expr for _, expr in documented_queries()]
     assert queries
     rules = {
         "groups": [

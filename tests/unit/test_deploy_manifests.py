@@ -20,6 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
+from client import config as client_config
 from datanode.config import DataNodeConfig
 from ha_namenode.config import NameNodeConfig
 from hafs_api.readiness import READY_SERVICE
@@ -47,41 +48,17 @@ def has_module(name: str) -> bool:
     return importlib.util.find_spec(name) is not None
 
 
-def metrics_known(config_cls: type) -> bool:
-    """Whether the daemons' config already has the ``[metrics]`` section (the metrics
-    work adds it); until then the tests drop it before loading."""
-    return "metrics" in getattr(config_cls, "__dataclass_fields__", {})
-
-
 def load_daemon_config(config_cls: type, text: str, env: dict[str, str], tmp_path: Path):
     """``text`` (a config with its ${...} already filled) loaded by the daemon's loader
-    with ``env``'s overrides, as the entry point hands it over."""
-    data = tomllib.loads(text)
-    if not metrics_known(config_cls):
-        assert set(data.pop("metrics")) == {"address"}
+    with ``env``'s overrides, as the entry point hands it over. Every shipped daemon
+    config serves metrics."""
     path = tmp_path / "config.toml"
-    path.write_text(_dump_toml(data))
+    path.write_text(text)
     overrides = {k: v for k, v in env.items() if k.startswith("HAFS__")}
     entrypoint.quote_secrets(overrides)
-    return config_cls.load(path, env=overrides)
-
-
-def _dump_toml(data: dict[str, Any]) -> str:
-    from chaos.configs import toml_value
-
-    lines: list[str] = []
-
-    def table(prefix: str, values: dict[str, Any]) -> None:
-        scalars = {k: v for k, v in values.items() if not isinstance(v, dict)}
-        if prefix:
-            lines.append(f"[{prefix}]")
-        lines.extend(f'"{k}" = {toml_value(v)}' for k, v in scalars.items())
-        for k, v in values.items():
-            if isinstance(v, dict):
-                table(f"{prefix}.{k}" if prefix else k, v)
-
-    table("", data)
-    return "\n".join(lines) + "\n"
+    config = config_cls.load(path, env=overrides)
+    assert config.metrics.address == tomllib.loads(text)["metrics"]["address"]
+    return config
 
 
 def metrics_port(text: str) -> int:
@@ -273,8 +250,8 @@ def secret_env(environment: dict[str, str]) -> dict[str, str]:
 
 
 def test_compose_client_config_names_the_namenodes():
-    client = tomllib.loads((COMPOSE / "config" / "client.toml").read_text())
-    assert client["nameservices"]["ns1"]["namenodes"] == ["nn1:8020", "nn2:8020", "nn3:8020"]
+    client = client_config.load(COMPOSE / "config" / "client.toml")
+    assert client.nameservice("ns1").namenodes == ("nn1:8020", "nn2:8020", "nn3:8020")
 
 
 def test_prometheus_scrapes_what_compose_runs(compose):
