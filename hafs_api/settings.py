@@ -4,7 +4,8 @@ Shared by the NameNode and DataNode configurations so both read and validate
 the same way, and every error names the bad key:
 
 * ``load_toml(path)`` reads the file (``ConfigError`` if missing or invalid);
-* ``apply_env(data, env)`` overlays ``HAFS__SECTION__KEY`` variables, parsed as
+* ``apply_env(data, env)`` overlays ``HAFS__SECTION__KEY`` (and
+  ``HAFS__SECTION__TABLE__KEY``) variables, parsed as
   TOML scalars and falling back to plain strings;
 * ``section(cls, raw, name)`` builds one frozen dataclass, refusing unknown
   keys and values of the wrong type;
@@ -108,17 +109,28 @@ def _coerce(value: Any, hint: Any, key: str) -> Any:
 
 
 def apply_env(data: dict[str, Any], env: typing.Mapping[str, str]) -> None:
+    """Overlay ``HAFS__SECTION__KEY`` and, for tables of tables such as
+    ``[nameservices.ns1]``, ``HAFS__SECTION__TABLE__KEY``. Names are case-insensitive:
+    TABLE matches a table of the file whatever its case (else it is taken lower case)."""
     for name, text in env.items():
         if not name.startswith("HAFS__"):
             continue
-        parts = name[len("HAFS__") :].lower().split("__")
-        if len(parts) != 2:
-            raise ConfigError(f"{name}: expected HAFS__SECTION__KEY")
+        parts = name[len("HAFS__") :].split("__")
+        if len(parts) not in (2, 3) or not all(parts):
+            raise ConfigError(f"{name}: expected HAFS__SECTION__KEY or HAFS__SECTION__TABLE__KEY")
         try:
             value = tomllib.loads(f"v = {text}")["v"]
         except tomllib.TOMLDecodeError:
             value = text
-        data.setdefault(parts[0], {})[parts[1]] = value
+        table = data.setdefault(parts[0].lower(), {})
+        if not isinstance(table, dict):
+            raise ConfigError(f"{name}: {parts[0].lower()} is not a table")
+        if len(parts) == 3:
+            inner = next((k for k in table if k.lower() == parts[1].lower()), parts[1].lower())
+            table = table.setdefault(inner, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"{name}: {parts[0].lower()}.{inner} is not a table")
+        table[parts[-1].lower()] = value
 
 
 def parse_address(address: str, key: str) -> tuple[str, int]:

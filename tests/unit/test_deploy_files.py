@@ -49,6 +49,21 @@ def test_example_namenode_config_loads():
     assert ports == {config.metrics.address.rpartition(":")[2]}
 
 
+def test_example_datanode_config_matches_the_namenode_and_prometheus():
+    datanode = DataNodeConfig.load(DEPLOY / "config" / "datanode.toml", env={})
+    namenode = NameNodeConfig.load(DEPLOY / "config" / "namenode.toml", env={})
+    ns = datanode.nameservices[namenode.namenode.nameservice]
+    assert ns.namenodes == (namenode.namenode.rpc_address,)
+    assert ns.block_token_secret == namenode.blocks.token_secret
+    prometheus = yaml.safe_load((DEPLOY / "prometheus" / "prometheus.yml").read_text())
+    (job,) = (j for j in prometheus["scrape_configs"] if j["job_name"] == "hafs-datanode")
+    ports = {t.rpartition(":")[2] for s in job["static_configs"] for t in s["targets"]}
+    assert ports == {datanode.metrics.address.rpartition(":")[2]}
+    secret = {"HAFS__NAMESERVICES__NS1__BLOCK_TOKEN_SECRET": "from-env"}
+    from_env = DataNodeConfig.load(DEPLOY / "config" / "datanode.toml", env=secret)
+    assert from_env.nameservices["ns1"].block_token_secret == "from-env"
+
+
 def test_systemd_unit_runs_the_module():
     unit = (DEPLOY / "systemd" / "hafs-namenode@.service").read_text()
     assert "-m ha_namenode --config /etc/hafs/%i.toml" in unit

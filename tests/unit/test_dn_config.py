@@ -84,6 +84,27 @@ def test_environment_overrides_the_file(tmp_path):
     assert config.datanode.max_transfers == 7
 
 
+def test_a_nameservice_secret_comes_from_the_environment(tmp_path):
+    """HAFS__NAMESERVICES__NS__KEY reaches [nameservices.NS] (the systemd EnvironmentFile
+    way to keep secrets out of the config), whatever the case of NS in the file."""
+    text = '[nameservices.Prod]\nnamenodes = ["127.0.0.1:8020"]\n'
+    env = {
+        "HAFS__NAMESERVICES__PROD__BLOCK_TOKEN_SECRET": '"0123"',
+        "HAFS__NAMESERVICES__NS2__NAMENODES": '["127.0.0.1:9020"]',
+        "HAFS__NAMESERVICES__NS2__BLOCK_TOKEN_SECRET": "two",
+    }
+    config = DataNodeConfig.load(write(tmp_path, text), env=env)
+    assert config.nameservices["Prod"].token_key == b"0123"
+    assert config.nameservices["ns2"].namenodes == ("127.0.0.1:9020",)
+    with pytest.raises(ConfigError, match="HAFS__NAMESERVICES"):
+        DataNodeConfig.load(write(tmp_path, MINIMAL), env={"HAFS__NAMESERVICES": "x"})
+    with pytest.raises(ConfigError, match=r"datanode\.rack is not a table"):
+        DataNodeConfig.load(
+            write(tmp_path, '[datanode]\nrack = "/r1"\n' + MINIMAL),
+            env={"HAFS__DATANODE__RACK__X": "1"},
+        )
+
+
 @pytest.mark.parametrize(
     ("text", "key"),
     [
