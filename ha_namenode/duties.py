@@ -18,6 +18,7 @@ from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.model import ROOT_ID
 from ha_namenode.namespace.store import MOUNT_VERSION, StoreView
 from ha_namenode.namesystem import Namesystem
+from hafs_api.errors import NotLeader
 
 log = logging.getLogger(__name__)
 RETRY_EXPIRY_INTERVAL_MS = 60_000
@@ -129,6 +130,8 @@ class Duties:
         while not self._stop.is_set():
             try:
                 self.run_once()
+            except NotLeader:  # leadership lost mid-pass: the new leader runs the duty
+                log.info("background duty stopped: no longer the leader")
             except Exception:
                 log.exception("background duty failed; retrying next pass")
             self._stop.wait(self.period_s)

@@ -69,3 +69,46 @@ def test_the_mount_authority_starts_its_table_at_version_1():
     apply(machine, 2, c.InstallMountTable(1, ()), 10)
     with store.read() as view:
         assert plan(view, 20, schedule, **LIMITS, mount_authority=True) == []
+
+
+def test_a_lost_leadership_mid_pass_is_logged_quietly_and_the_loop_goes_on(caplog):
+    """Losing leadership while proposing a duty is routine: one INFO line, no traceback."""
+    import logging
+    import threading
+    from types import SimpleNamespace
+
+    from ha_namenode.duties import Duties
+    from hafs_api.errors import NotLeader
+
+    passes = threading.Semaphore(0)
+
+    class Namesystem:
+        consensus = SimpleNamespace(is_leader=True)
+        config = SimpleNamespace(
+            namespace=SimpleNamespace(
+                lease_hard_limit_s=1,
+                trash_interval_s=1,
+                checkpoint_interval_s=1,
+                effective_superuser="hdfs",
+                supergroup="supergroup",
+            ),
+            federation=SimpleNamespace(enabled=False, default_nameservice=""),
+            namenode=SimpleNamespace(nameservice="ns1"),
+        )
+
+        def now_ms(self):
+            return 0
+
+        def view(self, fn):
+            passes.release()
+            raise NotLeader("leadership moved meanwhile")
+
+    duties = Duties(Namesystem(), period_s=0.01)
+    with caplog.at_level(logging.INFO, logger="ha_namenode.duties"):
+        duties.start()
+        try:
+            assert passes.acquire(timeout=5) and passes.acquire(timeout=5)  # it kept going
+        finally:
+            duties.stop()
+    records = [r for r in caplog.records if r.name == "ha_namenode.duties"]
+    assert records and all(r.levelno == logging.INFO and not r.exc_info for r in records)
