@@ -127,6 +127,7 @@ HANDLERS: dict[type, Callable[[tree.Ctx, Any], Any]] = {
     c.InstallMountTable: mounts.install_mount_table,
     c.SetXAttr: xattrs.set_xattr,
     c.RemoveXAttr: xattrs.remove_xattr,
+    c.ExpireMaintenance: replicas.expire_maintenance,
 }
 assert set(HANDLERS) == set(c.COMMANDS), "every command needs exactly one handler"
 

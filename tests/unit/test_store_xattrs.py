@@ -1,4 +1,5 @@
-"""The store contract for extended attributes, and the SQLite schema's upgrade from v3.
+"""The store contract for extended attributes, and the SQLite schema's upgrades from v3
+and v4.
 
 Run against ``MemoryStore`` and ``SqlStore`` alike (the ``store`` fixture).
 """
@@ -11,6 +12,7 @@ import pytest
 from test_store_contract import ROOT, d, f, seeded
 
 from client.cli.image import query_image
+from ha_namenode.namespace.model import AdminState, Datanode
 from ha_namenode.namespace.store import Store
 from ha_namenode.persistence import SqlStore, restore_image, write_image
 from ha_namenode.persistence.schema import SCHEMA_VERSION
@@ -115,7 +117,7 @@ def test_a_v3_database_is_upgraded_in_place(tmp_path) -> None:
             txn.put_xattr(2, "user.a", b"1")
         with store.read() as view:
             assert view.xattrs(2) == [("user.a", b"1")]
-            assert view.meta("schema_version") == SCHEMA_VERSION == 4
+            assert view.meta("schema_version") == SCHEMA_VERSION == 5
     finally:
         store.close()
 
@@ -133,6 +135,35 @@ def test_a_v3_image_restores_and_upgrades(tmp_path) -> None:
             assert view.xattrs(2) == [] and view.meta("schema_version") == SCHEMA_VERSION
     finally:
         store.close()
+
+
+def _as_v4(path) -> None:
+    """Turn a fresh database into what schema v4 wrote: no datanodes.maintenance_expiry."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE datanodes DROP COLUMN maintenance_expiry")
+        conn.execute("UPDATE meta SET value = 4 WHERE key = 'schema_version'")
+
+
+def test_a_v4_database_gains_the_maintenance_expiry_column(tmp_path) -> None:
+    path = tmp_path / "live.db"
+    store = SqlStore(path)
+    seeded(store)
+    with store.write(2) as txn:
+        txn.put_datanode(Datanode("dn1", "h:1", "/r1", AdminState.DECOMMISSIONING))
+    store.close()
+    _as_v4(path)
+    store = SqlStore(path)
+    try:
+        with store.read() as view:  # the old row reads back with no expiry
+            assert view.datanode("dn1") == Datanode("dn1", "h:1", "/r1", AdminState.DECOMMISSIONING)
+            assert view.meta("schema_version") == SCHEMA_VERSION == 5
+        with store.write(3) as txn:
+            txn.put_datanode(Datanode("dn1", "h:1", "/r1", AdminState.IN_MAINTENANCE, 7))
+        with store.read() as view:
+            assert view.datanode("dn1").maintenance_expiry == 7
+    finally:
+        store.close()
+    SqlStore(path).close()  # opening an up-to-date database again changes nothing
 
 
 def test_images_carry_xattrs_and_the_image_query_reads_them(tmp_path) -> None:
