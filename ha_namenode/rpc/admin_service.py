@@ -1,5 +1,6 @@
 """The HaAdmin servicer: status, leadership transfer, membership and checkpoints;
-DataNode reports, decommissioning and fsck; the federation's mount table.
+DataNode reports, decommissioning, maintenance and fsck; the balancer
+(``balancer_service``); the federation's mount table.
 
 Every NameNode answers status (with its store's applied index and log digest,
 read from one view) and GetMountTable (its replicated copy); transfer,
@@ -13,6 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
+from ha_namenode.blocks.dispatcher import Dispatcher
 from ha_namenode.blocks.fsck import FsckReport, fsck
 from ha_namenode.blocks.manager import BlockManager
 from ha_namenode.blocks.registry import Liveness, NodeView
@@ -20,6 +22,7 @@ from ha_namenode.consensus.base import Consensus, Member
 from ha_namenode.federation.service import Federation
 from ha_namenode.namespace.model import AdminState
 from ha_namenode.namespace.store import StoreFailure
+from ha_namenode.rpc.balancer_service import BalancerCalls
 from ha_namenode.rpc.errors import rpc
 from hafs_api import mounts, paths
 from hafs_api.errors import InvalidArgument, Unavailable
@@ -31,13 +34,16 @@ _ADMIN = {
     AdminState.IN_SERVICE: pb.IN_SERVICE,
     AdminState.DECOMMISSIONING: pb.DECOMMISSIONING,
     AdminState.DECOMMISSIONED: pb.DECOMMISSIONED,
+    AdminState.ENTERING_MAINTENANCE: pb.ENTERING_MAINTENANCE,
+    AdminState.IN_MAINTENANCE: pb.IN_MAINTENANCE,
 }
+_ASKABLE = (AdminState.IN_SERVICE, AdminState.DECOMMISSIONING, AdminState.ENTERING_MAINTENANCE)
 
 _STATE = {"active": pb.ACTIVE, "standby": pb.STANDBY, "candidate": pb.CANDIDATE}
 POSITION_ATTEMPTS = 3  # a snapshot install reopens the store: a reader may fail meanwhile
 
 
-class AdminService(admin_pb2_grpc.HaAdminServicer):
+class AdminService(BalancerCalls, admin_pb2_grpc.HaAdminServicer):
     def __init__(
         self,
         consensus: Consensus,
@@ -48,7 +54,9 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
         blocks: BlockManager | None = None,
         federation: Federation | None = None,
         log_position: Callable[[], tuple[int, int]] | None = None,
+        balancer: Dispatcher | None = None,
     ) -> None:
+        self.balancer = balancer
         self.log_position = log_position  # (state index, log digest) from one store view
         self.blocks = blocks
         self.federation = federation
@@ -135,9 +143,13 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
     def SetDatanodeAdminState(self, request, context):
         blocks = self._blocks()
         admin = {v: k for k, v in _ADMIN.items()}.get(request.admin_state)
-        if admin is None or admin is AdminState.DECOMMISSIONED:
-            raise InvalidArgument("admin state must be IN_SERVICE or DECOMMISSIONING")
-        stored = blocks.set_admin(request.datanode_id, admin)
+        if admin not in _ASKABLE:
+            raise InvalidArgument(
+                "admin state must be IN_SERVICE, DECOMMISSIONING or ENTERING_MAINTENANCE"
+            )
+        if request.maintenance_expiry_ms and admin is not AdminState.ENTERING_MAINTENANCE:
+            raise InvalidArgument("a maintenance expiry goes with ENTERING_MAINTENANCE only")
+        stored = blocks.set_admin(request.datanode_id, admin, request.maintenance_expiry_ms)
         node = blocks.views()[stored.id]
         count = blocks.ns.view(lambda v: len(v.replicas_on(stored.id)))
         return pb.SetDatanodeAdminStateResponse(datanode=_report(node, count))
@@ -147,7 +159,8 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
         blocks = self._blocks()
         path = paths.validate(request.path or "/")
         nodes = blocks.views()
-        report = blocks.ns.view(lambda v: fsck(v, path, nodes, request.list_files))
+        minimum = blocks.settings.maintenance_min_replicas
+        report = blocks.ns.view(lambda v: fsck(v, path, nodes, request.list_files, minimum))
         return _fsck(report, nodes)
 
     # ---- federation -------------------------------------------------------------------
@@ -202,6 +215,7 @@ def _report(n: NodeView, replicas: int) -> pb.DatanodeReport:
         last_heartbeat_ms=int(n.since_heartbeat * 1000) if n.since_heartbeat >= 0 else -1,
         failed_volumes=n.stats.failed_volumes,
         reported=n.reported,
+        maintenance_expiry_ms=n.maintenance_expiry,
     )
 
 
@@ -229,6 +243,7 @@ def _fsck(report: FsckReport, nodes: dict[str, NodeView]) -> pb.FsckResponse:
                     decommissioning=b.decommissioning,
                     locations=[info(dn) for dn in b.locations],
                     under_construction=b.open,
+                    maintenance=b.maintenance,
                 )
                 for b in f.blocks
             ],
