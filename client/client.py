@@ -34,6 +34,7 @@ from collections.abc import Iterator, Sequence
 from client import convert, views
 from client import glob as globbing
 from client.admin import DatanodeAdmin
+from client.balancer import BalancerAdmin
 from client.config import ClientConfig, from_addresses, load
 from client.files import FileAccess, normalize
 from client.haadmin import HaAdmin
@@ -54,7 +55,7 @@ from hafs_api.mounts import MountTable
 from hafs_api.v1 import namenode_pb2 as pb
 
 
-class Client(FileAccess, DatanodeAdmin, HaAdmin, MountAdmin, XAttrAccess):
+class Client(FileAccess, DatanodeAdmin, BalancerAdmin, HaAdmin, MountAdmin, XAttrAccess):
     """A connection to a hafs file system: one nameservice, or several joined by mounts.
 
     ``Client(addresses=["127.0.0.1:8020", ...], user="alice")`` or
