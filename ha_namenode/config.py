@@ -9,7 +9,8 @@ Loaded and validated once at start-up; every error names the bad key::
     [members.ID] the nameservice's NameNodes: rpc_address, raft_address (none: a
                  single NameNode without Raft)
     [raft]       password (required with members) and timeouts
-    [blocks]     block token secret, DataNode liveness, replication throttles
+    [blocks]     block token secret, DataNode liveness, replication throttles,
+                 maintenance minimum, the balancer's default throttles
     [federation] default_nameservice (empty: not federated), push and RPC timings;
                  [federation.nameservices.NAME] namenodes = ["host:port", ...] for
                  every nameservice of the federation, this one included
