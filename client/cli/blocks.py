@@ -148,7 +148,8 @@ def _admin(state, datanode: str, json_: bool, command: str, call: str, *args) ->
         return
     until = ""
     if node.admin_state.endswith("maintenance"):
-        until = f", until {expiry_text(node.maintenance_expiry_ms)}"
+        ms = node.maintenance_expiry_ms
+        until = f", until {expiry_text(ms)}" if ms else ", until recommissioned"
     report.line(
         f"{command.capitalize()} {node.datanode_id} ({node.address}): {node.admin_state}{until}"
     )

@@ -113,6 +113,9 @@ def test_dn_commands_fail_with_exit_1_and_json_errors(cluster, hactl):
     bad = hactl("dn", "maintenance", "x", "--duration", "soon", code=2)
     assert "not a duration" in bad.stderr
     victim = cluster.datanode_nodes[0].address
+    text = hactl("dn", "maintenance", victim).stdout
+    assert text.startswith("Maintenance ") and f"({victim}): " in text
+    assert text.rstrip().endswith("maintenance, until recommissioned")
     hactl("dn", "decommission", victim)
     refused = hactl("dn", "maintenance", victim, code=1)
     assert "recommission it before maintenance" in refused.stderr
