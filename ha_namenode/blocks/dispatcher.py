@@ -4,12 +4,11 @@ One run at a time, in the leader's memory only: ``start`` (an operator, through
 ``StartBalancer``), then the block monitor calls ``step`` once a pass:
 
 1. **Plan** a batch (an *iteration*) from the registry's view of the DataNodes
-   and the blocks on the ones above the mean (``balancer.plan_moves``). The
-   first batch is planned at once; each later one once every participant has
-   heartbeated since the previous batch ended, so the usage it plans from
-   includes that batch's moves. Balanced: the run ends BALANCED. Nothing to
-   move, or no byte moved for ``MAX_IDLE_BATCHES`` batches in a row: it ends
-   NO_PROGRESS.
+   and the blocks on the ones above the mean (``balancer.plan_moves``), once
+   every participant has heartbeated since the run started or the previous
+   batch ended, so the usage it plans from is current and includes that
+   batch's moves. Balanced: the run ends BALANCED. Nothing to move, or no
+   byte moved for ``MAX_IDLE_BATCHES`` batches in a row: it ends NO_PROGRESS.
 2. **Start** the batch's moves as the throttle allows (below).
 3. **Follow** each move: the source is told to copy the block to the target
    (the ordinary ReplicateBlock command, on its next heartbeat reply), and the
@@ -144,7 +143,8 @@ class _Run:
     bytes_moved: int = 0
     queue: deque[Move] = field(default_factory=deque)
     flights: dict[int, _Flight] = field(default_factory=dict)
-    batch_end: float | None = None  # monotonic time the last batch ended
+    fresh_after: float = 0.0  # plan from heartbeats newer than this (monotonic)
+    in_batch: bool = False
     batch_bytes: int = 0
     idle_batches: int = 0
 
@@ -188,7 +188,11 @@ class Dispatcher:
                     "see hactl balancer --status, or --stop it"
                 )
             self._run = _Run(
-                options, registry.term, int(self._wall() * 1000), Pacer(options.bandwidth)
+                options,
+                registry.term,
+                int(self._wall() * 1000),
+                Pacer(options.bandwidth),
+                fresh_after=self._clock(),
             )
         log.info(
             "balancer started by %s: threshold %.1f%%, %d B/s and %d moves at once per DataNode%s",
@@ -262,6 +266,8 @@ class Dispatcher:
             if run.state is BalancerState.RUNNING:
                 self._start_moves(run, nodes)
                 if not run.queue and not run.flights:
+                    if run.in_batch:
+                        self._end_batch(run)
                     self._next_batch(run, nodes)
                     self._start_moves(run, nodes)
 
@@ -285,14 +291,17 @@ class Dispatcher:
             run.bytes_moved,
         )
 
+    def _end_batch(self, run: _Run) -> None:
+        run.in_batch = False
+        run.fresh_after = self._clock()
+        run.idle_batches = 0 if run.batch_bytes else run.idle_batches + 1
+
     def _next_batch(self, run: _Run, nodes: Mapping[str, NodeView]) -> None:
         now = self._clock()
         o = run.options
         part = participants(nodes, o.exclude)
-        if run.batch_end is not None:
-            if any(not 0 <= n.since_heartbeat < now - run.batch_end for n in part):
-                return  # wait for the heartbeats that carry the last batch's usage
-            run.idle_batches = 0 if run.batch_bytes else run.idle_batches + 1
+        if any(not 0 <= n.since_heartbeat < now - run.fresh_after for n in part):
+            return  # wait for heartbeats that carry the usage as it is now
         now_survey = survey(nodes, o.threshold, o.exclude)
         if now_survey.balanced:
             self._finish(run, BalancerState.BALANCED, "The cluster is balanced.")
@@ -320,6 +329,7 @@ class Dispatcher:
             return
         run.queue.extend(moves)
         run.iterations += 1
+        run.in_batch = True
         run.batch_bytes = 0
         log.info(
             "balancer iteration %d: %d moves of %d bytes; mean %.2f%%, %d bytes left to move",
@@ -397,8 +407,6 @@ class Dispatcher:
                 self._end(run, f, True, "")
             elif f.copied and now > f.deadline:
                 self._end(run, f, False, "the source's replica was not deleted in time")
-        if not run.flights and not run.queue:
-            run.batch_end = now
 
     def _end(self, run: _Run, f: _Flight, ok: bool, why: str) -> None:
         del run.flights[f.move.block_id]

@@ -68,7 +68,11 @@ def test_the_balancer_fills_an_empty_datanode(cluster, hactl, superuser):
         wait_until(lambda: fs.fsck("/").replicas == 4 * 2 + 4 * 2 * 2, 10, "replicas reported")
         empty.start()
         cluster.wait_datanodes(3, 30)
-        wait_until(lambda: len(usage(fs)) == 3, 10, "three live DataNodes")
+        written = (4 * 2 + 4 * 2 * 2) * BLOCK
+        wait_until(  # heartbeats carry the usage a moment after the replicas are reported
+            lambda: len(usage(fs)) == 3 and sum(n.used for n in fs.datanodes()) >= written,
+            10, "three live DataNodes, their usage heartbeated", poll=0.2,
+        )  # fmt: skip
         assert usage(fs)[empty.address] == 0
 
         idle = json.loads(hactl("balancer", "--status", "--json").stdout)

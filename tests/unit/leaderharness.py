@@ -46,6 +46,7 @@ class FakeDatanode:
     extra: int = 0  # used bytes that are not this pool's blocks
     blocks: dict[int, tuple[int, int]] = field(default_factory=dict)  # id -> (gs, bytes)
     alive: bool = True
+    refuses_copies: bool = False  # heartbeats, but every copy to it fails
 
     @property
     def used(self) -> int:
@@ -101,7 +102,7 @@ class Leader:
         if isinstance(command, ReplicateBlock):
             for view in command.targets:
                 target = self.datanodes[view.id]
-                if target.alive and command.block_id in dn.blocks:
+                if target.alive and not target.refuses_copies and command.block_id in dn.blocks:
                     target.blocks[command.block_id] = (command.gen_stamp, command.num_bytes)
                     received = [(command.block_id, command.gen_stamp, command.num_bytes, 1)]
                     self.manager.report(target.id, received)

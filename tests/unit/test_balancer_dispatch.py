@@ -81,7 +81,9 @@ def test_the_source_is_the_replica_deleted_and_only_after_the_copy(leader):
     leader.datanodes["a"].extra = 3000  # a is far above the mean
     leader.heartbeat_all()
     leader.balancer.start(options())
-    leader.monitor.run_once()  # plans and orders the copy a -> c
+    leader.monitor.run_once()  # waits for heartbeats newer than the start
+    assert leader.balancer.surplus_sources() == {}
+    leader.tick()  # plans and orders the copy a -> c
     assert leader.balancer.surplus_sources() == {block: "a"}
     assert leader.deletions == []
     for _ in range(10):
@@ -90,18 +92,22 @@ def test_the_source_is_the_replica_deleted_and_only_after_the_copy(leader):
     assert leader.deletions == [("a", block)]
 
 
-def test_a_failed_copy_is_counted_and_nothing_is_deleted(leader):
-    unbalanced(leader, files=3)
-    leader.datanodes["dn3"].alive = False  # it takes the command... and never reports
-    leader.balancer.start(options(threshold=2.0))
-    leader.monitor.run_once()
-    moves = leader.balancer.surplus_sources()
-    assert moves
-    for _ in range(10):  # dn3 goes stale: its copies are dropped
+def test_a_failed_copy_is_counted_and_nothing_is_deleted():
+    leader = Leader(replication_timeout_s=5.0)
+    try:
+        unbalanced(leader, files=3)
+        leader.datanodes["dn3"].refuses_copies = True  # every copy to it fails silently
+        leader.balancer.start(options(threshold=2.0))
         leader.tick()
-    status = leader.balancer.status()
-    assert status.moves_failed >= len(moves) and status.moves_done == 0
-    assert leader.deletions == []
+        moves = leader.balancer.surplus_sources()
+        assert moves
+        for _ in range(12):  # past the copy timeout
+            leader.tick()
+        status = leader.balancer.status()
+        assert status.moves_failed >= len(moves) and status.moves_done == 0
+        assert leader.deletions == []
+    finally:
+        leader.close()
 
 
 def test_at_most_max_concurrent_moves_per_datanode(leader):
@@ -122,7 +128,7 @@ def test_at_most_max_concurrent_moves_per_datanode(leader):
 def test_the_bandwidth_paces_the_moves(leader):
     unbalanced(leader, files=12)
     leader.balancer.start(options(bandwidth=BLOCK, moves=100))  # a block a second per node
-    leader.monitor.run_once()
+    leader.tick()
     assert len(leader.balancer.surplus_sources()) == 1  # dn3 now has 1 s of bytes scheduled
     started = []
     for elapsed in range(1, 11):
@@ -147,7 +153,7 @@ def test_pacer():
 def test_stop_starts_no_more_moves_and_lets_those_in_flight_finish(leader):
     unbalanced(leader)
     leader.balancer.start(options(moves=1))
-    leader.monitor.run_once()
+    leader.tick()
     in_flight = len(leader.balancer.surplus_sources())
     stopped = leader.balancer.stop("alice")
     assert stopped.state is BalancerState.STOPPED and stopped.message == "stopped by alice"
@@ -203,7 +209,7 @@ def test_a_balanced_cluster_finishes_at_once(leader):
 def test_leadership_lost_forgets_the_run(leader):
     unbalanced(leader)
     leader.balancer.start(options())
-    leader.monitor.run_once()
+    leader.tick()
     assert leader.balancer.surplus_sources()
     leader.balancer.abandon()  # what the monitor does when it is no longer the leader
     assert leader.balancer.status().state is BalancerState.IDLE
