@@ -23,6 +23,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from client.admin import BlockHealth, DatanodeReport, FileHealth, FsckReport
+from client.balancer import BalancerNode, BalancerStatus
 from client.config import ClientConfig, ConfigError
 from client.metasave import MetaSaveReport
 from client.retry import RetryPolicy
@@ -78,6 +79,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AccessDenied",
+    "BalancerNode",
+    "BalancerStatus",
     "BlockHealth",
     "BlockLocation",
     "BlockMissing",

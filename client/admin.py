@@ -1,10 +1,11 @@
-"""DataNode and block administration: the ``dfsadmin -report``, decommissioning and
-``fsck`` calls of ``Client`` (a mixin over its leader-following connections).
+"""DataNode and block administration: the ``dfsadmin -report``, decommissioning,
+maintenance and ``fsck`` calls of ``Client`` (a mixin over its leader-following
+connections).
 
 DataNodes serve every nameservice, so ``datanodes()`` asks the client's own
-(or default) nameservice. A routing client (``client.router``) decommissions
-and recommissions in every configured nameservice, since each keeps its own
-block pool to drain. ``fsck`` goes to the owner of its path and adds the
+(or default) nameservice. A routing client (``client.router``) decommissions,
+puts in maintenance and recommissions in every configured nameservice, since
+each keeps its own block pool to drain. ``fsck`` goes to the owner of its path and adds the
 reports of the mounts below it (``add_fsck``).
 
 Value types are frozen dataclasses, so scripts and ``--json`` output get plain data.
@@ -14,6 +15,7 @@ Imports: ``hafs_api`` and its generated messages (not grpc: ``hactl`` imports th
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -35,6 +37,8 @@ _ADMIN = {
     admin_pb2.IN_SERVICE: "in service",
     admin_pb2.DECOMMISSIONING: "decommissioning",
     admin_pb2.DECOMMISSIONED: "decommissioned",
+    admin_pb2.ENTERING_MAINTENANCE: "entering maintenance",
+    admin_pb2.IN_MAINTENANCE: "in maintenance",
 }
 
 
@@ -44,7 +48,7 @@ class DatanodeReport:
     address: str
     rack: str
     liveness: str  # live, stale or dead
-    admin_state: str  # in service, decommissioning or decommissioned
+    admin_state: str  # in service, decommissioning, decommissioned, or entering or in maintenance
     capacity: int
     used: int
     remaining: int
@@ -53,6 +57,7 @@ class DatanodeReport:
     last_heartbeat_s: float | None  # None: no heartbeat to this leader yet
     failed_volumes: int
     reported: bool
+    maintenance_expiry_ms: int = 0  # wall clock; 0: none (or not in maintenance)
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,7 @@ class BlockHealth:
     decommissioning: int
     locations: tuple[str, ...]  # data transfer addresses of the good replicas
     under_construction: bool
+    maintenance: int = 0  # replicas on nodes entering or in maintenance, up or down
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,7 @@ def datanode_report(msg: admin_pb2.DatanodeReport) -> DatanodeReport:
         last_heartbeat_s=msg.last_heartbeat_ms / 1000 if msg.last_heartbeat_ms >= 0 else None,
         failed_volumes=msg.failed_volumes,
         reported=msg.reported,
+        maintenance_expiry_ms=msg.maintenance_expiry_ms,
     )
 
 
@@ -130,6 +137,7 @@ def fsck_report(path: str, msg: admin_pb2.FsckResponse) -> FsckReport:
                     b.decommissioning,
                     tuple(loc.address or loc.datanode_id for loc in b.locations),
                     b.under_construction,
+                    b.maintenance,
                 )
                 for b in f.blocks
             ),
@@ -214,10 +222,21 @@ class DatanodeAdmin:
         return self._set_admin(datanode, admin_pb2.DECOMMISSIONING)
 
     def recommission(self, datanode: str) -> DatanodeReport:
-        """Put a decommissioning or decommissioned DataNode back in service."""
+        """Put a decommissioning, decommissioned or maintenance DataNode back in service."""
         return self._set_admin(datanode, admin_pb2.IN_SERVICE)
 
-    def _set_admin(self, datanode: str, state: int) -> DatanodeReport:
+    def maintenance(self, datanode: str, duration_s: float | None = None) -> DatanodeReport:
+        """Put a DataNode in maintenance (HDFS's): blocks that would keep fewer than the
+        NameNodes' ``maintenance_min_replicas`` live replicas elsewhere are copied, then
+        it is IN_MAINTENANCE and may be stopped without its blocks being re-replicated.
+        It returns to service after ``duration_s`` seconds (None: when recommissioned).
+        Asked again, only the expiry changes."""
+        if duration_s is not None and not duration_s > 0:
+            raise InvalidArgument(f"maintenance duration {duration_s} s is not positive")
+        expiry = int((time.time() + duration_s) * 1000) if duration_s is not None else 0
+        return self._set_admin(datanode, admin_pb2.ENTERING_MAINTENANCE, expiry)
+
+    def _set_admin(self, datanode: str, state: int, expiry_ms: int = 0) -> DatanodeReport:
         """Set the state in this client's nameservice, or in every configured one for a
         routing client (all are tried; the first error is raised); returns the
         first nameservice's report."""
@@ -232,7 +251,9 @@ class DatanodeAdmin:
             try:
                 reply = self.router.connection(name).call(
                     "SetDatanodeAdminState",
-                    admin_pb2.SetDatanodeAdminStateRequest(datanode_id=datanode, admin_state=state),
+                    admin_pb2.SetDatanodeAdminStateRequest(
+                        datanode_id=datanode, admin_state=state, maintenance_expiry_ms=expiry_ms
+                    ),
                     mutation=True,
                     service=HA_ADMIN,
                 )

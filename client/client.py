@@ -35,6 +35,7 @@ from collections.abc import Iterator, Sequence
 from client import convert, views
 from client import glob as globbing
 from client.admin import DatanodeAdmin
+from client.balancer import BalancerAdmin
 from client.config import ClientConfig, from_addresses, load
 from client.files import FileAccess, normalize
 from client.haadmin import HaAdmin
@@ -58,7 +59,14 @@ from hafs_api.v1 import namenode_pb2 as pb
 
 
 class Client(
-    FileAccess, DatanodeAdmin, HaAdmin, MountAdmin, XAttrAccess, SafeModeAdmin, MetaSaveAdmin
+    FileAccess,
+    DatanodeAdmin,
+    BalancerAdmin,
+    HaAdmin,
+    MountAdmin,
+    XAttrAccess,
+    SafeModeAdmin,
+    MetaSaveAdmin,
 ):
     """A connection to a hafs file system: one nameservice, or several joined by mounts.
 

@@ -9,7 +9,8 @@ Loaded and validated once at start-up; every error names the bad key::
     [members.ID] the nameservice's NameNodes: rpc_address, raft_address (none: a
                  single NameNode without Raft)
     [raft]       password (required with members) and timeouts
-    [blocks]     block token secret, DataNode liveness, replication throttles
+    [blocks]     block token secret, DataNode liveness, replication throttles,
+                 maintenance minimum, the balancer's default throttles
     [federation] default_nameservice (empty: not federated), push and RPC timings;
                  [federation.nameservices.NAME] namenodes = ["host:port", ...] for
                  every nameservice of the federation, this one included
@@ -94,6 +95,14 @@ class BlocksSection:
     monitor_interval_s: float = 1.0
     deletes_per_heartbeat: int = 1000
     blocks_per_pass: int = 100_000  # the replication monitor's scan budget per pass
+    # Live replicas each block keeps on in-service nodes while others are in maintenance
+    # (HDFS dfs.namenode.maintenance.replication.min).
+    maintenance_min_replicas: int = 1
+    # The balancer (hactl balancer): bytes per second of moves the leader starts with one
+    # DataNode as source or target, and moves in flight per DataNode (the defaults of
+    # StartBalancer's bandwidth and max_concurrent_moves).
+    balancer_bandwidth_bytes_per_s: int = 100 * MiB
+    balancer_max_concurrent_moves: int = 5
 
 
 @dataclass(frozen=True)
@@ -288,6 +297,21 @@ def validate(config: NameNodeConfig) -> None:
         ("blocks.replication_streams", config.blocks.replication_streams >= 1, "must be >= 1"),
         ("blocks.token_lifetime_s", config.blocks.token_lifetime_s > 0, "must be positive"),
         ("blocks.monitor_interval_s", config.blocks.monitor_interval_s > 0, "must be positive"),
+        (
+            "blocks.maintenance_min_replicas",
+            1 <= config.blocks.maintenance_min_replicas <= ns.default_replication,
+            "must be between 1 and namespace.default_replication",
+        ),
+        (
+            "blocks.balancer_bandwidth_bytes_per_s",
+            config.blocks.balancer_bandwidth_bytes_per_s >= 1,
+            "must be positive",
+        ),
+        (
+            "blocks.balancer_max_concurrent_moves",
+            config.blocks.balancer_max_concurrent_moves >= 1,
+            "must be at least 1",
+        ),
     ]
     for key, ok, why in checks:
         if not ok:

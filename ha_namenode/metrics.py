@@ -12,7 +12,8 @@ scrapes, by ``NameNodeCollector``, so the hot paths pay nothing for it:
   directories, blocks, on every NameNode alike; and the replicated safe-mode flag;
 * leader only (0 elsewhere): block health from the block monitor's last
   complete scan, copies in flight, DataNodes by state and the cluster's
-  capacity, from the leader's registry.
+  capacity, from the leader's registry; the balancer's moves in flight;
+* the bytes the balancer moved while this NameNode led (a counter of the process).
 
 Every metric carries the labels ``nameservice`` and ``node``; none carries a
 path or a user name. A part that cannot be read now (the store is being
@@ -31,6 +32,7 @@ from prometheus_client import Histogram
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from ha_namenode.blocks.dispatcher import Dispatcher
 from ha_namenode.blocks.manager import BlockManager
 from ha_namenode.blocks.monitor import BlockMonitor
 from ha_namenode.blocks.registry import Liveness
@@ -73,10 +75,11 @@ class NameNodeMetrics:
         blocks: BlockManager | None = None,
         monitor: BlockMonitor | None = None,
         info: dict[str, str] | None = None,
+        balancer: Dispatcher | None = None,
     ) -> None:
         """Register the collector of this NameNode's state (once its parts exist)."""
         self.registry.register(
-            NameNodeCollector(self.labels, consensus, view, blocks, monitor, info or {})
+            NameNodeCollector(self.labels, consensus, view, blocks, monitor, info or {}, balancer)
         )
 
 
@@ -89,7 +92,9 @@ class NameNodeCollector(Collector):
         blocks: BlockManager | None,
         monitor: BlockMonitor | None,
         info: dict[str, str],
+        balancer: Dispatcher | None = None,
     ) -> None:
+        self._balancer = balancer
         self._names = list(labels)
         self._values = list(labels.values())
         self._consensus = consensus
@@ -118,6 +123,7 @@ class NameNodeCollector(Collector):
         yield from self._safe_mode()
         yield from self._block_health(leader)
         yield from self._datanodes(leader)
+        yield from self._moves(leader)
 
     # ---- helpers -------------------------------------------------------------------
 
@@ -242,6 +248,21 @@ class NameNodeCollector(Collector):
             "Capacity of the DataNodes that are not dead, as they last reported (leader only).",
             "kind",
             {"total": total, "used": used, "remaining": remaining},
+        )
+
+    def _moves(self, leader: bool) -> Iterator[Metric]:
+        balancer = self._balancer
+        yield self._family(
+            "hafs_balancer_bytes_moved",
+            "Bytes of replicas the balancer moved while this NameNode led.",
+            balancer.bytes_moved_total if balancer is not None else 0,
+            counter=True,
+        )
+        in_flight = balancer.moves_in_flight() if balancer is not None and leader else 0
+        yield self._family(
+            "hafs_balancer_moves_in_flight",
+            "Balancer moves started and not yet done or failed (leader only).",
+            in_flight,
         )
 
 

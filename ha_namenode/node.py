@@ -28,6 +28,7 @@ import secrets
 from collections.abc import Callable
 from pathlib import Path
 
+from ha_namenode.blocks.dispatcher import Dispatcher
 from ha_namenode.blocks.manager import BlockManager
 from ha_namenode.blocks.monitor import BlockMonitor
 from ha_namenode.config import NameNodeConfig
@@ -199,7 +200,8 @@ class NameNode:
 
             blocks = BlockManager(namesystem, config.blocks)
             replica_client = GrpcReplicaClient(node_cfg.nameservice)
-            monitor = BlockMonitor(blocks, replica_client)
+            balancer = Dispatcher(blocks)
+            monitor = BlockMonitor(blocks, replica_client, balancer)
             admin = AdminService(
                 consensus,
                 node_cfg.nameservice,
@@ -215,6 +217,7 @@ class NameNode:
                     blocks,
                     monitor,
                 ),
+                balancer,
             )
             server = RpcServer(
                 node_cfg.rpc_address,
@@ -234,6 +237,7 @@ class NameNode:
                 blocks,
                 monitor,
                 {"version": VERSION, "address": server.address},
+                balancer,
             )
         except BaseException:
             if metrics_server is not None:

@@ -66,6 +66,8 @@ CONTRACT: dict[str, str] = {
     "hafs_blocks_pending_replication": "gauge",
     "hafs_datanodes": "gauge",  # state=live|stale|dead|decommissioning|decommissioned|maintenance
     "hafs_capacity_bytes": "gauge",  # kind=total|used|remaining
+    "hafs_balancer_bytes_moved_total": "counter",
+    "hafs_balancer_moves_in_flight": "gauge",
     # DataNodes
     "hafs_datanode_read_bytes_total": "counter",
     "hafs_datanode_written_bytes_total": "counter",

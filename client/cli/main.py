@@ -1,8 +1,8 @@
 """The ``hactl`` command group: global options and the subcommand groups.
 
 ``hactl [--conf FILE] [--user NAME] [--json] COMMAND ...``: ``fs``, ``fsck``, ``dn``,
-``ha``, ``mount``, ``report``, ``top``, ``safemode``, ``metasave``, ``image``,
-``namenode``, ``datanode``, ``dev``, ``chaos``.
+``balancer``, ``ha``, ``mount``, ``report``, ``top``, ``safemode``, ``metasave``,
+``image``, ``namenode``, ``datanode``, ``dev``, ``chaos``.
 ``hactl completion bash|zsh|fish`` prints click's shell completion script (the
 same as ``_HACTL_COMPLETE=bash_source hactl``).
 ``hactl namenode start --config FILE``, ``hactl datanode start --config FILE`` and
@@ -19,6 +19,7 @@ import sys
 
 import click
 
+from client.cli.balancer import balancer
 from client.cli.blocks import dn, fsck
 from client.cli.chaos import chaos
 from client.cli.context import State
@@ -105,6 +106,7 @@ def completion(ctx: click.Context, shell: str) -> None:
     click.echo(script.source())
 
 
+cli.add_command(balancer)
 cli.add_command(chaos)
 cli.add_command(dev)
 cli.add_command(dn)

@@ -5,15 +5,17 @@ For each nameservice of the config (the default first, under a ``Nameservice
 NAME`` heading when there are several) it prints the totals, then one section
 per DataNode. Capacities are over the live DataNodes. The block counts come
 from that nameservice's ``fsck /``, because each nameservice has its own block
-pool. ``--live``, ``--dead`` and ``--decommissioning`` choose the sections
-(default: live and dead). A nameservice that does not answer is reported on
-stderr, the others are still printed, and the exit code is 1.
+pool. ``--live``, ``--dead``, ``--decommissioning``, ``--enteringmaintenance``
+and ``--inmaintenance`` choose the sections (default: live and dead). A
+DataNode in maintenance shows its ``Maintenance expiry``. A nameservice that
+does not answer is reported on stderr, the others are still printed, and the
+exit code is 1.
 
 JSON: a list with one object per nameservice: ``{"nameservice",
 "configured_capacity", "present_capacity", "dfs_remaining", "dfs_used",
 "dfs_used_percent", "under_replicated", "corrupt", "missing", and a list of
 DatanodeReport objects under each chosen section: "live", "dead",
-"decommissioning"}``.
+"decommissioning", "entering_maintenance", "in_maintenance"}``.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 import click
 
 from client.admin import DatanodeReport, FsckReport
+from client.cli.blocks import expiry_text
 from client.cli.context import json_option, pass_state, report_for
 from hafs_api.errors import HafsError
 
@@ -34,6 +37,19 @@ _DECOMMISSION = {
     "in service": "Normal",
     "decommissioning": "Decommission in progress",
     "decommissioned": "Decommissioned",
+    "entering maintenance": "Entering maintenance",
+    "in maintenance": "In maintenance",
+}
+_SECTIONS = {
+    "live": lambda n: n.liveness != "dead",
+    "dead": lambda n: n.liveness == "dead",
+    "decommissioning": lambda n: n.admin_state == "decommissioning",
+    "entering_maintenance": lambda n: n.admin_state == "entering maintenance",
+    "in_maintenance": lambda n: n.admin_state == "in maintenance",
+}
+_HEADINGS = {
+    "entering_maintenance": "Entering maintenance",
+    "in_maintenance": "In maintenance",
 }
 
 
@@ -43,16 +59,23 @@ _DECOMMISSION = {
 @click.option(
     "--decommissioning", "decommissioning", is_flag=True, help="Only the decommissioning ones."
 )
+@click.option(
+    "--enteringmaintenance", "entering", is_flag=True, help="Only the ones entering maintenance."
+)
+@click.option("--inmaintenance", "inside", is_flag=True, help="Only the ones in maintenance.")
 @json_option
 @pass_state
-def report(state, live, dead, decommissioning, json_) -> None:
+def report(state, live, dead, decommissioning, entering, inside, json_) -> None:
     """Capacity, block health and every DataNode, per nameservice (dfsadmin -report)."""
     out = report_for(state, json_, "report")
-    chosen = [
-        name
-        for name, flag in (("live", live), ("dead", dead), ("decommissioning", decommissioning))
-        if flag
-    ] or ["live", "dead"]
+    flags = {
+        "live": live,
+        "dead": dead,
+        "decommissioning": decommissioning,
+        "entering_maintenance": entering,
+        "in_maintenance": inside,
+    }
+    chosen = [name for name, flag in flags.items() if flag] or ["live", "dead"]
     client = state.client()
     configured = [ns.name for ns in client.config.nameservices]
     names = list(dict.fromkeys([client.config.default_nameservice, *configured]))
@@ -82,14 +105,10 @@ def _gather(client) -> tuple[list[DatanodeReport], FsckReport] | HafsError:
 
 
 def sections(nodes: list[DatanodeReport], chosen: list[str]) -> dict[str, list[DatanodeReport]]:
-    """The DataNodes of each chosen section, in order: live, dead, decommissioning."""
-    pick = {
-        "live": lambda n: n.liveness != "dead",
-        "dead": lambda n: n.liveness == "dead",
-        "decommissioning": lambda n: n.admin_state == "decommissioning",
-    }
-    ordered = [name for name in pick if name in chosen]
-    return {name: [n for n in nodes if pick[name](n)] for name in ordered}
+    """The DataNodes of each chosen section, in order: live, dead, decommissioning,
+    entering maintenance, in maintenance."""
+    ordered = [name for name in _SECTIONS if name in chosen]
+    return {name: [n for n in nodes if _SECTIONS[name](n)] for name in ordered}
 
 
 def totals(nodes: list[DatanodeReport]) -> dict[str, int | float]:
@@ -133,7 +152,8 @@ def report_lines(nodes: list[DatanodeReport], health: FsckReport, chosen: list[s
         RULE,
     ]
     for section, members in sections(nodes, chosen).items():
-        out.append(f"{section.capitalize()} datanodes ({len(members)}):")
+        heading = _HEADINGS.get(section, section.capitalize())
+        out.append(f"{heading} datanodes ({len(members)}):")
         out.append("")
         for node in members:
             out += datanode_lines(node)
@@ -144,11 +164,15 @@ def report_lines(nodes: list[DatanodeReport], health: FsckReport, chosen: list[s
 def datanode_lines(n: DatanodeReport) -> list[str]:
     host = n.address.rpartition(":")[0] or n.address
     non_dfs = max(n.capacity - n.used - n.remaining, 0)
+    maintenance = []
+    if n.admin_state.endswith("maintenance"):
+        maintenance = [f"Maintenance expiry: {expiry_text(n.maintenance_expiry_ms)}"]
     return [
         f"Name: {n.address} ({n.datanode_id})",
         f"Hostname: {host}",
         f"Rack: {n.rack or '/default-rack'}",
         f"Decommission Status : {_DECOMMISSION.get(n.admin_state, n.admin_state)}",
+        *maintenance,
         f"Configured Capacity: {_bytes(n.capacity)}",
         f"DFS Used: {_bytes(n.used)}",
         f"Non DFS Used: {_bytes(non_dfs)}",

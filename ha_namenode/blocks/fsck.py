@@ -2,9 +2,10 @@
 
 Reads one consistent view and the leader's node liveness; changes nothing.
 Counts follow the replication monitor's census (``planner.census``): a block is
-under-replicated with fewer live replicas than its file's replication, missing
-with no good replica on a DataNode that is not dead, corrupt with a replica
-known to be bad.
+under-replicated with fewer live replicas than it needs (its file's
+replication, less its replicas on nodes in maintenance but at least
+``maintenance_min``: ``planner.live_target``), missing with no good replica on
+a DataNode that is not dead, corrupt with a replica known to be bad.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from ha_namenode.blocks.monitor import block_states
-from ha_namenode.blocks.planner import census
+from ha_namenode.blocks.planner import census, live_target
 from ha_namenode.blocks.registry import Liveness, NodeView
 from ha_namenode.namespace.resolve import path_of, resolve
 from ha_namenode.namespace.store import StoreView, walk
@@ -31,6 +32,7 @@ class BlockHealth:
     decommissioning: int
     locations: tuple[str, ...]  # DataNode ids of the good replicas
     open: bool
+    maintenance: int = 0  # good replicas on nodes entering or in maintenance, up or down
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,11 @@ class FsckReport:
 
 
 def fsck(
-    view: StoreView, path: str, nodes: Mapping[str, NodeView], list_files: bool = False
+    view: StoreView,
+    path: str,
+    nodes: Mapping[str, NodeView],
+    list_files: bool = False,
+    maintenance_min: int = 1,
 ) -> FsckReport:
     root = resolve(view, path).last
     if root is None:
@@ -79,7 +85,7 @@ def fsck(
         healths = []
         for state in block_states(view, view.blocks(node.id)):
             c = census(state, nodes)
-            decommissioning = len(c.sources) - len(c.live)
+            target = live_target(state.expected, len(c.maintenance), maintenance_min)
             health = BlockHealth(
                 state.block_id,
                 state.gen_stamp,
@@ -87,9 +93,10 @@ def fsck(
                 state.expected,
                 len(c.live),
                 len(c.corrupt),
-                decommissioning,
+                len(c.decommissioning),
                 c.sources,
                 state.open,
+                len(c.maintenance),
             )
             healths.append(health)
             report.blocks += 1
@@ -98,7 +105,7 @@ def fsck(
                 continue
             if not c.sources:
                 report.missing += 1
-            elif len(c.live) < state.expected:
+            elif len(c.live) < target:
                 report.under_replicated += 1
             elif len(c.live) > state.expected:
                 report.over_replicated += 1

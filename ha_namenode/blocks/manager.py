@@ -171,17 +171,39 @@ class BlockManager:
         for block_id, _, datanode in replicas:
             log.warning("replica of block %d on %s reported corrupt", block_id, datanode)
 
-    def set_admin(self, datanode: str, admin: AdminState) -> Datanode:
+    def set_admin(
+        self,
+        datanode: str,
+        admin: AdminState,
+        maintenance_expiry: int = 0,
+        only_from: AdminState | None = None,
+    ) -> Datanode:
+        """Change ``datanode``'s (id or address) admin state; ``maintenance_expiry``:
+        wall-clock ms, ENTERING_MAINTENANCE only; ``only_from``: only if it is in that
+        state when applied (the leader's own transitions)."""
         self.ensure_term()
         known = self.ns.view(lambda v: v.datanodes())
         match = next((d for d in known if datanode in (d.id, d.address)), None)
         if match is None:
             raise InvalidArgument(f"no DataNode {datanode!r} is registered")
-        self.ns.system(c.SetDatanodeAdmin(match.id, int(admin)))
+        command = c.SetDatanodeAdmin(
+            match.id, int(admin), maintenance_expiry, int(only_from) if only_from else 0
+        )
+        self.ns.system(command)
         stored = self.ns.view(lambda v: v.datanode(match.id))
         self.registry.update(stored)
-        log.info("DataNode %s is now %s", match.id, admin.name)
+        expiry = f" until {stored.maintenance_expiry} ms" if stored.maintenance_expiry else ""
+        log.info("DataNode %s is now %s%s", match.id, stored.admin.name, expiry)
         return stored
+
+    def expire_maintenance(self, datanode: str) -> None:
+        """Back in service if its maintenance expiry has passed (re-checked on apply)."""
+        self.ensure_term()
+        self.ns.system(c.ExpireMaintenance(datanode))
+        stored = self.ns.view(lambda v: v.datanode(datanode))
+        if stored is not None:
+            self.registry.update(stored)
+            log.info("DataNode %s: maintenance expired; now %s", datanode, stored.admin.name)
 
     # ---- the client's side ---------------------------------------------------------------
 

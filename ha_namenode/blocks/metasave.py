@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from ha_namenode.blocks import planner
 from ha_namenode.blocks.monitor import PAGE, block_states
 from ha_namenode.blocks.registry import Copy, NodeView
-from ha_namenode.namespace.model import AdminState, SafeMode
+from ha_namenode.namespace.model import SafeMode
 from ha_namenode.namespace.resolve import path_of
 from ha_namenode.namespace.store import NamespaceCounts, StoreView
 
@@ -95,10 +95,12 @@ def collect(
     limit: int = DEFAULT_LIMIT,
     budget: int = 100_000,
     now: float = 0.0,
+    maintenance_min: int = 1,
 ) -> MetaSave:
-    """The dump; ``now`` is the registry's clock (copy deadlines are on it)."""
+    """The dump; ``now`` is the registry's clock (copy deadlines are on it);
+    ``maintenance_min`` as the monitor plans with it."""
     out = MetaSave(view.counts(), view.safe_mode())
-    _blocks(view, nodes, copies, out, limit, budget)
+    _blocks(view, nodes, copies, out, limit, budget, maintenance_min)
     for copy in sorted(copies.values(), key=lambda c: c.block_id):
         if len(out.replicating) >= limit:
             out.truncated = True
@@ -127,6 +129,7 @@ def _blocks(
     out: MetaSave,
     limit: int,
     budget: int,
+    maintenance_min: int,
 ) -> None:
     lists = (out.under_replicated, out.missing, out.corrupt)
     paths: dict[int, str] = {}
@@ -142,7 +145,13 @@ def _blocks(
         inode_of = {b.id: b.inode for b in page}
         for state in block_states(view, page):
             health = planner.plan(
-                [state], nodes, copies, streams=0, allow_deletes=False, rng=rng
+                [state],
+                nodes,
+                copies,
+                streams=0,
+                allow_deletes=False,
+                rng=rng,
+                maintenance_min=maintenance_min,
             ).health
             kinds = (health.under_replicated, health.missing, health.corrupt)
             if not any(kinds):
@@ -168,15 +177,6 @@ def _entry(
     paths: dict[int, str],
 ) -> BlockEntry:
     census = planner.census(state, nodes)
-    decommissioning = maintenance = 0
-    for dn in census.sources:
-        node = nodes.get(dn)
-        if dn in census.live or node is None:
-            continue
-        if node.admin in (AdminState.DECOMMISSIONING, AdminState.DECOMMISSIONED):
-            decommissioning += 1
-        elif "MAINTENANCE" in node.admin.name:
-            maintenance += 1
     if inode_id not in paths:
         inode = view.inode(inode_id)
         paths[inode_id] = path_of(view, inode) if inode is not None else ""
@@ -187,8 +187,8 @@ def _entry(
         paths[inode_id],
         state.expected,
         len(census.live),
-        decommissioning,
-        maintenance,
+        len(census.decommissioning),
+        len(census.maintenance),
         len(census.corrupt),
         census.holders,
     )

@@ -6,9 +6,13 @@ Each pass (leader only):
    the last pass stopped) with their replicas, and plans with the pure
    ``planner.plan`` against the registry's liveness;
 2. queues the copies and deletions on the DataNodes (they leave with the next
-   heartbeat replies);
-3. finishes decommissioning of drained DataNodes;
-4. recovers the open blocks of files whose writer's lease passed the hard
+   heartbeat replies); a balancer move's source is the replica its block's
+   surplus deletion picks;
+3. moves admin states on (``blocks.maintenance``): drained DataNodes are
+   DECOMMISSIONED, ones entering maintenance are IN_MAINTENANCE once no block
+   needs them, expired maintenance ends;
+4. lets the balancer, when one runs, follow its moves and start new ones;
+5. recovers the open blocks of files whose writer's lease passed the hard
    limit, or that another writer or ``recoverLease`` asked for.
 
 ``health`` holds the counts of the last complete scan (fsck and metrics).
@@ -24,8 +28,9 @@ import logging
 import threading
 import time
 from collections.abc import Iterable
+from typing import Protocol
 
-from ha_namenode.blocks import planner
+from ha_namenode.blocks import maintenance, planner
 from ha_namenode.blocks.manager import BlockManager, DeleteBlocks, ReplicateBlock
 from ha_namenode.blocks.planner import BlockState, Health
 from ha_namenode.blocks.recovery import ReplicaClient, recover_block
@@ -66,11 +71,24 @@ def block_states(view: StoreView, blocks: Iterable[Block]) -> list[BlockState]:
     return out
 
 
+class Mover(Protocol):
+    """The balancer as the monitor sees it (``blocks.dispatcher.Dispatcher``)."""
+
+    def surplus_sources(self) -> dict[int, str]: ...
+
+    def step(self) -> None: ...
+
+    def abandon(self) -> None: ...
+
+
 class BlockMonitor:
-    def __init__(self, manager: BlockManager, client: ReplicaClient) -> None:
+    def __init__(
+        self, manager: BlockManager, client: ReplicaClient, mover: Mover | None = None
+    ) -> None:
         self.manager = manager
         self.ns = manager.ns
         self.client = client
+        self.mover = mover
         self.health = Health()
         self._partial = Health()
         self._cursor = 0
@@ -97,6 +115,8 @@ class BlockMonitor:
     def run_once(self) -> planner.Plan | None:
         if not self.ns.consensus.is_leader:
             self.manager.registry.clear()
+            if self.mover is not None:
+                self.mover.abandon()
             return None
         self.manager.ensure_term()
         registry = self.manager.registry
@@ -123,6 +143,8 @@ class BlockMonitor:
             registry.copies(),
             streams=0 if safe else settings.replication_streams,
             allow_deletes=not safe and registry.all_reported(),
+            maintenance_min=settings.maintenance_min_replicas,
+            prefer_surplus=self.mover.surplus_sources() if self.mover is not None else None,
         )
         for copy in plan.copies:
             registry.start_copy(
@@ -160,7 +182,9 @@ class BlockMonitor:
                 plan.health.missing,
                 plan.health.corrupt,
             )
-        self._finish_decommissions()
+        self._move_admin_states()
+        if self.mover is not None and not safe:
+            self.mover.step()
         if not safe:
             self._recover_leases()
         return plan
@@ -177,22 +201,31 @@ class BlockMonitor:
             self._cursor = page[-1].id
         return out
 
-    def _finish_decommissions(self) -> None:
+    def _move_admin_states(self) -> None:
+        for datanode in maintenance.expired(
+            self.manager.registry.views().values(), self.ns.now_ms()
+        ):
+            self.manager.expire_maintenance(datanode)
         nodes = self.manager.registry.views()
+        minimum = self.manager.settings.maintenance_min_replicas
         for node in nodes.values():
-            if node.admin is not AdminState.DECOMMISSIONING or node.liveness is Liveness.DEAD:
+            after = maintenance.NEXT.get(node.admin)
+            if after is None:
                 continue
-            if self.ns.view(lambda v, dn=node.id: self._drained(v, dn, nodes)):
-                self.manager.set_admin(node.id, AdminState.DECOMMISSIONED)
+            if node.admin is AdminState.DECOMMISSIONING and node.liveness is Liveness.DEAD:
+                continue
+            if self.ns.view(lambda v, n=node: self._drained(v, n.id, n.admin, nodes, minimum)):
+                self.manager.set_admin(node.id, after, only_from=node.admin)
 
     @staticmethod
-    def _drained(view: StoreView, datanode: str, nodes) -> bool:
+    def _drained(view: StoreView, datanode: str, admin: AdminState, nodes, minimum: int) -> bool:
         after = 0
         while True:
             replicas = view.replicas_on(datanode, after, PAGE)
             blocks = [b for b in (view.block(r.block) for r in replicas) if b is not None]
             for state in block_states(view, blocks):
-                if not state.open and len(planner.census(state, nodes).live) < state.expected:
+                c = planner.census(state, nodes)
+                if maintenance.holds_node(state, c, admin, minimum):
                     return False
             if len(replicas) < PAGE:
                 return True

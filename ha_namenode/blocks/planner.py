@@ -7,6 +7,12 @@ The monitor applies it (queues commands on the DataNodes' next heartbeats).
   DataNodes that are not dead and are in service. Replicas on decommissioning
   nodes can be copied from but do not count. Copies in flight count until they
   finish or time out.
+* **Maintenance** replicas are good ones on DataNodes entering or in
+  maintenance, alive or dead: a block needs only ``live_target`` live replicas,
+  its replication less its maintenance replicas but at least
+  ``maintenance_min`` (HDFS's expected live redundancy), so a node in
+  maintenance may stop without its blocks being copied. They are read while
+  their node lives (an IN_MAINTENANCE one last) and are never surplus.
 * **Under-replicated** blocks are queued by priority, HDFS-style: one live
   replica (or none but a decommissioning one) first, then fewer than a third of
   the target, then the rest. Each DataNode sends and receives at most
@@ -17,7 +23,9 @@ The monitor applies it (queues commands on the DataNodes' next heartbeats).
   cluster too small to place the copy anywhere else: then, with a good replica
   to copy from, the corrupt one is deleted first and replaced on its own node.
 * **Surplus** replicas, and corrupt ones, are deleted only when every DataNode
-  has sent this leader a full report (no deletion from partial knowledge).
+  has sent this leader a full report (no deletion from partial knowledge). A
+  balancer move names the replica to delete first (``prefer_surplus``: its
+  source, once the copy to its target is in).
 """
 
 from __future__ import annotations
@@ -87,13 +95,19 @@ class Census:
     """One block's replicas, sorted by what they are worth."""
 
     live: tuple[str, ...]  # count toward replication
-    sources: tuple[str, ...]  # good and readable: live ones and decommissioning ones
+    sources: tuple[str, ...]  # good and readable: on any node that is not dead
     corrupt: tuple[str, ...]
     holders: tuple[str, ...]  # every node with any replica row of the block
+    maintenance: tuple[str, ...] = ()  # good, on nodes entering or in maintenance, dead or not
+
+    @property
+    def decommissioning(self) -> tuple[str, ...]:
+        """Readable good replicas on decommissioning (or decommissioned) nodes."""
+        return tuple(i for i in self.sources if i not in self.live and i not in self.maintenance)
 
 
 def census(block: BlockState, nodes: Mapping[str, NodeView]) -> Census:
-    live, sources, corrupt = [], [], []
+    live, sources, corrupt, maintenance = [], [], [], []
     for r in block.replicas:
         node = nodes.get(r.datanode)
         if r.state is ReplicaState.CORRUPT:
@@ -101,13 +115,23 @@ def census(block: BlockState, nodes: Mapping[str, NodeView]) -> Census:
             continue
         if r.state is not ReplicaState.FINALIZED or r.gen_stamp != block.gen_stamp:
             continue
-        if node is None or node.liveness is Liveness.DEAD:
+        if node is None:
+            continue
+        if node.admin.maintenance:
+            maintenance.append(r.datanode)
+        if node.liveness is Liveness.DEAD:
             continue
         sources.append(r.datanode)
         if node.admin is AdminState.IN_SERVICE:
             live.append(r.datanode)
     holders = tuple(r.datanode for r in block.replicas)
-    return Census(tuple(live), tuple(sources), tuple(corrupt), holders)
+    return Census(tuple(live), tuple(sources), tuple(corrupt), holders, tuple(maintenance))
+
+
+def live_target(expected: int, maintenance: int, minimum: int) -> int:
+    """Live replicas a block needs: its replication less its ``maintenance`` replicas,
+    but at least ``minimum`` (never more than its replication)."""
+    return max(expected - maintenance, min(minimum, expected))
 
 
 def plan(
@@ -118,17 +142,24 @@ def plan(
     streams: int,
     allow_deletes: bool,
     rng: random.Random | None = None,
+    maintenance_min: int = 1,
+    prefer_surplus: Mapping[int, str] | None = None,
 ) -> Plan:
+    """``maintenance_min``: live replicas a block keeps while others are in maintenance;
+    ``prefer_surplus``: block id -> the DataNode whose replica goes first when the block
+    has more live replicas than its replication (a balancer move's source)."""
     rng = rng or random.Random()
+    prefer_surplus = prefer_surplus or {}
     out = Plan()
     busy = {i: n.in_flight for i, n in nodes.items()}
-    wanted: list[tuple[int, BlockState, Census]] = []
+    wanted: list[tuple[int, BlockState, Census, int]] = []
     for block in blocks:
         out.health.blocks += 1
         if block.open:
             out.health.open += 1
             continue
         c = census(block, nodes)
+        target = live_target(block.expected, len(c.maintenance), maintenance_min)
         pending = copies.get(block.block_id)
         have = len(c.live) + (len(pending.targets) if pending else 0)
         if c.corrupt:
@@ -136,36 +167,38 @@ def plan(
         if not c.sources:
             out.health.missing += 1
             continue
-        if len(c.live) < block.expected:
+        if len(c.live) < target:
             out.health.under_replicated += 1
-            if have < block.expected and pending is None:
-                wanted.append((_priority(len(c.live), block.expected), block, c))
+            if have < target and pending is None:
+                wanted.append((_priority(len(c.live), target), block, c, target))
         surplus = len(c.live) > block.expected
         out.health.over_replicated += surplus
         if not allow_deletes:
             continue
-        if len(c.live) >= block.expected:
+        if len(c.live) >= target:
             for dn in c.corrupt:
                 out.removals.append(Remove(block.block_id, block.gen_stamp, dn, "corrupt"))
         if surplus and pending is None:
-            extra = choose_surplus([nodes[i] for i in c.live], len(c.live) - block.expected)
+            extra = _surplus(
+                c, nodes, len(c.live) - block.expected, prefer_surplus.get(block.block_id)
+            )
             out.removals += [Remove(block.block_id, block.gen_stamp, dn, "surplus") for dn in extra]
     wanted.sort(key=lambda item: item[0])
     node_list = list(nodes.values())
-    for priority, block, c in wanted:
+    for priority, block, c, target in wanted:
         source = _source(c, nodes, busy, streams)
         if source is None:
             continue
         free = [n for n in node_list if busy.get(n.id, 0) < streams]
         targets = choose_targets(
-            block.expected - len(c.live),
+            target - len(c.live),
             free,
             existing=[nodes[i] for i in c.live],
             exclude=c.holders,
             space=block.num_bytes,
             rng=rng,
         )
-        short = block.expected - len(c.live) - len(targets)
+        short = target - len(c.live) - len(targets)
         if short > 0 and c.corrupt and allow_deletes:
             # Only nodes holding a corrupt copy are left to take one: a good copy
             # exists (the source), so delete the corrupt one and copy there next.
@@ -194,15 +227,28 @@ def _priority(live: int, expected: int) -> int:
     return NORMAL
 
 
+def _surplus(c: Census, nodes: Mapping[str, NodeView], count: int, first: str | None) -> list[str]:
+    """``count`` live replicas to delete: ``first`` (a balancer move's source) when it is
+    one of them, then by the placement policy."""
+    if first in c.live:
+        rest = [nodes[i] for i in c.live if i != first]
+        return [first, *choose_surplus(rest, count - 1)]
+    return choose_surplus([nodes[i] for i in c.live], count)
+
+
+_SOURCE_RANK = {AdminState.IN_SERVICE: 1, AdminState.IN_MAINTENANCE: 2}  # others: 0
+
+
 def _source(
     c: Census, nodes: Mapping[str, NodeView], busy: Mapping[str, int], streams: int
 ) -> str | None:
-    """The least busy good replica that may send; decommissioning nodes are preferred
-    (they have no other work)."""
+    """The least busy good replica that may send; decommissioning and entering-maintenance
+    nodes are preferred (they have no other work), nodes in maintenance come last (they
+    may stop at any time)."""
     ready = [i for i in c.sources if busy.get(i, 0) < streams]
     if not ready:
         return None
     return min(
         ready,
-        key=lambda i: (nodes[i].admin is AdminState.IN_SERVICE, busy.get(i, 0), i),
+        key=lambda i: (_SOURCE_RANK.get(nodes[i].admin, 0), busy.get(i, 0), i),
     )

@@ -49,6 +49,7 @@ class NodeView:
     reported: bool  # has sent this leader a full block report
     in_flight: int  # copies this leader asked it to send or receive, not done yet
     since_heartbeat: float  # seconds; -1 when it never heartbeated to this leader
+    maintenance_expiry: int = 0  # wall-clock ms its maintenance ends at; 0: never or none
 
     @property
     def heard_lately(self) -> bool:
@@ -257,6 +258,7 @@ class DatanodeRegistry:
                     n.reported,
                     busy.get(i, 0),
                     now - n.heartbeat if n.heard else -1.0,
+                    n.info.maintenance_expiry,
                 )
                 for i, n in self._nodes.items()
             }

@@ -131,6 +131,7 @@ HANDLERS: dict[type, Callable[[tree.Ctx, Any], Any]] = {
     c.SetXAttr: xattrs.set_xattr,
     c.RemoveXAttr: xattrs.remove_xattr,
     c.SetSafeMode: safemode.set_safe_mode,
+    c.ExpireMaintenance: replicas.expire_maintenance,
 }
 assert set(HANDLERS) == set(c.COMMANDS), "every command needs exactly one handler"
 

@@ -185,8 +185,27 @@ class MarkCorrupt:
 
 @dataclass(frozen=True, slots=True)
 class SetDatanodeAdmin:
+    """An operator's (or the leader's) admin state change.
+
+    ``ENTERING_MAINTENANCE`` carries the wall-clock ms the maintenance ends at (0:
+    never); asked again of a node already in maintenance, it only changes the expiry.
+    ``only_from`` (an ``AdminState``, 0: any) makes the change conditional: the
+    leader's own transitions (drained, maintenance reached) re-check on apply that
+    no operator changed the state meanwhile.
+    """
+
     datanode: str
     admin: int  # model.AdminState
+    maintenance_expiry: int = 0
+    only_from: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ExpireMaintenance:
+    """Back in service: the node's maintenance expiry has passed by the envelope's time
+    (re-checked on apply, so an expiry extended meanwhile wins)."""
+
+    datanode: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,4 +407,5 @@ COMMANDS: tuple[type, ...] = (
     SetXAttr,
     RemoveXAttr,
     SetSafeMode,
+    ExpireMaintenance,
 )

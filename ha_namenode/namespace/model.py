@@ -91,6 +91,14 @@ class AdminState(enum.IntEnum):
     IN_SERVICE = 1
     DECOMMISSIONING = 2  # its replicas are copied elsewhere; it takes no new ones
     DECOMMISSIONED = 3  # every block it held has enough replicas elsewhere
+    # Maintenance (HDFS's): it may go down for a while without its replicas being copied,
+    # as long as each of its blocks keeps ``maintenance_min_replicas`` live elsewhere.
+    ENTERING_MAINTENANCE = 4  # copying the blocks that would fall below that minimum
+    IN_MAINTENANCE = 5  # may be stopped; back in service when recommissioned or expired
+
+    @property
+    def maintenance(self) -> bool:
+        return self in (AdminState.ENTERING_MAINTENANCE, AdminState.IN_MAINTENANCE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +120,7 @@ class Datanode:
     address: str  # host:port of its data transfer service
     rack: str
     admin: AdminState = AdminState.IN_SERVICE
+    maintenance_expiry: int = 0  # maintenance only: wall-clock ms it ends at; 0: never
 
 
 @dataclass(frozen=True, slots=True)

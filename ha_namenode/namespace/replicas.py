@@ -45,20 +45,53 @@ def register_datanode(ctx: Ctx, cmd: c.RegisterDatanode) -> Done:
     if not cmd.datanode or not cmd.address:
         raise InvalidArgument("a DataNode registers with an id and an address")
     old = ctx.txn.datanode(cmd.datanode)
-    new = Datanode(cmd.datanode, cmd.address, cmd.rack, old.admin if old else AdminState.IN_SERVICE)
+    if old is None:
+        new = Datanode(cmd.datanode, cmd.address, cmd.rack)
+    else:
+        new = Datanode(cmd.datanode, cmd.address, cmd.rack, old.admin, old.maintenance_expiry)
     if new != old:
         ctx.txn.put_datanode(new)
     return Done(new != old)
 
 
 def set_datanode_admin(ctx: Ctx, cmd: c.SetDatanodeAdmin) -> Done:
+    """Decommission, maintenance or back in service (see ``SetDatanodeAdmin``)."""
     old = ctx.txn.datanode(cmd.datanode)
     if old is None:
         raise FileNotFound(f"no DataNode {cmd.datanode!r} is registered")
-    admin = AdminState(cmd.admin)
-    if old.admin is admin:
+    try:
+        admin = AdminState(cmd.admin)
+    except ValueError:
+        raise InvalidArgument(f"unknown admin state {cmd.admin}") from None
+    if cmd.only_from and old.admin != cmd.only_from:
+        return Done(False)  # an operator changed it meanwhile: their word wins
+    expiry = 0
+    if admin is AdminState.IN_MAINTENANCE:
+        expiry = old.maintenance_expiry  # the leader's transition keeps the operator's expiry
+    elif admin is AdminState.ENTERING_MAINTENANCE:
+        if old.admin in (AdminState.DECOMMISSIONING, AdminState.DECOMMISSIONED):
+            raise InvalidArgument(
+                f"DataNode {old.id} is {old.admin.name.lower()}: recommission it before maintenance"
+            )
+        if cmd.maintenance_expiry < 0 or 0 < cmd.maintenance_expiry <= ctx.now:
+            raise InvalidArgument("the maintenance expiry must be in the future (or 0: none)")
+        expiry = cmd.maintenance_expiry
+        if old.admin.maintenance:
+            admin = old.admin  # asked again: only the expiry changes
+    new = Datanode(old.id, old.address, old.rack, admin, expiry)
+    if new == old:
         return Done(False)
-    ctx.txn.put_datanode(Datanode(old.id, old.address, old.rack, admin))
+    ctx.txn.put_datanode(new)
+    return Done()
+
+
+def expire_maintenance(ctx: Ctx, cmd: c.ExpireMaintenance) -> Done:
+    old = ctx.txn.datanode(cmd.datanode)
+    if old is None or not old.admin.maintenance:
+        return Done(False)
+    if not old.maintenance_expiry or old.maintenance_expiry > ctx.now:
+        return Done(False)
+    ctx.txn.put_datanode(Datanode(old.id, old.address, old.rack))
     return Done()
 
 

@@ -12,8 +12,9 @@ namespace, or what must go on for the block map to stay true:
 
 * ``SetSafeMode`` itself, ``Format`` (bootstrap) and ``ExpireRetryCache``;
 * the DataNode protocol: ``RegisterDatanode``, ``ReportReplicas``,
-  ``MarkCorrupt`` and ``SetDatanodeAdmin`` (the leader keeps counting block
-  health; it neither copies nor deletes replicas, see ``blocks.monitor``);
+  ``MarkCorrupt``, ``SetDatanodeAdmin`` and ``ExpireMaintenance`` (the leader
+  keeps counting block health and DataNodes keep their admin states; it neither
+  copies nor deletes replicas, see ``blocks.monitor``);
 * ``RenewLease``: a writer waiting out safe mode keeps its lease (HDFS refuses
   renewals too, but it also stops expiring leases; renewing is kinder);
 * ``InstallMountTable``: another nameservice's table, kept current here.
@@ -47,6 +48,7 @@ ALLOWED: frozenset[type] = frozenset(
         c.RegisterDatanode,
         c.ReportReplicas,
         c.MarkCorrupt,
+        c.ExpireMaintenance,
         c.SetDatanodeAdmin,
         c.RenewLease,
         c.InstallMountTable,

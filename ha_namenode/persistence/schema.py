@@ -37,8 +37,10 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ha_namenode.namespace.model import INODE_FIELDS, Inode, Kind
 
-SCHEMA_VERSION = 5
-UPGRADABLE = {1, 2, 3, 4}  # versions create_all brings up to date (v2 to v5 only added tables)
+SCHEMA_VERSION = 6
+# Versions ``upgrade`` brings up to date: v2 to v5 only added tables (create_all makes
+# them); v6 added datanodes.maintenance_expiry.
+UPGRADABLE = {1, 2, 3, 4, 5}
 SCHEMA_VERSION_KEY = "schema_version"
 APPLIED_INDEX_KEY = "applied_index"
 
@@ -116,6 +118,8 @@ datanodes = Table(
     Column("address", Text, nullable=False),
     Column("rack", Text, nullable=False),
     Column("admin", Integer, nullable=False),  # model.AdminState
+    # wall-clock ms a maintenance ends at; 0: never, or not in maintenance (schema v5)
+    Column("maintenance_expiry", Integer, nullable=False, server_default="0"),
 )
 
 # The replicated location map: a failover needs no block reports to serve reads.
@@ -277,6 +281,24 @@ SAFE_MODE = select(
 PUT_SAFE_MODE = safe_mode.insert().prefix_with("OR REPLACE")
 
 _KINDS = {k.value: k for k in Kind}
+
+# Columns added to existing tables, with the version that added them: ``upgrade`` adds
+# each one an older database lacks (a new table needs nothing: create_all makes it).
+ADDED_COLUMNS: tuple[tuple[int, Table, str], ...] = (
+    (6, datanodes, "maintenance_expiry INTEGER NOT NULL DEFAULT 0"),
+)
+
+
+def upgrade(conn: Any, version: int) -> None:
+    """Bring a database of schema ``version`` (in ``UPGRADABLE``) up to ``SCHEMA_VERSION``,
+    inside the caller's transaction, after ``metadata.create_all``."""
+    for added_in, table, column in ADDED_COLUMNS:
+        if version >= added_in:
+            continue
+        name = column.split()[0]
+        have = {row[1] for row in conn.exec_driver_sql(f"PRAGMA table_info({table.name})")}
+        if name not in have:
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column}")
 
 
 def to_inode(r: Any) -> Inode:

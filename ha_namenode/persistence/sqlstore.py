@@ -208,7 +208,7 @@ class _View:
 
 
 def _datanode(r: Any) -> Datanode:
-    return Datanode(r[0], r[1], r[2], AdminState(r[3]))
+    return Datanode(r[0], r[1], r[2], AdminState(r[3]), r[4])
 
 
 def _replica(r: Any) -> Replica:
@@ -309,6 +309,7 @@ class _Txn(_View):
                 "address": datanode.address,
                 "rack": datanode.rack,
                 "admin": int(datanode.admin),
+                "maintenance_expiry": datanode.maintenance_expiry,
             },
         )
 
@@ -468,6 +469,11 @@ class SqlStore:
             schema.metadata.create_all(conn)
             version = conn.execute(schema.META, {"key": SCHEMA_VERSION_KEY}).scalar()
             if version is None or version in schema.UPGRADABLE:
+                if version is not None:
+                    schema.upgrade(conn, version)
+                    log.info(
+                        "%s: schema upgraded from v%d to v%d", self.path, version, SCHEMA_VERSION
+                    )
                 conn.execute(schema.PUT_META, {"key": SCHEMA_VERSION_KEY, "value": SCHEMA_VERSION})
             elif version != SCHEMA_VERSION:
                 raise StoreFailure(

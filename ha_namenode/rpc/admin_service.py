@@ -1,6 +1,6 @@
 """The HaAdmin servicer: status, leadership transfer, membership and checkpoints;
-DataNode reports, decommissioning and fsck; the federation's mount table; safe
-mode and metasave.
+DataNode reports, decommissioning, maintenance and fsck; the balancer
+(``balancer_service``); the federation's mount table; safe mode and metasave.
 
 Every NameNode answers status (with its store's applied index and log digest,
 read from one view, the counters of ``ha_namenode.overview`` and its
@@ -18,6 +18,7 @@ import time
 from collections.abc import Callable
 
 from ha_namenode.blocks import metasave
+from ha_namenode.blocks.dispatcher import Dispatcher
 from ha_namenode.blocks.fsck import FsckReport, fsck
 from ha_namenode.blocks.manager import BlockManager
 from ha_namenode.blocks.registry import Liveness, NodeView
@@ -28,6 +29,7 @@ from ha_namenode.namespace.model import AdminState, SafeMode
 from ha_namenode.namespace.store import StoreFailure
 from ha_namenode.namesystem import BARRIER_TIMEOUT_S, Header
 from ha_namenode.overview import Overview, OverviewSource
+from ha_namenode.rpc.balancer_service import BalancerCalls
 from ha_namenode.rpc.errors import rpc
 from hafs_api import mounts, paths
 from hafs_api.errors import InvalidArgument, Unavailable
@@ -39,14 +41,17 @@ _ADMIN = {
     AdminState.IN_SERVICE: pb.IN_SERVICE,
     AdminState.DECOMMISSIONING: pb.DECOMMISSIONING,
     AdminState.DECOMMISSIONED: pb.DECOMMISSIONED,
+    AdminState.ENTERING_MAINTENANCE: pb.ENTERING_MAINTENANCE,
+    AdminState.IN_MAINTENANCE: pb.IN_MAINTENANCE,
 }
+_ASKABLE = (AdminState.IN_SERVICE, AdminState.DECOMMISSIONING, AdminState.ENTERING_MAINTENANCE)
 
 _STATE = {"active": pb.ACTIVE, "standby": pb.STANDBY, "candidate": pb.CANDIDATE}
 _SAFE_MODE_ACTIONS = {pb.SAFE_MODE_ENTER: True, pb.SAFE_MODE_LEAVE: False}
 POSITION_ATTEMPTS = 3  # a snapshot install reopens the store: a reader may fail meanwhile
 
 
-class AdminService(admin_pb2_grpc.HaAdminServicer):
+class AdminService(BalancerCalls, admin_pb2_grpc.HaAdminServicer):
     def __init__(
         self,
         consensus: Consensus,
@@ -58,8 +63,10 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
         federation: Federation | None = None,
         log_position: Callable[[], tuple[int, int]] | None = None,
         overview: OverviewSource | None = None,
+        balancer: Dispatcher | None = None,
     ) -> None:
         self.overview = overview
+        self.balancer = balancer
         self.log_position = log_position  # (state index, log digest) from one store view
         self.blocks = blocks
         self.federation = federation
@@ -157,9 +164,13 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
     def SetDatanodeAdminState(self, request, context):
         blocks = self._blocks()
         admin = {v: k for k, v in _ADMIN.items()}.get(request.admin_state)
-        if admin is None or admin is AdminState.DECOMMISSIONED:
-            raise InvalidArgument("admin state must be IN_SERVICE or DECOMMISSIONING")
-        stored = blocks.set_admin(request.datanode_id, admin)
+        if admin not in _ASKABLE:
+            raise InvalidArgument(
+                "admin state must be IN_SERVICE, DECOMMISSIONING or ENTERING_MAINTENANCE"
+            )
+        if request.maintenance_expiry_ms and admin is not AdminState.ENTERING_MAINTENANCE:
+            raise InvalidArgument("a maintenance expiry goes with ENTERING_MAINTENANCE only")
+        stored = blocks.set_admin(request.datanode_id, admin, request.maintenance_expiry_ms)
         node = blocks.views()[stored.id]
         count = blocks.ns.view(lambda v: len(v.replicas_on(stored.id)))
         return pb.SetDatanodeAdminStateResponse(datanode=_report(node, count))
@@ -169,7 +180,8 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
         blocks = self._blocks()
         path = paths.validate(request.path or "/")
         nodes = blocks.views()
-        report = blocks.ns.view(lambda v: fsck(v, path, nodes, request.list_files))
+        minimum = blocks.settings.maintenance_min_replicas
+        report = blocks.ns.view(lambda v: fsck(v, path, nodes, request.list_files, minimum))
         return _fsck(report, nodes)
 
     # ---- safe mode and metasave -----------------------------------------------------
@@ -205,6 +217,7 @@ class AdminService(admin_pb2_grpc.HaAdminServicer):
                 limit=request.limit or metasave.DEFAULT_LIMIT,
                 budget=blocks.settings.blocks_per_pass,
                 now=now,
+                maintenance_min=blocks.settings.maintenance_min_replicas,
             )
         )
         st = self.consensus.status()
@@ -332,6 +345,7 @@ def _report(n: NodeView, replicas: int) -> pb.DatanodeReport:
         last_heartbeat_ms=int(n.since_heartbeat * 1000) if n.since_heartbeat >= 0 else -1,
         failed_volumes=n.stats.failed_volumes,
         reported=n.reported,
+        maintenance_expiry_ms=n.maintenance_expiry,
     )
 
 
@@ -359,6 +373,7 @@ def _fsck(report: FsckReport, nodes: dict[str, NodeView]) -> pb.FsckResponse:
                     decommissioning=b.decommissioning,
                     locations=[info(dn) for dn in b.locations],
                     under_construction=b.open,
+                    maintenance=b.maintenance,
                 )
                 for b in f.blocks
             ],

@@ -676,6 +676,7 @@ class FsckBlock(_message.Message):
     DECOMMISSIONING_FIELD_NUMBER: _builtins.int
     LOCATIONS_FIELD_NUMBER: _builtins.int
     UNDER_CONSTRUCTION_FIELD_NUMBER: _builtins.int
+    MAINTENANCE_FIELD_NUMBER: _builtins.int
     expected: _builtins.int
     """the file's replication"""
     live: _builtins.int
@@ -684,6 +685,8 @@ class FsckBlock(_message.Message):
     decommissioning: _builtins.int
     """replicas on decommissioning nodes"""
     under_construction: _builtins.bool
+    maintenance: _builtins.int
+    """replicas on nodes entering or in maintenance, up or down"""
     @_builtins.property
     def block(self) -> _common_pb2.Block: ...
     @_builtins.property
@@ -698,10 +701,11 @@ class FsckBlock(_message.Message):
         decommissioning: _builtins.int = ...,
         locations: _abc.Iterable[_common_pb2.DatanodeInfo] | None = ...,
         under_construction: _builtins.bool = ...,
+        maintenance: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["block", b"block"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "corrupt", b"corrupt", "decommissioning", b"decommissioning", "expected", b"expected", "live", b"live", "locations", b"locations", "under_construction", b"under_construction"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["block", b"block", "corrupt", b"corrupt", "decommissioning", b"decommissioning", "expected", b"expected", "live", b"live", "locations", b"locations", "maintenance", b"maintenance", "under_construction", b"under_construction"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -414,3 +414,113 @@ def test_with_nowhere_else_to_copy_the_corrupt_replica_goes_first():
     roomy = cluster(r1="a b", r2="c d")
     out = run([block(1, 3, "a b", corrupt="c")], roomy)
     assert [c.targets for c in out.copies] == [("d",)] and out.removals == []
+
+
+# ---- maintenance --------------------------------------------------------------------
+
+ENTERING, IN_MAINT = AdminState.ENTERING_MAINTENANCE, AdminState.IN_MAINTENANCE
+
+
+@pytest.mark.parametrize("liveness", [LIVE, DEAD])
+@pytest.mark.parametrize("admin", [ENTERING, IN_MAINT])
+def test_a_replica_in_maintenance_lowers_the_live_target(admin, liveness):
+    nodes = cluster(node("m", "/r2", admin=admin, liveness=liveness), r1="a b x", r2="y")
+    out = run([block(1, 3, "a b m")], nodes)  # wants max(3 - 1, 1) = 2 live: has 2
+    assert out.copies == [] and out.removals == []
+    assert (out.health.under_replicated, out.health.missing) == (0, 0)
+
+
+@pytest.mark.parametrize(
+    "expected, holders, minimum, new",
+    [
+        (3, "a m", 1, 1),  # wants max(3 - 1, 1) = 2 live: one copy
+        (3, "a m", 3, 2),  # wants 3
+        (2, "m", 1, 1),  # no live replica left: m is dead, the block is missing...
+        (2, "a m", 1, 0),
+        (2, "a m", 2, 1),
+        (1, "m", 1, 1),
+    ],
+)
+def test_below_the_maintenance_minimum_the_block_is_copied(expected, holders, minimum, new):
+    dead = node("m", "/r2", admin=IN_MAINT, liveness=DEAD)
+    alive = node("m", "/r2", admin=IN_MAINT)
+    for m in (dead, alive):
+        nodes = cluster(m, r1="a x", r2="y z")
+        out = plan([block(1, expected, holders)], nodes, {}, streams=2, allow_deletes=True,
+                   maintenance_min=minimum, rng=random.Random(0))  # fmt: skip
+        if m is dead and holders == "m":
+            assert out.copies == [] and out.health.missing == 1  # ...nothing to copy from
+            continue
+        assert sum(len(c.targets) for c in out.copies) == new
+        assert out.health.under_replicated == (new > 0)
+        assert all("m" not in c.targets for c in out.copies)
+
+
+def test_the_only_replica_on_a_node_entering_maintenance_is_copied_from_it():
+    nodes = cluster(node("m", "/r1", admin=ENTERING), r1="a", r2="b")
+    [copy] = run([block(1, 1, "m")], nodes).copies
+    assert copy.source == "m" and copy.targets[0] in {"a", "b"}
+
+
+def test_a_node_in_maintenance_is_a_source_only_when_no_other_can_send():
+    nodes = cluster(node("m", "/r2", admin=IN_MAINT), r1="a x", r2="y")
+    [copy] = run([block(1, 3, "a m")], nodes, seed=1).copies  # wants 2 live, has 1
+    assert copy.source == "a"
+    entering = cluster(node("m", "/r2", admin=ENTERING), r1="a x", r2="y")
+    [copy] = run([block(1, 3, "a m")], entering, seed=1).copies
+    assert copy.source == "m"  # entering maintenance: no other work, like decommissioning
+
+
+@pytest.mark.parametrize("admin", [ENTERING, IN_MAINT])
+def test_a_node_in_maintenance_takes_no_copy(admin):
+    nodes = cluster(node("m", "/r2", admin=admin), r1="a b")
+    out = run([block(1, 3, "a")], nodes)
+    assert all("m" not in c.targets for c in out.copies)
+
+
+def test_a_replica_in_maintenance_is_never_surplus():
+    nodes = cluster(node("m", "/r2", admin=IN_MAINT), r1="a", r2="b")
+    out = run([block(1, 2, "a b m")], nodes)
+    assert out.removals == [] and out.health.over_replicated == 0
+    out = run([block(1, 1, "a b m")], nodes)
+    assert [r.datanode for r in out.removals] == ["a"]  # one of the live ones, never m
+
+
+def test_census_counts_maintenance_and_decommissioning_apart():
+    nodes = cluster(
+        node("m", admin=IN_MAINT, liveness=DEAD),
+        node("e", admin=ENTERING),
+        node("d", admin=DECOM),
+        r1="a",
+    )
+    from ha_namenode.blocks.planner import census
+
+    c = census(block(1, 3, "a m e d"), nodes)
+    assert c.live == ("a",) and set(c.sources) == {"a", "e", "d"}
+    assert set(c.maintenance) == {"m", "e"} and c.decommissioning == ("d",)
+
+
+# ---- the balancer's choice of surplus ---------------------------------------------------
+
+
+def test_a_balancer_moves_source_is_the_surplus_deleted():
+    # a and b share /r1; by the placement rule the one with less room (b) would go
+    nodes = cluster(node("a", "/r1", remaining=2 * GB), node("b", "/r1", remaining=GB), r2="c")
+    assert [r.datanode for r in run([block(1, 2, "a b c")], nodes).removals] == ["b"]
+    out = plan([block(1, 2, "a b c")], nodes, {}, streams=2, allow_deletes=True,
+               prefer_surplus={1: "a"})  # fmt: skip
+    assert [(r.datanode, r.reason) for r in out.removals] == [("a", "surplus")]
+
+
+def test_a_preferred_surplus_that_is_not_live_falls_back_to_the_rule():
+    nodes = cluster(node("a", "/r1", liveness=DEAD), node("b", "/r1", remaining=GB), r2="c d")
+    out = plan([block(1, 2, "a b c d")], nodes, {}, streams=2, allow_deletes=True,
+               prefer_surplus={1: "a"})  # fmt: skip
+    assert [r.datanode for r in out.removals] == ["c"]  # the rule: the most crowded rack
+
+
+def test_no_surplus_deleted_for_a_move_whose_copy_is_in_flight():
+    nodes = cluster(r1="a b", r2="c")
+    out = plan([block(1, 2, "a b c")], nodes, in_flight(1, "a", "c"), streams=2,
+               allow_deletes=True, prefer_surplus={1: "a"})  # fmt: skip
+    assert out.removals == []

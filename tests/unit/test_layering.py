@@ -128,6 +128,8 @@ def test_namenode_start_execs_without_importing_server_code(tmp_path):
 
 PUBLIC_API = [
     "AccessDenied",
+    "BalancerNode",
+    "BalancerStatus",
     "BlockHealth",
     "BlockLocation",
     "BlockMissing",

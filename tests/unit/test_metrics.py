@@ -533,3 +533,30 @@ def test_a_scrape_of_a_namenode_with_100k_files_is_quick(tmp_path):
     assert 'hafs_namespace_files{nameservice="ns1",node="nn1"} 100000.0' in text
     assert 'hafs_namespace_directories{nameservice="ns1",node="nn1"} 100.0' in text
     assert 'hafs_namespace_blocks{nameservice="ns1",node="nn1"} 50000.0' in text
+
+
+def test_datanodes_entering_or_in_maintenance_count_as_maintenance():
+    metrics, _, blocks, _ = namenode(leader=True)
+    registry = blocks.registry
+    registry.reset(7, [Datanode(f"dn{i}", f"h:{i}", "/r") for i in range(1, 4)])
+    registry.update(Datanode("dn1", "h:1", "/r", AdminState.ENTERING_MAINTENANCE, 5))
+    registry.update(Datanode("dn2", "h:2", "/r", AdminState.IN_MAINTENANCE))
+    assert value(metrics, "hafs_datanodes", state="maintenance") == 2
+    assert value(metrics, "hafs_datanodes", state="decommissioning") == 0
+
+
+class FakeBalancer:
+    bytes_moved_total = 4096
+
+    def moves_in_flight(self) -> int:
+        return 3
+
+
+@pytest.mark.parametrize("leader", [True, False])
+def test_the_balancer_reports_bytes_moved_and_moves_in_flight(leader):
+    metrics = NameNodeMetrics("ns1", "nn1")
+    metrics.watch(
+        FakeConsensus(leader), lambda fn: fn(None), FakeBlocks(), FakeMonitor(), {}, FakeBalancer()
+    )
+    assert value(metrics, "hafs_balancer_bytes_moved_total") == 4096
+    assert value(metrics, "hafs_balancer_moves_in_flight") == (3 if leader else 0)

@@ -37,6 +37,7 @@ from ha_namenode.namespace.commands import (
     Delete,
     Envelope,
     ExpireLeases,
+    ExpireMaintenance,
     ExpireRetryCache,
     ExpungeTrash,
     Format,
@@ -362,6 +363,8 @@ ROUND_TRIP = [
     ReportReplicas("dn1", ((FIRST_BLOCK, FIRST_GS, 10, REPORTED_FINALIZED),), ((9, 1),), True),
     MarkCorrupt(((FIRST_BLOCK, FIRST_GS, "dn1"),)),
     SetDatanodeAdmin("dn1", 2),
+    SetDatanodeAdmin("dn1", 4, maintenance_expiry=1_700_000_000_000, only_from=1),
+    ExpireMaintenance("dn1"),
     UpdatePipeline("/f", "c", FIRST_BLOCK, FIRST_GS, ("dn2",), 7),
     BeginBlockRecovery("/f", FIRST_BLOCK),
     CommitBlockRecovery("/f", FIRST_BLOCK, FIRST_GS + 1, 10, ("dn1", "dn2")),
@@ -411,6 +414,11 @@ def test_codec_round_trips(value: object) -> None:
     assert back == value and type(back) is type(value)
     if isinstance(value, FileStatus):
         assert back.kind is value.kind
+
+
+def test_an_admin_change_journaled_before_maintenance_decodes_with_the_defaults() -> None:
+    old = b'{"_": "SetDatanodeAdmin", "datanode": "dn1", "admin": 2}'
+    assert codec.loads(old) == SetDatanodeAdmin("dn1", 2, maintenance_expiry=0, only_from=0)
 
 
 def test_batches_round_trip() -> None:

@@ -15,6 +15,7 @@ from ha_namenode.namespace.commands import (
     Complete,
     Create,
     Delete,
+    ExpireMaintenance,
     MarkCorrupt,
     RegisterDatanode,
     ReportReplicas,
@@ -58,6 +59,69 @@ def test_register_keeps_the_admin_state_and_is_idempotent(ns: Namespace) -> None
         assert view.datanode("dn1").address == "h:2"
     ns.fails(SetDatanodeAdmin("dn9", 2), FileNotFound)
     ns.fails(RegisterDatanode("", "h:1", "/r"), InvalidArgument)
+
+
+def admin(ns: Namespace, dn: str = "dn1") -> tuple[AdminState, int]:
+    with ns.store.read() as view:
+        node = view.datanode(dn)
+        return node.admin, node.maintenance_expiry
+
+
+ENTERING, IN_MAINT = AdminState.ENTERING_MAINTENANCE, AdminState.IN_MAINTENANCE
+
+
+def test_maintenance_keeps_its_expiry_through_the_leaders_transition(ns: Namespace) -> None:
+    register(ns, "dn1")
+    until = ns.now + 60_000
+    assert ns.do(SetDatanodeAdmin("dn1", int(ENTERING), until)) == Done()
+    assert admin(ns) == (ENTERING, until)
+    ns.do(RegisterDatanode("dn1", "h:2", "/r1"))  # a restart keeps both
+    assert admin(ns) == (ENTERING, until)
+    done = SetDatanodeAdmin("dn1", int(IN_MAINT), only_from=int(ENTERING))
+    assert ns.do(done) == Done()
+    assert admin(ns) == (IN_MAINT, until)
+    assert ns.do(done) == Done(False)  # only from ENTERING_MAINTENANCE
+    later = until + 60_000  # asked again: only the expiry changes
+    assert ns.do(SetDatanodeAdmin("dn1", int(ENTERING), later)) == Done()
+    assert admin(ns) == (IN_MAINT, later)
+    assert ns.do(SetDatanodeAdmin("dn1", int(AdminState.IN_SERVICE))) == Done()
+    assert admin(ns) == (AdminState.IN_SERVICE, 0)
+
+
+def test_the_leaders_transition_loses_to_an_operators_change(ns: Namespace) -> None:
+    register(ns, "dn1")
+    ns.do(SetDatanodeAdmin("dn1", int(ENTERING)))
+    ns.do(SetDatanodeAdmin("dn1", int(AdminState.IN_SERVICE)))  # recommissioned meanwhile
+    late = SetDatanodeAdmin("dn1", int(IN_MAINT), only_from=int(ENTERING))
+    assert ns.do(late) == Done(False)
+    assert admin(ns) == (AdminState.IN_SERVICE, 0)
+
+
+def test_maintenance_refuses_a_past_expiry_and_a_decommissioned_node(ns: Namespace) -> None:
+    register(ns, "dn1", "dn2")
+    ns.fails(SetDatanodeAdmin("dn1", int(ENTERING), ns.now), InvalidArgument)
+    ns.fails(SetDatanodeAdmin("dn1", int(ENTERING), -5), InvalidArgument)
+    ns.fails(SetDatanodeAdmin("dn1", 9), InvalidArgument)
+    ns.do(SetDatanodeAdmin("dn2", int(AdminState.DECOMMISSIONING)))
+    ns.fails(SetDatanodeAdmin("dn2", int(ENTERING)), InvalidArgument)
+    ns.do(SetDatanodeAdmin("dn1", int(ENTERING)))  # 0: no expiry
+    assert admin(ns) == (ENTERING, 0)
+    assert ns.do(SetDatanodeAdmin("dn1", int(AdminState.DECOMMISSIONING))) == Done()
+    assert admin(ns) == (AdminState.DECOMMISSIONING, 0)
+
+
+def test_maintenance_expires_only_once_its_time_has_come(ns: Namespace) -> None:
+    register(ns, "dn1", "dn2")
+    until = ns.now + 1000
+    ns.do(SetDatanodeAdmin("dn1", int(ENTERING), until))
+    ns.do(SetDatanodeAdmin("dn2", int(ENTERING)))  # never expires
+    assert ns.do(ExpireMaintenance("dn1"), now=until - 1) == Done(False)
+    assert ns.do(ExpireMaintenance("dn2"), now=until + 10**9) == Done(False)
+    assert ns.do(ExpireMaintenance("dn9")) == Done(False)
+    assert ns.do(ExpireMaintenance("dn1"), now=until) == Done()
+    assert admin(ns) == (AdminState.IN_SERVICE, 0)
+    assert admin(ns, "dn2") == (ENTERING, 0)
+    assert ns.do(ExpireMaintenance("dn1"), now=until) == Done(False)  # in service already
 
 
 def test_pipeline_targets_are_expected_until_reported(ns: Namespace) -> None:

@@ -32,6 +32,7 @@ from ha_namenode.namespace.commands import (
     Delete,
     Envelope,
     ExpireLeases,
+    ExpireMaintenance,
     ExpireRetryCache,
     ExpungeTrash,
     Format,
@@ -133,6 +134,7 @@ def allowed_cases(ns: Namespace) -> list[object]:
         ReportReplicas("dn1", ((block_id, gen_stamp, 10, REPORTED_FINALIZED),)),
         MarkCorrupt(((block_id, gen_stamp, "dn1"),)),
         SetDatanodeAdmin("dn2", 2),
+        ExpireMaintenance("dn2"),
         RenewLease("w"),
         InstallMountTable(5, (("/m", "ns2", False),)),
         SetSafeMode(True, "again"),
@@ -321,13 +323,14 @@ def test_a_v4_database_is_upgraded_in_place(tmp_path) -> None:
     seeded(store)
     store.close()
     with sqlite3.connect(path) as conn:  # what schema v4 wrote: no safe_mode table
-        conn.execute("DROP TABLE safe_mode")
+        conn.execute("DROP TABLE safe_mode")  # nor datanodes.maintenance_expiry (v6)
+        conn.execute("ALTER TABLE datanodes DROP COLUMN maintenance_expiry")
         conn.execute("UPDATE meta SET value = 4 WHERE key = 'schema_version'")
     store = SqlStore(path)
     try:
         with store.read() as view:
             assert view.safe_mode() == SafeMode()
-            assert view.meta("schema_version") == SCHEMA_VERSION == 5
+            assert view.meta("schema_version") == SCHEMA_VERSION == 6
         with store.write(2) as txn:
             txn.set_safe_mode(SafeMode(True, "", "hdfs", 1))
         with store.read() as view:

@@ -36,6 +36,19 @@ def test_datanodes_round_trip_and_replace(store: Store) -> None:
         assert view.datanode("dn3") is None
 
 
+def test_a_datanodes_maintenance_expiry_round_trips(store: Store) -> None:
+    seeded(store)
+    entering = Datanode("dn1", "h:1", "/r1", AdminState.ENTERING_MAINTENANCE, 1_800_000_000_123)
+    with store.write(2) as txn:
+        txn.put_datanode(entering)
+        txn.put_datanode(Datanode("dn2", "h:2", "/r2", AdminState.IN_MAINTENANCE))
+    with store.read() as view:
+        assert view.datanode("dn1") == entering
+        assert view.datanode("dn1").admin is AdminState.ENTERING_MAINTENANCE
+        assert view.datanode("dn2").maintenance_expiry == 0
+        assert view.datanode("dn2").admin.maintenance
+
+
 def test_replicas_by_block_and_by_datanode(store: Store) -> None:
     seeded(store, f(2, 1, "a"))
     with store.write(2) as txn:

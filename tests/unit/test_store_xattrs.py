@@ -1,4 +1,5 @@
-"""The store contract for extended attributes, and the SQLite schema's upgrade from v3.
+"""The store contract for extended attributes, and the SQLite schema's upgrades from v3
+and v4.
 
 Run against ``MemoryStore`` and ``SqlStore`` alike (the ``store`` fixture).
 """
@@ -11,6 +12,7 @@ import pytest
 from test_store_contract import ROOT, d, f, seeded
 
 from client.cli.image import query_image
+from ha_namenode.namespace.model import AdminState, Datanode
 from ha_namenode.namespace.store import Store
 from ha_namenode.persistence import SqlStore, restore_image, write_image
 from ha_namenode.persistence.schema import SCHEMA_VERSION
@@ -133,6 +135,40 @@ def test_a_v3_image_restores_and_upgrades(tmp_path) -> None:
             assert view.xattrs(2) == [] and view.meta("schema_version") == SCHEMA_VERSION
     finally:
         store.close()
+
+
+def _as_version(path, version: int) -> None:
+    """Turn a fresh database into what an older schema wrote: v5 had no
+    datanodes.maintenance_expiry, v4 had no safe_mode table either."""
+    with sqlite3.connect(path) as conn:
+        conn.execute("ALTER TABLE datanodes DROP COLUMN maintenance_expiry")
+        if version < 5:
+            conn.execute("DROP TABLE safe_mode")
+        conn.execute(f"UPDATE meta SET value = {version} WHERE key = 'schema_version'")
+
+
+@pytest.mark.parametrize("version", [4, 5])
+def test_an_older_database_gains_the_maintenance_expiry_column(tmp_path, version) -> None:
+    path = tmp_path / "live.db"
+    store = SqlStore(path)
+    seeded(store)
+    with store.write(2) as txn:
+        txn.put_datanode(Datanode("dn1", "h:1", "/r1", AdminState.DECOMMISSIONING))
+    store.close()
+    _as_version(path, version)
+    store = SqlStore(path)
+    try:
+        with store.read() as view:  # the old row reads back with no expiry
+            assert view.datanode("dn1") == Datanode("dn1", "h:1", "/r1", AdminState.DECOMMISSIONING)
+            assert view.meta("schema_version") == SCHEMA_VERSION == 6
+            assert not view.safe_mode().on
+        with store.write(3) as txn:
+            txn.put_datanode(Datanode("dn1", "h:1", "/r1", AdminState.IN_MAINTENANCE, 7))
+        with store.read() as view:
+            assert view.datanode("dn1").maintenance_expiry == 7
+    finally:
+        store.close()
+    SqlStore(path).close()  # opening an up-to-date database again changes nothing
 
 
 def test_images_carry_xattrs_and_the_image_query_reads_them(tmp_path) -> None:
