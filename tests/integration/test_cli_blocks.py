@@ -6,11 +6,10 @@ import json
 import os
 
 import pytest
-from click.testing import CliRunner
+from hactl_runner import hactl_runner
 
 from chaos.cluster import wait_until
 from client import Client
-from client.cli.main import cli
 
 pytestmark = pytest.mark.integration
 
@@ -25,16 +24,7 @@ def cluster(make_cluster):
 
 @pytest.fixture
 def hactl(cluster):
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(
-            cli, ["--conf", str(cluster.client_conf), *args], catch_exceptions=False
-        )
-        assert result.exit_code == code, (args, result.stdout, result.stderr)
-        return result
-
-    return run
+    return hactl_runner(cluster.client_conf)
 
 
 def test_fsck_reports_files_blocks_and_locations(cluster, hactl, superuser):

@@ -18,10 +18,9 @@ import threading
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from hactl_runner import hactl_runner
 
 from client import Client
-from client.cli.main import cli
 
 pytestmark = pytest.mark.integration
 
@@ -47,15 +46,7 @@ def fs(cluster, superuser):
 
 @pytest.fixture
 def hactl(cluster):
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0, stdin: bytes | None = None):
-        head = ["--conf", str(cluster.client_conf)]
-        result = runner.invoke(cli, [*head, *args], input=stdin, catch_exceptions=False)
-        assert result.exit_code == code, (args, result.stdout_bytes[:500], result.stderr)
-        return result
-
-    return run
+    return hactl_runner(cluster.client_conf)
 
 
 def no_copying_left(fs: Client, local: Path) -> None:

@@ -10,11 +10,10 @@ import os
 import time
 
 import pytest
-from click.testing import CliRunner
+from hactl_runner import hactl_runner
 
 from chaos.cluster import wait_until
 from client import Client
-from client.cli.main import cli
 
 pytestmark = pytest.mark.integration
 
@@ -29,16 +28,7 @@ def cluster(make_cluster):
 
 @pytest.fixture
 def hactl(cluster):
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(
-            cli, ["--conf", str(cluster.client_conf), *args], catch_exceptions=False
-        )
-        assert result.exit_code == code, (args, result.stdout, result.stderr)
-        return result
-
-    return run
+    return hactl_runner(cluster.client_conf)
 
 
 def replicas_by_node(fs: Client) -> dict[str, int]:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hactl_runner import hactl_runner
 
 from client import Client
 from client.cli.main import cli
@@ -42,15 +43,7 @@ def fs(cluster, superuser):
 
 @pytest.fixture
 def hactl(cluster):
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        head = ["--conf", str(cluster.client_conf)]
-        result = runner.invoke(cli, [*head, *args], catch_exceptions=False)
-        assert result.exit_code == code, (args, result.stdout_bytes[:500], result.stderr)
-        return result
-
-    return run
+    return hactl_runner(cluster.client_conf)
 
 
 def write(fs: Client, files: dict[str, bytes]) -> None:

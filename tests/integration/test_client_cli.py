@@ -10,10 +10,9 @@ from pathlib import Path
 
 import grpc
 import pytest
-from click.testing import CliRunner
+from hactl_runner import hactl_runner
 
 from client import Client
-from client.cli.main import cli
 from hafs_api.v1 import common_pb2, namenode_pb2_grpc
 from hafs_api.v1 import namenode_pb2 as pb
 
@@ -33,17 +32,7 @@ def fs(trash_cluster, superuser):
 
 @pytest.fixture
 def hactl(trash_cluster):
-    runner = CliRunner()
-
-    def run(*args: str, user: str | None = None, code: int = 0):
-        head = ["--conf", str(trash_cluster.client_conf)]
-        if user:
-            head += ["--user", user]
-        result = runner.invoke(cli, [*head, *args], catch_exceptions=False)
-        assert result.exit_code == code, (args, result.output, result.stderr)
-        return result
-
-    return run
+    return hactl_runner(trash_cluster.client_conf)
 
 
 def test_python_client_round_trip(fs, superuser):

@@ -24,11 +24,10 @@ import time
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from hactl_runner import hactl_runner
 
 from chaos.cluster import wait_until
 from client import Client, NotLeader, SafeModeOn
-from client.cli.main import cli
 from hafs_api.v1 import admin_pb2
 
 pytestmark = pytest.mark.integration
@@ -39,15 +38,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def runner_for(cluster):
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0, user: str | None = None):
-        pre = ["--conf", str(cluster.client_conf)] + (["--user", user] if user else [])
-        result = runner.invoke(cli, [*pre, *args], catch_exceptions=False)
-        assert result.exit_code == code, (args, result.stdout, result.stderr)
-        return result
-
-    return run
+    return hactl_runner(cluster.client_conf)
 
 
 def test_safe_mode_refuses_changes_keeps_reads_and_survives_failover(make_cluster, superuser):

@@ -8,10 +8,9 @@ import json
 import signal
 
 import pytest
-from click.testing import CliRunner
+from hactl_runner import hactl_runner
 
 from client import Client, XAttrExists, XAttrNotFound
-from client.cli.main import cli
 from hafs_api.errors import AccessDenied, InvalidArgument
 
 pytestmark = pytest.mark.integration
@@ -100,17 +99,7 @@ def limited(make_cluster):
 
 @pytest.fixture
 def hactl(limited):
-    cluster = limited
-    runner = CliRunner()
-
-    def run(*args: str, code: int = 0):
-        result = runner.invoke(
-            cli, ["--conf", str(cluster.client_conf), *args], catch_exceptions=False
-        )
-        assert result.exit_code == code, (args, result.output, result.stderr)
-        return result
-
-    return run
+    return hactl_runner(limited.client_conf)
 
 
 def test_setfattr_and_getfattr_print_like_hdfs(hactl):
