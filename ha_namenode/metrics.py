@@ -49,8 +49,11 @@ LIVENESS_STATES = {Liveness.LIVE: "live", Liveness.STALE: "stale", Liveness.DEAD
 ADMIN_STATES = {
     "decommissioning": ("DECOMMISSIONING",),
     "decommissioned": ("DECOMMISSIONED",),
-    "maintenance": ("ENTERING_MAINTENANCE", "IN_MAINTENANCE", "MAINTENANCE"),
+    "maintenance": ("ENTERING_MAINTENANCE", "IN_MAINTENANCE"),
 }
+# Dead DataNodes in maintenance, counted again: stopped on purpose (HDFS's
+# NumInMaintenanceDeadDataNodes); the dead-DataNode alert leaves them out.
+MAINTENANCE_DEAD = "dead_in_maintenance"
 
 
 class NameNodeMetrics:
@@ -225,13 +228,15 @@ class NameNodeCollector(Collector):
 
     def _datanodes(self, leader: bool) -> Iterator[Metric]:
         views = self._blocks.registry.views() if self._blocks is not None and leader else {}
-        states = dict.fromkeys([*LIVENESS_STATES.values(), *ADMIN_STATES], 0)
+        states = dict.fromkeys([*LIVENESS_STATES.values(), *ADMIN_STATES, MAINTENANCE_DEAD], 0)
         total = used = remaining = 0
         for node in views.values():
             states[LIVENESS_STATES[node.liveness]] += 1
             admin = _admin_label(node.admin)
             if admin is not None:
                 states[admin] += 1
+            if admin == "maintenance" and node.liveness is Liveness.DEAD:
+                states[MAINTENANCE_DEAD] += 1  # stopped on purpose: no alert for these
             if node.liveness is not Liveness.DEAD:
                 total += node.stats.capacity
                 used += node.stats.used
@@ -239,7 +244,8 @@ class NameNodeCollector(Collector):
         yield self._labelled(
             "hafs_datanodes",
             "DataNodes as the leader sees them: live, stale and dead split them; "
-            "decommissioning, decommissioned and maintenance count admin states (leader only).",
+            "decommissioning, decommissioned and maintenance count admin states, and "
+            "dead_in_maintenance the dead ones in maintenance (leader only).",
             "state",
             states,
         )

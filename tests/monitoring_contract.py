@@ -64,7 +64,8 @@ CONTRACT: dict[str, str] = {
     "hafs_blocks_missing": "gauge",
     "hafs_blocks_corrupt": "gauge",
     "hafs_blocks_pending_replication": "gauge",
-    "hafs_datanodes": "gauge",  # state=live|stale|dead|decommissioning|decommissioned|maintenance
+    # state=live|stale|dead|decommissioning|decommissioned|maintenance|dead_in_maintenance
+    "hafs_datanodes": "gauge",
     "hafs_capacity_bytes": "gauge",  # kind=total|used|remaining
     "hafs_balancer_bytes_moved_total": "counter",
     "hafs_balancer_moves_in_flight": "gauge",

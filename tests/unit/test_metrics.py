@@ -319,7 +319,15 @@ def test_the_leader_reports_raft_namespace_blocks_and_datanodes():
     assert value(metrics, "hafs_blocks_pending_replication") == 1
     states = {
         s: value(metrics, "hafs_datanodes", state=s)
-        for s in ("live", "stale", "dead", "decommissioning", "decommissioned", "maintenance")
+        for s in (
+            "live",
+            "stale",
+            "dead",
+            "decommissioning",
+            "decommissioned",
+            "maintenance",
+            "dead_in_maintenance",
+        )
     }
     assert states == {
         "live": 2,
@@ -328,6 +336,7 @@ def test_the_leader_reports_raft_namespace_blocks_and_datanodes():
         "decommissioning": 1,
         "decommissioned": 0,
         "maintenance": 0,
+        "dead_in_maintenance": 0,
     }
     assert value(metrics, "hafs_capacity_bytes", kind="total") == 200  # dead ones not counted
     assert value(metrics, "hafs_capacity_bytes", kind="used") == 60
@@ -543,6 +552,10 @@ def test_datanodes_entering_or_in_maintenance_count_as_maintenance():
     registry.update(Datanode("dn2", "h:2", "/r", AdminState.IN_MAINTENANCE))
     assert value(metrics, "hafs_datanodes", state="maintenance") == 2
     assert value(metrics, "hafs_datanodes", state="decommissioning") == 0
+    assert value(metrics, "hafs_datanodes", state="dead_in_maintenance") == 0
+    blocks.clock.now += 11  # none heartbeated: all three dead, two of them in maintenance
+    assert value(metrics, "hafs_datanodes", state="dead") == 3
+    assert value(metrics, "hafs_datanodes", state="dead_in_maintenance") == 2
 
 
 class FakeBalancer:
