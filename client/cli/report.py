@@ -179,7 +179,11 @@ def datanode_lines(n: DatanodeReport) -> list[str]:
         f"DFS Remaining: {_bytes(n.remaining)}",
         f"DFS Used%: {_percent(n.used, n.capacity):.2f}%",
         f"DFS Remaining%: {_percent(n.remaining, n.capacity):.2f}%",
+        f"Xceivers: {n.active_transfers}",
+        f"Volume Failures: {n.failed_volumes}",
         f"Last contact: {_last_contact(n.last_heartbeat_s)}",
+        f"Block report received: {'yes' if n.reported else 'not yet (from this leader)'}",
+        f"Num of Blocks: {n.replicas}",
     ]
 
 

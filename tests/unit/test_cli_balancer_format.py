@@ -67,6 +67,20 @@ def test_the_report_shows_maintenance_and_its_expiry():
     assert not any("Maintenance" in line for line in report_node_lines(node("in service")))
 
 
+def test_a_report_section_ends_like_dfsadmin_s():
+    lines = report_node_lines(node("in service"))
+    tail = [line.split(":")[0] for line in lines[lines.index("DFS Remaining%: 60.00%") :]]
+    assert tail == [
+        "DFS Remaining%",
+        "Xceivers",
+        "Volume Failures",
+        "Last contact",
+        "Block report received",
+        "Num of Blocks",
+    ]
+    assert "Num of Blocks: 3" in lines and "Xceivers: 0" in lines
+
+
 def test_the_report_sections_for_maintenance():
     nodes = [node("entering maintenance"), node("in maintenance", liveness="dead")]
     chosen = sections(nodes, ["in_maintenance", "entering_maintenance", "live"])
