@@ -143,11 +143,14 @@ class MetaSaveAdmin:
 
     def metasave(self, limit: int = 0) -> MetaSaveReport:
         """The leader's block management now: at most ``limit`` entries per list
-        (0: the leader's default, 10,000)."""
+        (0: the leader's default, 10,000). The superuser only, as in HDFS."""
         if not isinstance(limit, int) or not 0 <= limit < 2**32:
             raise InvalidArgument(f"limit must be an integer in 0..{2**32 - 1}, got {limit!r}")
         reply = self.connection.call(
-            "MetaSave", admin_pb2.MetaSaveRequest(limit=limit), mutation=False, service=HA_ADMIN
+            "MetaSave",
+            admin_pb2.MetaSaveRequest(limit=limit, user=self.user),
+            mutation=False,
+            service=HA_ADMIN,
         )
         return metasave_report(self.nameservice, reply)
 

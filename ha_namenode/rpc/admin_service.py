@@ -26,6 +26,7 @@ from ha_namenode.consensus.base import Consensus, Member
 from ha_namenode.federation.service import Federation
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace.model import AdminState, SafeMode
+from ha_namenode.namespace.permission import check_superuser
 from ha_namenode.namespace.store import StoreFailure
 from ha_namenode.namesystem import BARRIER_TIMEOUT_S, Header
 from ha_namenode.overview import Overview, OverviewSource
@@ -204,6 +205,7 @@ class AdminService(BalancerCalls, admin_pb2_grpc.HaAdminServicer):
     @rpc
     def MetaSave(self, request, context):
         blocks = self._blocks()
+        check_superuser(blocks.ns.groups.caller(request.user), "metasave")
         nodes = blocks.views()
         copies = blocks.registry.copies()
         deleting = blocks.registry.deletions()

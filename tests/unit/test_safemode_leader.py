@@ -291,7 +291,8 @@ def test_metasave_rpc(leader: Leader) -> None:
     block = leader.write("/f", ("dn1",))
     leader.write("/g", ("dn1", "dn2", "dn3"))
     leader.safe_mode(True)
-    reply, _ = call(leader, "MetaSave", pb.MetaSaveRequest())
+    assert call(leader, "MetaSave", pb.MetaSaveRequest(user="alice")) == (None, "ACCESS_DENIED")
+    reply, _ = call(leader, "MetaSave", pb.MetaSaveRequest(user=SUPERUSER))
     assert reply.node_id == "nn1" and reply.safe_mode.on and reply.files == 2
     [entry] = reply.under_replicated
     assert (entry.path, entry.block.block_id, entry.live, entry.expected) == ("/f", block, 1, 3)
@@ -300,5 +301,5 @@ def test_metasave_rpc(leader: Leader) -> None:
     assert reply.datanodes[0].replicas == 2 and not reply.truncated and reply.scanned_ms > 0
     leader.safe_mode(False)
     leader.write("/h", ("dn1",))
-    limited, _ = call(leader, "MetaSave", pb.MetaSaveRequest(limit=1))
+    limited, _ = call(leader, "MetaSave", pb.MetaSaveRequest(limit=1, user=SUPERUSER))
     assert [b.path for b in limited.under_replicated] == ["/f"] and limited.truncated
