@@ -127,12 +127,13 @@ def balancer(
 def _follow(client, started: BalancerStatus, report) -> int:
     began = time.monotonic()
     report.line(HEADER)
-    status, shown = started, -1
+    status, shown = started, None
     try:
         while True:
-            if status.iterations != shown or status.finished:
+            progress = (status.iterations, status.bytes_moved, status.bytes_left)
+            if progress != shown:  # a line per iteration, and the last figures once
                 report.line(progress_line(status))
-                shown = status.iterations
+                shown = progress
             if status.finished:
                 break
             time.sleep(POLL_S)

@@ -147,3 +147,29 @@ def test_status_lines():
     assert lines[-1].split() == ["dn3", "0.00", "-12.50"]
     assert status("idle", started_ms=0).finished is False
     assert status("no_progress").finished
+
+
+def test_following_a_run_prints_a_line_per_change_and_the_ending_once(monkeypatch, capsys):
+    from client.cli import balancer as cli_balancer
+    from client.cli.output import Report
+
+    monkeypatch.setattr(cli_balancer, "POLL_S", 0)
+    later = [
+        status("running", iterations=0, bytes_moved=0),  # nothing new: no line
+        status("running", iterations=1, bytes_moved=65536),
+        status("balanced", iterations=1, bytes_moved=65536),  # finished, same figures
+    ]
+
+    class Client:
+        def balancer_status(self):
+            return later.pop(0)
+
+    code = cli_balancer._follow(
+        Client(), status("running", iterations=0, bytes_moved=0), Report("balancer", False)
+    )
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0 and not later
+    assert out[0] == HEADER and len(out) == 5, out
+    assert [line.split()[5] for line in out[1:3]] == ["0", "1"]  # the iteration column
+    assert out[3] == "The cluster is balanced. Exiting..."
+    assert out[4].startswith("Balancing took ")
