@@ -33,8 +33,10 @@ Imports: the standard library only.
 
 from __future__ import annotations
 
+import random
 import secrets
 import socket
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,9 +72,45 @@ Sections = dict[str, dict[str, Any]]
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((HOST, 0))
-        return s.getsockname()[1]
+    """A port on ``HOST`` that nothing listens on, for a node to bind later.
+
+    Drawn below the kernel's ephemeral range, so that no outgoing connection takes it
+    as its source port between the planning and the node's start, and never handed
+    out twice by this process (two ``bind(0)`` in a row may return the same port once
+    the first socket is closed: a cluster once planned two nodes on one port)."""
+    low, high = _LISTEN_PORTS
+    with _given_lock:
+        if len(_given) >= (high - low) // 2:
+            _given.clear()  # a long run: the oldest clusters are long gone
+        for _ in range(10_000):
+            port = _random.randrange(low, high)
+            if port in _given:
+                continue
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+                try:
+                    s.bind((HOST, port))
+                except OSError:
+                    continue
+            _given.add(port)
+            return port
+    raise RuntimeError(f"no free port in {low}..{high - 1} on {HOST}")
+
+
+def _listen_ports(path: str = "/proc/sys/net/ipv4/ip_local_port_range") -> tuple[int, int]:
+    """The ports below the ephemeral range, down to 10000 (half-open), or 20000..32768
+    when the range cannot be read."""
+    try:
+        ephemeral_low = int(Path(path).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        ephemeral_low = 32768
+    low = 10_000 if ephemeral_low > 15_000 else 1024
+    return low, max(ephemeral_low, low + 1000)
+
+
+_LISTEN_PORTS = _listen_ports()
+_given: set[int] = set()
+_given_lock = threading.Lock()
+_random = random.Random()
 
 
 Hosts = Callable[[str], str]  # node name -> the IPv4 address of its own namespace
