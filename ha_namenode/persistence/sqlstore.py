@@ -216,7 +216,18 @@ def _replica(r: Any) -> Replica:
 
 
 class _Txn(_View):
-    """``StoreTxn`` on the writer connection. After a ``StoreFailure`` every call fails."""
+    """``StoreTxn`` on the writer connection. After a ``StoreFailure`` every call fails.
+
+    The safe-mode row is read once per transaction: the applier asks before every
+    command of a batch, and only ``set_safe_mode`` (or a savepoint rolled back)
+    changes the answer."""
+
+    _safe: SafeMode | None = None
+
+    def safe_mode(self) -> SafeMode:
+        if self._safe is None:
+            self._safe = super().safe_mode()
+        return self._safe
 
     def set_meta(self, key: str, value: int) -> None:
         self._exec(schema.PUT_META, {"key": key, "value": value})
@@ -346,7 +357,9 @@ class _Txn(_View):
 
     def set_safe_mode(self, mode: SafeMode) -> None:
         params = {"id": schema.SAFE_MODE_ROW, "active": int(mode.on), "reason": mode.reason}
+        self._safe = None
         self._exec(schema.PUT_SAFE_MODE, {**params, "set_by": mode.set_by, "since": mode.since})
+        self._safe = mode
 
     def put_lease(self, lease: Lease) -> None:
         self._exec(schema.PUT_LEASE, {"holder": lease.holder, "renewed": lease.renewed})
@@ -373,6 +386,7 @@ class _Txn(_View):
         try:
             yield
         except BaseException:
+            self._safe = None  # the rolled-back scope may have changed it: read again
             try:
                 nested.rollback()
             except DBAPIError as exc:  # SQLite may have rolled back the whole transaction

@@ -281,7 +281,9 @@ def test_safe_mode_round_trips_and_rolls_back(store: Store) -> None:
         assert txn.safe_mode() == on  # visible inside the transaction
         with pytest.raises(RuntimeError), txn.savepoint():
             txn.set_safe_mode(SafeMode())
+            assert not txn.safe_mode().on
             raise RuntimeError("undo")
+        assert txn.safe_mode() == on  # the rolled-back change is forgotten at once
     with pytest.raises(RuntimeError), store.write(3) as txn:
         txn.set_safe_mode(SafeMode())
         raise RuntimeError("abort")
