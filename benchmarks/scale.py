@@ -17,7 +17,8 @@ NameNode data directory before its processes start.
 
 Then, on the running group, it measures:
 
-- cold start of the group, and resident memory (VmRSS, VmHWM) of each NameNode;
+- cold start of the group, and resident memory (VmRSS, VmHWM) of each NameNode,
+  beside the same group's with an empty namespace (``memory_empty``);
 - ``HaAdmin.Checkpoint`` on the leader (``write_image``): time, image size, and
   whether a leader election happened (terms and leader before and after) while a
   probe wrote every 10 ms (its slowest write is reported);
@@ -313,8 +314,12 @@ def run(base: Path, files: int, log=print) -> dict[str, Any]:
         raft={"compaction_min_entries": COMPACTION_MIN_ENTRIES},
     )
     try:
-        # Configure the group (ports, data dirs), then replace its state.
+        # Configure the group (ports, data dirs), then replace its state. Its memory with
+        # an empty namespace is the baseline of the per-file figure (benchmarks.footprint).
         cluster.start(60)
+        result["memory_empty"] = {
+            n.node_id: memory(n.process.pid) for n in cluster.nodes if n.process
+        }
         cluster.stop()
         configs = {n.node_id: node_config(cluster, n) for n in cluster.nodes}
         first = cluster.nodes[0]
