@@ -300,8 +300,8 @@ def targets_console(result: dict) -> str:
     out += "\n\netcd (quoted from issue 3, not measured) vs hafs (measured):\n"
     out += table(("", "etcd (quoted)", "hafs"), etcd_comparison(result), "lll")
     out += report_data.targets_console(result)
-    if result.get("raftceiling"):
-        out += "\n\n" + raftceiling.console(result)
+    if raftceiling.ratio_console(result):
+        out += "\n\n" + raftceiling.ratio_console(result)
     for name, error in result.get("errors", {}).items():
         out += f"\n{name} FAILED: {error}"
     return out

@@ -55,9 +55,12 @@ def test_the_scale_console_states_memory_per_file():
     assert "memory: 724 B/file per replica" in report.scale_console(result()["scale"])
 
 
-def test_the_end_of_run_console_shows_the_ceiling_when_it_ran():
-    assert "raw pysyncobj, 3 processes:" in report.targets_console(result())
+def test_the_end_of_run_console_shows_the_ceiling_ratio_when_both_ran():
+    assert "hafs vs raw pysyncobj (Raft library ceiling), at C=64, hafs mkdir" in (
+        report.targets_console(result())
+    )
     assert "raw pysyncobj" not in report.targets_console(result("raftceiling"))
+    assert "raw pysyncobj" not in report.targets_console(result("metadata"))
 
 
 def assert_png(path) -> None:
