@@ -16,8 +16,9 @@ Runs these benchmarks, each against fresh NameNode (and DataNode) processes on
 
 Prints a table per benchmark, writes everything to one JSON file
 (``benchmarks/results/<date>[-quick].json``) and regenerates
-``docs/benchmarks.md`` from it. A run of a subset (``--only``) writes
-``<date>[-quick]-<names>.json`` instead and leaves the docs alone. A
+``docs/benchmarks.md`` and its plots (``docs/benchmarks/*.png``) from it. A
+run of a subset (``--only``) writes ``<date>[-quick]-<names>.json`` instead
+and leaves the docs alone. A
 benchmark that fails is recorded with its error; the others still run, and
 the exit status is 1.
 """

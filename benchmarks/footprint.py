@@ -104,8 +104,9 @@ def verdict(fig: dict[str, Any]) -> str:
     )
     if fig["bound"] == "sqlite":
         why = (
-            f" From an empty namespace to {files} files, resident memory grew by "
-            f"{_mib(fig['growth_bytes'])} ({fig['growth_bytes_per_file']:,.1f} B per file): "
+            f" From an empty namespace to {files} files, resident memory changed by "
+            f"{fig['growth_bytes'] / MiB:+,.1f} MiB ({fig['growth_bytes_per_file']:+,.1f} B "
+            "per file): "
             "the files are not in the heap. What a NameNode holds is the interpreter, gRPC "
             "and SQLite's page cache, which SQLite bounds per connection (`cache_size`, "
             "~2 MB by default; one writer and a pool of readers). So the clause that "
