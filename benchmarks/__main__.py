@@ -1,10 +1,12 @@
 """``python -m benchmarks [--quick]`` (``make bench``, ``make bench QUICK=1``).
 
-Runs five benchmarks, each against fresh NameNode (and DataNode) processes on
+Runs these benchmarks, each against fresh NameNode (and DataNode) processes on
 127.0.0.1:
 
 - ``metadata``: namespace operations at concurrency 1, 16 and 64, on a
   3-NameNode Raft group and, for reference, on a single NameNode;
+- ``raftceiling``: raw pysyncobj (3 processes, hafs's settings, a trivial state
+  machine) at 1, 16 and 64 writes in flight: the ceiling of our Raft library;
 - ``failover``: the write pause when the leader is SIGKILLed (20 times; 5 quick);
 - ``scale``: image, snapshot and restart with 1,000,000 files (100,000 quick);
 - ``datapath``: one client's put and get of a 1 GiB file (256 MiB quick) at
@@ -14,8 +16,9 @@ Runs five benchmarks, each against fresh NameNode (and DataNode) processes on
 
 Prints a table per benchmark, writes everything to one JSON file
 (``benchmarks/results/<date>[-quick].json``) and regenerates
-``docs/benchmarks.md`` from it. A run of a subset (``--only``) writes
-``<date>[-quick]-<names>.json`` instead and leaves the docs alone. A
+``docs/benchmarks.md`` and its plots (``docs/benchmarks/*.png``) from it. A
+run of a subset (``--only``) writes ``<date>[-quick]-<names>.json`` instead
+and leaves the docs alone. A
 benchmark that fails is recorded with its error; the others still run, and
 the exit status is 1.
 """
@@ -40,6 +43,8 @@ from benchmarks import (
     failover,
     federation,
     metadata,
+    plots,
+    raftceiling,
     report,
     report_data,
     rereplication,
@@ -50,7 +55,16 @@ from chaos.cluster import LocalCluster
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
-BENCHMARKS = ("metadata", "failover", "scale", "datapath", "rereplication", "federation")
+PLOTS = DOC.parent / "benchmarks"  # PNGs that docs/benchmarks.md shows
+BENCHMARKS = (
+    "metadata",
+    "raftceiling",
+    "failover",
+    "scale",
+    "datapath",
+    "rereplication",
+    "federation",
+)
 MiB = 1 << 20
 
 
@@ -68,6 +82,8 @@ def settings(quick: bool) -> dict[str, Any]:
             "rereplication_bytes": [64 * MiB, 256 * MiB],
             "federation_seconds": 1.5,
             "federation_repeats": 1,
+            "raftceiling_seconds": 1.0,
+            "raftceiling_rounds": 3,
         }
     return {
         "seconds": 5.0,
@@ -81,6 +97,8 @@ def settings(quick: bool) -> dict[str, Any]:
         "rereplication_bytes": [256 * MiB, 1024 * MiB, 4096 * MiB],
         "federation_seconds": 5.0,
         "federation_repeats": 3,
+        "raftceiling_seconds": 3.0,
+        "raftceiling_rounds": 5,
     }
 
 
@@ -122,6 +140,14 @@ def run_metadata(tmp: Path, cfg: dict[str, Any], log) -> dict[str, Any]:
                 }
             )
         log(report.metadata_console(out["runs"][-1]))
+    return out
+
+
+def run_raftceiling(tmp: Path, cfg: dict[str, Any], log) -> dict[str, Any]:
+    seconds, rounds = cfg["raftceiling_seconds"], cfg["raftceiling_rounds"]
+    log(f"raftceiling: raw pysyncobj, 3 processes, {seconds:g} s per phase, {rounds} round(s)")
+    out = raftceiling.run(tmp / "raftceiling", seconds, rounds, log=log)
+    log(raftceiling.console({"raftceiling": out}))
     return out
 
 
@@ -176,6 +202,7 @@ def run_federation(tmp: Path, cfg: dict[str, Any], log) -> dict[str, Any]:
 
 RUNNERS = {
     "metadata": run_metadata,
+    "raftceiling": run_raftceiling,
     "failover": run_failover,
     "scale": run_scale,
     "datapath": run_datapath,
@@ -206,6 +233,14 @@ def merge(files: list[Path]) -> dict[str, Any]:
     return result
 
 
+def write_doc(result: dict[str, Any]) -> None:
+    """docs/benchmarks.md and its plots (docs/benchmarks/*.png) from ``result``."""
+    for path in plots.write(result, PLOTS):
+        print(f"wrote {path}", file=sys.stderr)
+    DOC.write_text(report.markdown(result))
+    print(f"wrote {DOC}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m benchmarks", description=__doc__.split("\n")[0]
@@ -233,8 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--files", type=int, help="files in the scale benchmark")
     args = parser.parse_args(argv)
     if args.doc_from:
-        DOC.write_text(report.markdown(merge(args.doc_from)))
-        print(f"wrote {DOC}", file=sys.stderr)
+        write_doc(merge(args.doc_from))
         return 0
     chosen = [b.strip() for b in args.only.split(",") if b.strip()]
     unknown = set(chosen) - set(BENCHMARKS)
@@ -289,8 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     out.write_text(json.dumps(result, indent=2, default=str) + "\n")
     print(f"wrote {out}", file=sys.stderr)
     if args.out is None and not args.no_doc and set(chosen) == set(BENCHMARKS):
-        DOC.write_text(report.markdown(result))
-        print(f"wrote {DOC}", file=sys.stderr)
+        write_doc(result)
     print(f"total {result['seconds']['total']:.0f} s", file=sys.stderr)
     return 1 if result["errors"] else 0
 

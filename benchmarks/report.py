@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import federation, report_data
+from benchmarks import federation, footprint, plots, raftceiling, report_data
 from benchmarks.common import table
 
 NAN = float("nan")
@@ -124,6 +124,14 @@ def targets(result: dict) -> list[dict[str, Any]]:
             not elected,
             f"{files}{note}; Checkpoint RPC and Raft snapshot",
         )
+        mem = footprint.per_file(sc)
+        add(
+            "NameNode memory per file per replica",
+            "<= 1 KiB, or bounded by SQLite",
+            mem["peak_bytes_per_file"],
+            mem["target_met"] or mem["bound"] == "sqlite",
+            f"{files}{note}; peak RSS of the largest replica / files; bound: {mem['bound']}",
+        )
     return out
 
 
@@ -131,6 +139,8 @@ def _measured(t: dict) -> str:
     v = t["measured"]
     if v is None:
         return {True: "no election", False: "ELECTION", None: "-"}[t["met"]]
+    if "KiB" in t["target"]:
+        return f"{v:,.0f} B"
     if "ms" in t["target"]:
         return f"{v:.2f} ms"
     if t["target"].endswith("/s"):
@@ -245,7 +255,7 @@ def failover_console(fo: dict) -> str:
 
 
 def scale_console(sc: dict) -> str:
-    return table(("figure", "value"), _scale_rows(sc), "ll")
+    return table(("figure", "value"), _scale_rows(sc), "ll") + "\n" + footprint.console(sc)
 
 
 def _mib(n: float) -> str:
@@ -267,6 +277,7 @@ def _scale_rows(sc: dict) -> list[tuple[str, str]]:
             "resident memory per NameNode",
             f"{min(rss):.0f}-{max(rss):.0f} MiB (peak {max(peak):.0f})",
         ),
+        *footprint.rows(footprint.per_file(sc)),
         ("image (Checkpoint RPC on the leader)", f"{cp['seconds']:.2f} s"),
         ("image size", _mib(cp["image_bytes"])),
         ("election during the image", "yes" if cp["election"] else "no"),
@@ -289,6 +300,8 @@ def targets_console(result: dict) -> str:
     out += "\n\netcd (quoted from issue 3, not measured) vs hafs (measured):\n"
     out += table(("", "etcd (quoted)", "hafs"), etcd_comparison(result), "lll")
     out += report_data.targets_console(result)
+    if raftceiling.ratio_console(result):
+        out += "\n\n" + raftceiling.ratio_console(result)
     for name, error in result.get("errors", {}).items():
         out += f"\n{name} FAILED: {error}"
     return out
@@ -357,8 +370,10 @@ def markdown(result: dict) -> str:
     )
     for name, error in result.get("errors", {}).items():
         lines += ["", f"**{name} failed:** `{error}`"]
+    lines += plots.markdown(result)
     if result.get("metadata"):
         lines += _metadata_md(result["metadata"])
+    lines += raftceiling.markdown(result)
     if result.get("failover"):
         lines += _failover_md(result["failover"])
     if result.get("scale"):
@@ -497,6 +512,8 @@ def _scale_md(sc: dict) -> list[str]:
         + ", ".join(
             f"{k} {v['rss_mib']:.0f} / {v['peak_rss_mib']:.0f}" for k, v in sc["memory"].items()
         )
-        + ". The namespace lives in SQLite, not in the heap, so memory hardly grows with it.",
+        + ".",
+        "",
+        footprint.verdict(footprint.per_file(sc)),
     ]
     return lines
