@@ -16,7 +16,7 @@ Then the failover gap (``etcd_failover``), ``kills`` SIGKILLs of the leader, on 
 cluster with etcd's default timing and on one with ``TUNED`` timing.
 
 Without an etcd binary the result is ``{"missing": MISSING}``: nothing is measured, and
-nothing is made up. A part that fails is recorded under ``errors`` and the others run.
+nothing is made up. A part that fails is recorded under ``failures`` and the others run.
 
 Imports: the standard library, grpc, ``benchmarks`` and the generated etcd stubs.
 """
@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import time
 import traceback
 from pathlib import Path
 from typing import Any
@@ -156,7 +157,8 @@ def run(
         },
         "rows": [],
         "failover": {},
-        "errors": {},
+        "failures": {},
+        "seconds": {},
     }
     log(
         f"etcd {out['version']}: 3 members; put/get at c={list(concurrencies)}, "
@@ -192,8 +194,10 @@ def _failover(
 
 
 def _part(out: dict, name: str, log, fn) -> None:
+    started = time.monotonic()
     try:
         fn()
     except Exception as exc:  # recorded; the other parts still run
         log(traceback.format_exc())
-        out["errors"][name] = f"{type(exc).__name__}: {exc}"
+        out["failures"][name] = f"{type(exc).__name__}: {exc}"
+    out["seconds"][name] = round(time.monotonic() - started, 1)

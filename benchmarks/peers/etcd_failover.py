@@ -32,7 +32,7 @@ from benchmarks.failover import INTERVAL_S, PROBE_DEADLINE_S, PacedProbe, summar
 from benchmarks.peers.etcd_cluster import EtcdCluster, Member
 from benchmarks.peers.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 
-ATTEMPT_TIMEOUT_S = 0.1
+ATTEMPT_TIMEOUT_S = 0.05
 RETRY_WAIT_S = 0.025
 GAP_TIMEOUT_S = 30.0
 REJOIN_TIMEOUT_S = 60.0
