@@ -16,6 +16,10 @@ the leader ``kills`` times. For each kill:
 Every wait is bounded in time, and the run in kills. At the end the probe's
 acknowledged paths are listed back: none may be missing. Errors the probe saw
 (it should see none: the client retries) are counted and sampled.
+
+The pacing and the record of writes (``PacedProbe``) and the per-kill summary
+(``summarize``) are shared with the peers' failover benchmarks
+(``benchmarks.peers.etcd_failover``), so a gap means the same on both sides.
 """
 
 from __future__ import annotations

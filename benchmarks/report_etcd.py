@@ -271,29 +271,35 @@ def markdown(result: dict) -> list[str]:
     lines = ["", "## hafs and etcd, measured in the same run", ""]
     if state == "measured":
         tuned = et["timing"]["tuned"]
+        probe = next(iter(et.get("failover", {}).values()), {})
+        attempt_ms = probe.get("attempt_timeout_ms", float("nan"))
+        wait_ms = probe.get("retry_wait_ms", float("nan"))
         lines += [
             f"etcd {et['version']} (`{et['binary']}`, Debian's `etcd-server`, installed by "
             "`benchmarks/install_peers.sh`), 3 members on 127.0.0.1, each a process with "
             "its data directory in the run's temporary directory, on the disk hafs's "
-            "NameNodes use; etcd fsyncs its WAL before it acknowledges, as hafs's SQLite "
-            "(`synchronous=FULL`) commits. Every other setting is etcd's default (no "
-            "pre-vote, snapshot every 100,000 entries). Flags of a member (`PORT` and "
-            "`$DIR` vary): " + " ".join(f"`{f}`" for f in et.get("flags", [])) + ".",
+            "NameNodes use. etcd fsyncs its WAL before it acknowledges a write. Every "
+            "other setting is etcd's default (no pre-vote, a snapshot every 100,000 "
+            "entries). A member's flags (ports, directory and cluster token vary): "
+            + " ".join(f"`{f}`" for f in et.get("flags", []))
+            + ".",
             "",
             f"The load is hafs's own: the phase runner of the metadata benchmark "
             f"(`grpc.aio`, one channel to the leader, `C` calls in flight, "
             f"{et['seconds_per_phase']:g} s phases, median of {et['repeats']} round(s)). "
             f"`put` writes a new key with a {et['value_bytes']}-byte value; `get` is a "
             "linearizable `Range` (`serializable=false`) of a key the `put` phase wrote. "
-            "Failover: hafs's probe (a write every 10 ms) puts through the member it "
-            "believes leads, and on an error or after 100 ms without an answer tries the "
-            "next member 25 ms later (etcd's clientv3 waits 25 ms between retries; a put "
-            "forwarded to a dead leader is otherwise failed by etcd only after 5 s plus "
-            "two election timeouts), so etcd's gap includes up to 0.1 s of an abandoned "
-            "attempt. Default timing is etcd's (`--heartbeat-interval=100 "
+            "Failover: the failover benchmark's probe (a write every 10 ms) puts through "
+            "the member it believes leads; after an error, or "
+            f"{attempt_ms:.0f} ms without an answer, it tries the next member "
+            f"{wait_ms:.0f} ms later. etcd's clientv3 waits 25 ms between retries; a put "
+            "that a follower forwarded to a dead leader is failed by etcd only after 5 s "
+            "plus two election timeouts, hence the short attempt, which also means "
+            f"etcd's gap may include up to {attempt_ms:.0f} ms of an abandoned attempt. "
+            "Default timing is etcd's (`--heartbeat-interval=100 "
             "--election-timeout=1000`); tuned is `--heartbeat-interval="
-            f"{tuned['heartbeat_ms']} --election-timeout={tuned['election_ms']}`, on a "
-            "fresh cluster.",
+            f"{tuned['heartbeat_ms']} --election-timeout={tuned['election_ms']}`; each "
+            "timing on a fresh cluster.",
         ]
     else:
         lines.append(f"etcd was **{NOT_MEASURED}** in this run ({state}); no figure is quoted.")

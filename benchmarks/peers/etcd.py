@@ -121,10 +121,10 @@ def workload(
 
 
 def flags_shown(cluster: EtcdCluster) -> list[str]:
-    """The first member's command line, with its temporary paths and ports made generic."""
+    """The first member's command line, its temporary paths, ports and token made generic."""
     out = []
     for flag in cluster.flags(cluster.members[0]):
-        flag = flag.replace(str(cluster.base_dir), "$DIR")
+        flag = flag.replace(str(cluster.base_dir), "$DIR").replace(cluster.token, "TOKEN")
         out.append(re.sub(r"127\.0\.0\.1:\d+", "127.0.0.1:PORT", flag))
     return out
 
