@@ -258,6 +258,13 @@ def etcd_console(et: dict) -> str:
     return out
 
 
+def _why_not(state: str) -> str:
+    if state == "not run":
+        return "the benchmark `etcd` was not part of this run"
+    kind, _, detail = state.partition(": ")
+    return detail if kind == "missing" else f"the benchmark failed (`{detail}`)"
+
+
 def _md_table(headers: list[str], rows: list[list[Any]], align: str) -> list[str]:
     sep = ["---:" if a == "r" else "---" for a in align]
     lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(sep) + "|"]
@@ -302,7 +309,7 @@ def markdown(result: dict) -> list[str]:
             "timing on a fresh cluster.",
         ]
     else:
-        lines.append(f"etcd was **{NOT_MEASURED}** in this run ({state}); no figure is quoted.")
+        lines.append(f"etcd was **{NOT_MEASURED}**: {_why_not(state)}; no figure is quoted.")
     lines += ["", "Each ratio divides two figures of one run (hafs: 3 NameNodes).", ""]
     lines += _md_table(HEAD, _comparison_cells(result), "lrrrll")
     if state != "measured":

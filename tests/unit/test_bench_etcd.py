@@ -239,6 +239,7 @@ def test_markdown_with_etcd_describes_the_setup_and_shows_ratios():
 def test_markdown_without_etcd_quotes_nothing(etcd_part):
     text = report.markdown(result(etcd_part))
     assert "not measured" in text and "no figure is quoted" in text
+    assert ("not installed" in text) == (etcd_part is not None)
     assert "### etcd" not in text
     assert not any(q in etcd_section(text) for q in QUOTED)
     console = report.targets_console(result(etcd_part))
