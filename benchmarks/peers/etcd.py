@@ -164,14 +164,13 @@ def run(
         f"etcd {out['version']}: 3 members; put/get at c={list(concurrencies)}, "
         f"{seconds:g} s phases, {repeats} round(s); {kills} leader kills per timing"
     )
-    with EtcdCluster(binary, base_dir / "workload", DEFAULT) as cluster:
-        out["flags"] = flags_shown(cluster)
-        _part(
-            out,
-            "workload",
-            log,
-            lambda: out.update(rows=workload(cluster, seconds, concurrencies, repeats)),
-        )
+
+    def measure_workload() -> None:
+        with EtcdCluster(binary, base_dir / "workload", DEFAULT) as cluster:
+            out["flags"] = flags_shown(cluster)
+            out["rows"] = workload(cluster, seconds, concurrencies, repeats)
+
+    _part(out, "workload", log, measure_workload)
     for name, timing in SETTINGS.items():
         _part(
             out,
