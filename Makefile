@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
-PROTOS := $(wildcard hafs_api/v1/*.proto)
+PROTOS := $(wildcard hafs_api/v1/*.proto) $(wildcard benchmarks/peers/etcdserverpb/*.proto)
 
 .PHONY: run test proto lint format bench chaos soak clean
 

@@ -1,7 +1,7 @@
 """``python -m benchmarks [--quick]`` (``make bench``, ``make bench QUICK=1``).
 
 Runs these benchmarks, each against fresh NameNode (and DataNode) processes on
-127.0.0.1:
+127.0.0.1, and its peer etcd in the same run:
 
 - ``metadata``: namespace operations at concurrency 1, 16 and 64, on a
   3-NameNode Raft group and, for reference, on a single NameNode;
@@ -12,14 +12,18 @@ Runs these benchmarks, each against fresh NameNode (and DataNode) processes on
 - ``datapath``: one client's put and get of a 1 GiB file (256 MiB quick) at
   replication 3 and 1, beside a raw gRPC stream and ``cp``;
 - ``rereplication``: the time to copy a SIGKILLed DataNode's replicas again,
-  with 256 MiB, 1 GiB and 4 GiB written (64 and 256 MiB quick).
+  with 256 MiB, 1 GiB and 4 GiB written (64 and 256 MiB quick);
+- ``federation``: one, then two nameservices under the same load;
+- ``etcd``: etcd 3.4, 3 members: puts and linearizable gets at concurrency 1, 16
+  and 64, and its failover gap with default and tuned timing (20 kills each; 5
+  quick); "missing" when etcd is not installed (``benchmarks/install_peers.sh``).
 
 Prints a table per benchmark, writes everything to one JSON file
 (``benchmarks/results/<date>[-quick].json``) and regenerates
 ``docs/benchmarks.md`` and its plots (``docs/benchmarks/*.png``) from it. A
 run of a subset (``--only``) writes ``<date>[-quick]-<names>.json`` instead
-and leaves the docs alone. A
-benchmark that fails is recorded with its error; the others still run, and
+and leaves the docs alone. A benchmark that fails (or a part of one: its
+result's ``failures``) is recorded with its error; the others still run, and
 the exit status is 1.
 """
 
@@ -47,10 +51,12 @@ from benchmarks import (
     raftceiling,
     report,
     report_data,
+    report_etcd,
     rereplication,
     scale,
 )
 from benchmarks.common import load_average, raft_settings, running
+from benchmarks.peers import etcd
 from chaos.cluster import LocalCluster
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -64,6 +70,7 @@ BENCHMARKS = (
     "datapath",
     "rereplication",
     "federation",
+    "etcd",
 )
 MiB = 1 << 20
 
@@ -84,6 +91,8 @@ def settings(quick: bool) -> dict[str, Any]:
             "federation_repeats": 1,
             "raftceiling_seconds": 1.0,
             "raftceiling_rounds": 3,
+            "etcd_seconds": 1.0,
+            "etcd_repeats": 2,
         }
     return {
         "seconds": 5.0,
@@ -99,6 +108,8 @@ def settings(quick: bool) -> dict[str, Any]:
         "federation_repeats": 3,
         "raftceiling_seconds": 3.0,
         "raftceiling_rounds": 5,
+        "etcd_seconds": 5.0,
+        "etcd_repeats": 3,
     }
 
 
@@ -200,6 +211,12 @@ def run_federation(tmp: Path, cfg: dict[str, Any], log) -> dict[str, Any]:
     return out
 
 
+def run_etcd(tmp: Path, cfg: dict[str, Any], log) -> dict[str, Any]:
+    out = etcd.run(tmp / "etcd", cfg["etcd_seconds"], cfg["etcd_repeats"], cfg["kills"], log=log)
+    log(report_etcd.etcd_console(out))
+    return out
+
+
 RUNNERS = {
     "metadata": run_metadata,
     "raftceiling": run_raftceiling,
@@ -208,6 +225,7 @@ RUNNERS = {
     "datapath": run_datapath,
     "rereplication": run_rereplication,
     "federation": run_federation,
+    "etcd": run_etcd,
 }
 
 
@@ -224,8 +242,9 @@ def merge(files: list[Path]) -> dict[str, Any]:
         for name in found:
             result[name] = part[name]
             result["seconds"][name] = part["seconds"].get(name, 0)
-            if name in part.get("errors", {}):
-                result["errors"][name] = part["errors"][name]
+            for failed, error in part.get("errors", {}).items():
+                if failed == name or failed.startswith(f"{name} "):  # "etcd failover-tuned"
+                    result["errors"][failed] = error
         result["settings"].update(part["settings"])
         runs.append({"file": path.name, "date": part["date"], "benchmarks": found})
     result["seconds"]["total"] = sum(result["seconds"].values())
@@ -279,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
         if getattr(args, key) is not None:
             cfg[key] = getattr(args, key)
             if key == "seconds":
-                cfg["single_seconds"] = args.seconds
+                cfg["single_seconds"] = cfg["etcd_seconds"] = args.seconds
 
     def log(text: str) -> None:
         print(text, flush=True)
@@ -307,6 +326,8 @@ def main(argv: list[str] | None = None) -> int:
             t0 = time.monotonic()
             try:
                 result[name] = RUNNERS[name](Path(tmp), cfg, log)
+                for part, error in result[name].get("failures", {}).items():
+                    result["errors"][f"{name} {part}"] = error
             except Exception as exc:  # recorded; the other benchmarks still run
                 traceback.print_exc()
                 result["errors"][name] = f"{type(exc).__name__}: {exc}"

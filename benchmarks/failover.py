@@ -16,6 +16,10 @@ the leader ``kills`` times. For each kill:
 Every wait is bounded in time, and the run in kills. At the end the probe's
 acknowledged paths are listed back: none may be missing. Errors the probe saw
 (it should see none: the client retries) are counted and sampled.
+
+The pacing and the record of writes (``PacedProbe``) and the per-kill summary
+(``summarize``) are shared with the peers' failover benchmarks
+(``benchmarks.peers.etcd_failover``), so a gap means the same on both sides.
 """
 
 from __future__ import annotations
@@ -54,56 +58,62 @@ class Write:
     error: str = ""
 
 
-class Probe(threading.Thread):
-    """Writes a new directory every ``interval`` seconds until stopped or ``max_writes``."""
+class PacedProbe(threading.Thread):
+    """Writes a new key every ``interval`` seconds until stopped or ``max_writes``.
 
-    def __init__(
-        self,
-        addresses: list[str],
-        max_writes: int,
-        interval: float = INTERVAL_S,
-        directory: str = DIR,
-    ):
-        super().__init__(name="failover-probe", daemon=True)
-        self.directory = directory
-        self.client = Client(
-            addresses=addresses,
-            user=getpass.getuser(),
-            retry=RetryPolicy(deadline=PROBE_DEADLINE_S),
-        )
+    The next write starts ``interval`` after the last one started, or as soon as it
+    returns if it took longer. Subclasses say what a write is: ``prepare`` once, then
+    ``write(key)``, which returns the address that acknowledged it (and retries inside
+    as its client would); ``close`` at the end. Shared by the hafs probe below and the
+    peers' (``benchmarks.peers``).
+    """
+
+    def __init__(self, max_writes: int, interval: float = INTERVAL_S, name: str = "probe"):
+        super().__init__(name=name, daemon=True)
         self.max_writes = max_writes
         self.interval = interval
         self.writes: list[Write] = []  # appended by this thread only
         self.stopping = threading.Event()
 
+    def key(self, seq: int) -> str:
+        raise NotImplementedError
+
+    def prepare(self) -> None:
+        """Before the first write (a directory to write into, a connection)."""
+
+    def write(self, key: str) -> str:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """After the last write."""
+
     def run(self) -> None:
         try:
-            self.client.mkdir(self.directory, parents=True, exist_ok=True)
+            self.prepare()
         except Exception as exc:
             now = time.monotonic()
-            self.writes.append(Write(now, now, "", self.directory, f"{type(exc).__name__}: {exc}"))
+            self.writes.append(Write(now, now, "", "", f"{type(exc).__name__}: {exc}"))
             return
         next_at = time.monotonic()
         for seq in range(self.max_writes):
             delay = next_at - time.monotonic()
             if self.stopping.wait(delay) if delay > 0 else self.stopping.is_set():
                 return
-            path = f"{self.directory}/p{seq:07d}"
+            key = self.key(seq)
             started = time.monotonic()
             next_at = started + self.interval
             try:
-                self.client.mkdir(path)
-                address = self.client.connection.leader  # moves only on failures
-                self.writes.append(Write(started, time.monotonic(), address, path))
+                address = self.write(key)
+                self.writes.append(Write(started, time.monotonic(), address, key))
             except Exception as exc:
                 self.writes.append(
-                    Write(started, time.monotonic(), "", path, f"{type(exc).__name__}: {exc}")
+                    Write(started, time.monotonic(), "", key, f"{type(exc).__name__}: {exc}")
                 )
 
     def stop(self) -> None:
         self.stopping.set()
         self.join(PROBE_DEADLINE_S + 5)
-        self.client.close()
+        self.close()
 
     def acked_since(self, t: float, not_by: str = "") -> Write | None:
         """The first write acknowledged after ``t`` by a node other than ``not_by``."""
@@ -112,6 +122,55 @@ class Probe(threading.Thread):
         while i > 0 and writes[i - 1].ended > t:
             i -= 1
         return next((w for w in writes[i:] if not w.error and w.address != not_by), None)
+
+
+class Probe(PacedProbe):
+    """``mkdir`` of a new directory under ``directory`` through the hafs ``Client``."""
+
+    def __init__(
+        self,
+        addresses: list[str],
+        max_writes: int,
+        interval: float = INTERVAL_S,
+        directory: str = DIR,
+    ):
+        super().__init__(max_writes, interval, name="failover-probe")
+        self.directory = directory
+        self.client = Client(
+            addresses=addresses,
+            user=getpass.getuser(),
+            retry=RetryPolicy(deadline=PROBE_DEADLINE_S),
+        )
+
+    def key(self, seq: int) -> str:
+        return f"{self.directory}/p{seq:07d}"
+
+    def prepare(self) -> None:
+        self.client.mkdir(self.directory, parents=True, exist_ok=True)
+
+    def write(self, key: str) -> str:
+        self.client.mkdir(key)
+        return self.client.connection.leader  # moves only on failures
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def summarize(results: list[dict]) -> dict:
+    """Median, max and min of the per-kill figures (``gap_s``, ``elected_s``, ``rejoin_s``)."""
+    gaps = [r["gap_s"] for r in results]
+    after = [r["gap_s"] - r["elected_s"] for r in results]
+    return {
+        "gap_median_s": median(gaps),
+        "gap_max_s": max(gaps),
+        "gap_min_s": min(gaps),
+        "election_median_s": median([r["elected_s"] for r in results]),
+        # gap minus election: the client's retries and re-routing after a leader exists
+        "after_election_median_s": median(after),
+        "after_election_max_s": max(after),
+        "rejoin_median_s": median([r["rejoin_s"] for r in results]),
+        "rejoin_max_s": max(r["rejoin_s"] for r in results),
+    }
 
 
 def _new_leader(addresses: list[str], old_term: int) -> Status | None:
@@ -134,7 +193,6 @@ def run(cluster: LocalCluster, kills: int, log=print) -> dict:
     acked = {w.path for w in probe.writes if not w.error}
     with Client(addresses=addresses, user=getpass.getuser()) as check:
         present = set(check.ls(DIR, detail=False))
-    gaps = [r["gap_s"] for r in results]
     return {
         "kills": kills,
         "interval_ms": INTERVAL_S * 1000,
@@ -142,15 +200,7 @@ def run(cluster: LocalCluster, kills: int, log=print) -> dict:
         "errors": len(errors),
         "error_samples": sorted({w.error for w in errors})[:5],
         "lost_acknowledged": len(acked - present),
-        "gap_median_s": median(gaps),
-        "gap_max_s": max(gaps),
-        "gap_min_s": min(gaps),
-        "election_median_s": median([r["elected_s"] for r in results]),
-        # gap minus election: the client's retry backoff and re-routing after a leader exists
-        "after_election_median_s": median([r["gap_s"] - r["elected_s"] for r in results]),
-        "after_election_max_s": max(r["gap_s"] - r["elected_s"] for r in results),
-        "rejoin_median_s": median([r["rejoin_s"] for r in results]),
-        "rejoin_max_s": max(r["rejoin_s"] for r in results),
+        **summarize(results),
         "per_kill": results,
     }
 

@@ -27,8 +27,9 @@ import itertools
 import time
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 import grpc
 
@@ -39,6 +40,8 @@ from hafs_api.v1 import namenode_pb2 as pb
 OPERATIONS = ("mkdir", "create", "stat", "list", "rename", "delete")
 CALL_TIMEOUT_S = 30.0
 DIRS = 64  # files spread over this many directories
+
+W = TypeVar("W")  # whatever a simulated client is: a ``Worker`` here, a stub for a peer
 
 
 class Worker:
@@ -80,15 +83,16 @@ class Phase:
 
 
 async def timed_phase(
-    workers: list[Worker],
-    fn: Callable[[Worker, int], Awaitable[None]],
+    workers: Sequence[W],
+    fn: Callable[[W, int], Awaitable[None]],
     seconds: float,
     items: int | None = None,
     pids: dict[str, int] | None = None,
 ) -> Phase:
     """Run ``fn(worker, i)`` for i = 0, 1, ... from every worker until time or items run out.
 
-    ``pids`` (name to process id): also measure how many CPU cores each used.
+    ``pids`` (name to process id): also measure how many CPU cores each used. Shared
+    with the peers' benchmarks (``benchmarks.peers``): any gRPC service, any workers.
     """
     phase = Phase()
     pids = pids or {}
@@ -96,7 +100,7 @@ async def timed_phase(
     counter = itertools.count()
     stop_at = time.perf_counter() + seconds
 
-    async def loop(worker: Worker) -> None:
+    async def loop(worker: W) -> None:
         while time.perf_counter() < stop_at:
             i = next(counter)
             if items is not None and i >= items:
@@ -185,6 +189,24 @@ async def one_round(
     return out
 
 
+def aggregate(op: str, concurrency: int, phases: Sequence[Phase]) -> dict:
+    """One row from the rounds of one (operation, concurrency): medians of each figure,
+    totals of operations and errors, the CPU of the middle round."""
+    samples = [p.summary() for p in phases]
+    return {
+        "operation": op,
+        "concurrency": concurrency,
+        "repeats": len(samples),
+        "ops": sum(s["ops"] for s in samples),
+        "seconds": median([s["seconds"] for s in samples]),
+        "ops_per_s": median([s["ops_per_s"] for s in samples]),
+        "p50_ms": median([s["p50_ms"] for s in samples]),
+        "p99_ms": median([s["p99_ms"] for s in samples]),
+        "errors": sum(s["errors"] for s in samples),
+        "cpu_cores": samples[len(samples) // 2]["cpu"],
+    }
+
+
 async def _run(
     address: str,
     seconds: float,
@@ -206,23 +228,9 @@ async def _run(
                 base = f"/bench/{tag}/c{concurrency}r{r}"
                 rounds.append(await one_round(workers, base, seconds, pids))
             for op in OPERATIONS:
-                samples = [rd[op].summary() for rd in rounds if op in rd]
-                if not samples:
-                    continue
-                rows.append(
-                    {
-                        "operation": op,
-                        "concurrency": concurrency,
-                        "repeats": len(samples),
-                        "ops": sum(s["ops"] for s in samples),
-                        "seconds": median([s["seconds"] for s in samples]),
-                        "ops_per_s": median([s["ops_per_s"] for s in samples]),
-                        "p50_ms": median([s["p50_ms"] for s in samples]),
-                        "p99_ms": median([s["p99_ms"] for s in samples]),
-                        "errors": sum(s["errors"] for s in samples),
-                        "cpu_cores": samples[len(samples) // 2]["cpu"],
-                    }
-                )
+                phases = [rd[op] for rd in rounds if op in rd]
+                if phases:
+                    rows.append(aggregate(op, concurrency, phases))
     return rows
 
 

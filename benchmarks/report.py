@@ -1,28 +1,17 @@
 """Console tables and ``docs/benchmarks.md`` from one results dictionary.
 
-The targets and the etcd figures are those of issue 3 ("Benchmarks"); the
-etcd figures are quoted from the issue, not measured by this suite.
+The targets are those of issue 3 ("Benchmarks"). etcd is measured in the same run
+(``benchmarks.peers.etcd``); hafs against it is ``benchmarks.report_etcd``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import federation, footprint, plots, raftceiling, report_data
+from benchmarks import federation, footprint, plots, raftceiling, report_data, report_etcd
 from benchmarks.common import table
 
 NAN = float("nan")
-
-# Quoted from issue 3, not measured here: etcd 3.4, 3 members, client on the same 2-core box.
-ETCD = {
-    "sequential_put_per_s": 662,
-    "sequential_put_p50_ms": 1.36,
-    "put_per_s_64_in_flight": 3400,
-    "linearizable_read_per_s": 4000,
-    "failover_s": 1.4,
-    "hdfs_zkfc_failover_s": 10.0,
-}
-
 
 # ---- picking figures ------------------------------------------------------------------
 
@@ -152,44 +141,6 @@ def _met(t: dict) -> str:
     return {True: "met", False: "NOT met", None: "-"}[t["met"]]
 
 
-def etcd_comparison(result: dict) -> list[tuple[str, str, str]]:
-    """(what, etcd as quoted in the issue, hafs measured here)."""
-    rows = []
-    seq = _row(result, 3, "mkdir", 1)
-    rows.append(
-        (
-            "sequential writes (etcd put; hafs mkdir, c=1)",
-            f"{ETCD['sequential_put_per_s']}/s, p50 {ETCD['sequential_put_p50_ms']} ms",
-            f"{seq['ops_per_s']:,.0f}/s, p50 {seq['p50_ms']:.2f} ms" if seq else "-",
-        )
-    )
-    par = _row(result, 3, "mkdir", 64)
-    rows.append(
-        (
-            "writes with 64 in flight (etcd put; hafs mkdir)",
-            f"{ETCD['put_per_s_64_in_flight']:,}/s",
-            f"{par['ops_per_s']:,.0f}/s" if par else "-",
-        )
-    )
-    stat = _best(result, 3, "stat")
-    rows.append(
-        (
-            "linearizable reads (etcd get; hafs stat, best c)",
-            f"{ETCD['linearizable_read_per_s']:,}/s",
-            f"{stat['ops_per_s']:,.0f}/s (c={stat['concurrency']})" if stat else "-",
-        )
-    )
-    fo = result.get("failover")
-    rows.append(
-        (
-            "failover, kill to first write (median)",
-            f"{ETCD['failover_s']} s (HDFS ZKFC >= {ETCD['hdfs_zkfc_failover_s']:.0f} s)",
-            f"{fo['gap_median_s']:.2f} s" if fo else "-",
-        )
-    )
-    return rows
-
-
 # ---- console ---------------------------------------------------------------------------
 
 
@@ -297,8 +248,7 @@ def _scale_rows(sc: dict) -> list[tuple[str, str]]:
 def targets_console(result: dict) -> str:
     rows = [(t["name"], t["target"], _measured(t), _met(t), t["where"]) for t in targets(result)]
     out = "targets (issue 3):\n" + table(("target", "goal", "measured", "", "how"), rows, "llrll")
-    out += "\n\netcd (quoted from issue 3, not measured) vs hafs (measured):\n"
-    out += table(("", "etcd (quoted)", "hafs"), etcd_comparison(result), "lll")
+    out += report_etcd.comparison_console(result)
     out += report_data.targets_console(result)
     if raftceiling.ratio_console(result):
         out += "\n\n" + raftceiling.ratio_console(result)
@@ -355,19 +305,7 @@ def markdown(result: dict) -> str:
         [[t["name"], t["target"], _measured(t), _met(t), t["where"]] for t in targets(result)],
         "llrll",
     )
-    lines += [
-        "",
-        "## etcd, for comparison",
-        "",
-        "The etcd figures are **quoted from issue 3, not measured by this suite** (etcd 3.4, "
-        "3 members, client on the same machine). hafs figures are from this run, 3 NameNodes.",
-        "",
-    ]
-    lines += _md_table(
-        ["", "etcd (quoted)", "hafs (measured)"],
-        [list(r) for r in etcd_comparison(result)],
-        "lll",
-    )
+    lines += report_etcd.markdown(result)
     for name, error in result.get("errors", {}).items():
         lines += ["", f"**{name} failed:** `{error}`"]
     lines += plots.markdown(result)
