@@ -87,6 +87,22 @@ class PacedProbe(threading.Thread):
     def close(self) -> None:
         """After the last write."""
 
+    def wait_warm(self, address: str, what: str = "probe writes through the leader") -> None:
+        """Until half of the last ``WARM_WRITES`` writes, all ended from now on, were
+        acknowledged by ``address``: the probe is writing through that leader."""
+        mark = time.monotonic()
+        wait_until(
+            what,
+            lambda: (
+                sum(
+                    1 for w in self.writes[-WARM_WRITES:] if w.ended > mark and w.address == address
+                )
+                >= WARM_WRITES // 2
+            ),
+            30,
+            poll=0.01,
+        )
+
     def run(self) -> None:
         try:
             self.prepare()
@@ -212,21 +228,7 @@ def _one_kill(cluster: LocalCluster, probe: Probe, k: int, log) -> dict:
         before = leader_status(cluster.addresses)
     assert before is not None
     victim = next(n for n in cluster.nodes if n.node_id == before.node_id)
-    # Warm: the probe has written through this leader a few times.
-    mark = time.monotonic()
-    wait_until(
-        "probe writes through the leader",
-        lambda: (
-            sum(
-                1
-                for w in probe.writes[-WARM_WRITES:]
-                if w.ended > mark and w.address == victim.address
-            )
-            >= WARM_WRITES // 2
-        ),
-        30,
-        poll=0.01,
-    )
+    probe.wait_warm(victim.address)  # it has written through this leader a few times
     killed_at = time.monotonic()
     victim.signal(signal.SIGKILL)
     if victim.process is not None:

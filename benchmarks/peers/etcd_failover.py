@@ -36,7 +36,6 @@ ATTEMPT_TIMEOUT_S = 0.05
 RETRY_WAIT_S = 0.025
 GAP_TIMEOUT_S = 30.0
 REJOIN_TIMEOUT_S = 60.0
-WARM_WRITES = 20
 VALUE = b"v" * 100
 
 
@@ -123,20 +122,7 @@ def _current_leader(cluster: EtcdCluster) -> tuple[Member, rpc_pb2.StatusRespons
 def _one_kill(cluster: EtcdCluster, probe: EtcdProbe, k: int, log) -> dict:
     victim, before = _current_leader(cluster)
     probe.prefer(victim)
-    mark = time.monotonic()
-    wait_until(
-        "probe writes through the etcd leader",
-        lambda: (
-            sum(
-                1
-                for w in probe.writes[-WARM_WRITES:]
-                if w.ended > mark and w.address == victim.address
-            )
-            >= WARM_WRITES // 2
-        ),
-        30,
-        poll=0.01,
-    )
+    probe.wait_warm(victim.address, "probe writes through the etcd leader")
     killed_at = time.monotonic()
     cluster.kill(victim)
     survivors = [m for m in cluster.members if m is not victim]
