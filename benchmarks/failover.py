@@ -221,6 +221,36 @@ def run(cluster: LocalCluster, kills: int, log=print) -> dict:
     }
 
 
+def kill_record(
+    k: int,
+    killed: tuple[str, int],
+    elected: tuple[str, int],
+    elected_s: float,
+    gap: float,
+    rejoin_s: float,
+    what: str,
+    log,
+) -> dict:
+    """One kill's row, logged: ``killed``/``elected`` are (name, term); ``what`` the
+    probe's operation ("write", "put"). Shared by hafs's kill loop and the peers'."""
+    result = {
+        "kill": k + 1,
+        "killed": killed[0],
+        "old_term": killed[1],
+        "new_leader": elected[0],
+        "new_term": elected[1],
+        "elected_s": round(elected_s, 4),
+        "gap_s": round(gap, 4),
+        "rejoin_s": round(rejoin_s, 3),
+    }
+    log(
+        f"  kill {k + 1}: {killed[0]} (term {killed[1]}) -> {elected[0]} "
+        f"(term {elected[1]}); elected after {result['elected_s']:.3f} s, "
+        f"first {what} acked after {gap:.3f} s; rejoined in {result['rejoin_s']:.2f} s"
+    )
+    return result
+
+
 def _one_kill(cluster: LocalCluster, probe: Probe, k: int, log) -> dict:
     before = leader_status(cluster.addresses)
     if before is None:
@@ -258,19 +288,7 @@ def _one_kill(cluster: LocalCluster, probe: Probe, k: int, log) -> dict:
         REJOIN_TIMEOUT_S,
         poll=0.05,
     )
-    result = {
-        "kill": k + 1,
-        "killed": victim.node_id,
-        "old_term": before.term,
-        "new_leader": elected.node_id,
-        "new_term": elected.term,
-        "elected_s": round(elected_at - killed_at, 4),
-        "gap_s": round(gap, 4),
-        "rejoin_s": round(rejoined_at - restarted_at, 3),
-    }
-    log(
-        f"  kill {k + 1}: {victim.node_id} (term {before.term}) -> {elected.node_id} "
-        f"(term {elected.term}); elected after {result['elected_s']:.3f} s, "
-        f"first write acked after {gap:.3f} s; rejoined in {result['rejoin_s']:.2f} s"
-    )
-    return result
+    return kill_record(
+        k, (victim.node_id, before.term), (elected.node_id, elected.term),
+        elected_at - killed_at, gap, rejoined_at - restarted_at, "write", log,
+    )  # fmt: skip

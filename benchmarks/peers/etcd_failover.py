@@ -28,7 +28,7 @@ import time
 import grpc
 
 from benchmarks.common import wait_until
-from benchmarks.failover import INTERVAL_S, PROBE_DEADLINE_S, PacedProbe, summarize
+from benchmarks.failover import INTERVAL_S, PROBE_DEADLINE_S, PacedProbe, kill_record, summarize
 from benchmarks.peers.etcd_cluster import EtcdCluster, Member
 from benchmarks.peers.etcdserverpb import rpc_pb2, rpc_pb2_grpc
 
@@ -150,22 +150,10 @@ def _one_kill(cluster: EtcdCluster, probe: EtcdProbe, k: int, log) -> dict:
         return st is not None and st.leader != 0 and _applied(st) >= target
 
     rejoined_at = wait_until(f"etcd {victim.name} rejoins", rejoined, REJOIN_TIMEOUT_S, 0.05)
-    result = {
-        "kill": k + 1,
-        "killed": victim.name,
-        "old_term": before.raftTerm,
-        "new_leader": new_leader.name,
-        "new_term": new_status.raftTerm,
-        "elected_s": round(elected_at - killed_at, 4),
-        "gap_s": round(gap, 4),
-        "rejoin_s": round(rejoined_at - restarted_at, 3),
-    }
-    log(
-        f"  kill {k + 1}: {victim.name} (term {before.raftTerm}) -> {new_leader.name} "
-        f"(term {new_status.raftTerm}); elected after {result['elected_s']:.3f} s, "
-        f"first put acked after {gap:.3f} s; rejoined in {result['rejoin_s']:.2f} s"
-    )
-    return result
+    return kill_record(
+        k, (victim.name, before.raftTerm), (new_leader.name, new_status.raftTerm),
+        elected_at - killed_at, gap, rejoined_at - restarted_at, "put", log,
+    )  # fmt: skip
 
 
 def _applied(st: rpc_pb2.StatusResponse) -> int:
