@@ -17,7 +17,9 @@ nodes' deviations, so that:
 * every move takes a good (finalized, current) replica from a source above the
   mean to a target below it, and leaves both strictly closer to the mean than
   they were (so the largest deviation never grows, the summed deviation
-  shrinks with every move, and repeated planning ends);
+  shrinks with every move, and repeated planning ends); a node is a source or a
+  target for the whole plan, by its side of the mean before the plan, even when
+  a large block carries it past the mean;
 * a block is moved only when it is healthy (exactly its replication in live
   replicas, none corrupt), closed (not under construction), not being copied
   already, and at most once per plan;
@@ -123,8 +125,9 @@ def plan_moves(
     part = {n.id: n for n in participants(nodes, exclude)}
     if len(part) < 2 or per_node < 1 or max_moves < 1:
         return []
-    mean = mean_percent(list(part.values())) / 100.0
-    dev = {i: n.stats.used - mean * n.stats.capacity for i, n in part.items()}  # bytes
+    used = sum(n.stats.used for n in part.values())
+    capacity = sum(n.stats.capacity for n in part.values())
+    dev = {i: n.stats.used - used * n.stats.capacity / capacity for i, n in part.items()}
     limit = {i: threshold / 100.0 * n.stats.capacity for i, n in part.items()}
     room = {i: n.stats.remaining for i, n in part.items()}
     on_source = _candidates(blocks, nodes, part, set(copying))
@@ -132,9 +135,20 @@ def plan_moves(
     moved: set[int] = set()
     moves: list[Move] = []
 
+    # A node keeps its side for the whole plan: a target that a large block takes past
+    # the mean is not then a source (nor a source a target), so no plan moves bytes
+    # back onto a node it has just emptied.
+    # (The side is exact, in integers: used_i / capacity_i against used / capacity.)
+    exact = {i: n.stats.used * capacity - used * n.stats.capacity for i, n in part.items()}
+    side = {i: (e > 0) - (e < 0) for i, e in exact.items()}
+
     def kinds(sources: bool, beyond: bool) -> list[str]:
         sign = 1 if sources else -1
-        chosen = [i for i in part if sign * dev[i] > 0 and (sign * dev[i] > limit[i]) == beyond]
+        chosen = [
+            i
+            for i in part
+            if side[i] == sign and sign * dev[i] > 0 and (sign * dev[i] > limit[i]) == beyond
+        ]
         return sorted(chosen, key=lambda i: (-abs(dev[i]) / part[i].stats.capacity, i))
 
     for source_beyond, target_beyond in ((True, True), (True, False), (False, True)):

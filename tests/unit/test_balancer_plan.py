@@ -182,6 +182,20 @@ def test_the_target_needs_room():
     assert run(by_id(node("a", 900), tight), [block(1, 100, "a")]) == []
 
 
+def test_a_node_keeps_its_side_of_the_mean_for_the_whole_plan():
+    # b's one block carries c past the mean and b below it; b must not then take a
+    # block from a (found by the property below: bytes moved back onto a node just emptied)
+    nodes = by_id(
+        node("a", 109, capacity=1086),
+        node("b", 206, capacity=1205, rack="/r2"),
+        node("c", 0, capacity=1403, rack="/r3"),
+    )
+    blocks = [block(1, 1, "a"), block(2, 206, "b")]
+    assert run(nodes, blocks, threshold=1.0, per_node=2, max_moves=2) == [
+        Move(2, GS, 206, "b", "c")
+    ]
+
+
 def test_the_block_that_helps_most_goes_first():
     nodes = by_id(node("a", 700), node("b", 300, rack="/r2"))  # 200 bytes each way to the mean
     blocks = [block(1, 50, "a"), block(2, 190, "a"), block(3, 390, "a")]
