@@ -5,6 +5,13 @@ guarded by a lock; any number of reader threads, each on its own pooled
 connection inside a read transaction, which in WAL mode pins a consistent
 snapshot without blocking the writer (and the writer never blocks them).
 
+Statements: the prebuilt ones in ``schema`` are compiled once by SQLAlchemy for
+SQLite (named parameters) and then run straight on the connection's ``sqlite3``
+driver, as are savepoints. SQLAlchemy's per-call ``execute`` (event dispatch,
+result wrapping, parameter processing) cost more than SQLite's own work, and
+the columns are only integers, text and bytes, which need no conversion. A
+statement SQLAlchemy must expand per call (``IN`` a list) still goes through it.
+
 Transactions are SQLAlchemy's, but the BEGIN is ours (the sqlite3 driver's
 legacy mode would not begin before a SELECT or a SAVEPOINT): ``BEGIN
 IMMEDIATE`` for the writer, a deferred ``BEGIN`` for readers, which
@@ -28,6 +35,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from sqlalchemy import URL, Connection, create_engine, event
+from sqlalchemy.dialects.sqlite import dialect as sqlite_dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import QueuePool
 
@@ -71,11 +79,31 @@ def store_error(exc: BaseException) -> Exception | None:
     return None
 
 
-def _raise_store_error(exc: DBAPIError) -> NoReturn:
+def _raise_store_error(exc: DBAPIError | sqlite3.Error) -> NoReturn:
     err = store_error(exc)
     if err is None:
         raise exc
     raise err from exc
+
+
+_DIALECT = sqlite_dialect(paramstyle="named")
+_COMPILED: dict[int, tuple[Any, str | None, dict[str, object]]] = {}
+
+
+def _compiled(stmt: Any) -> tuple[str | None, dict[str, object]]:
+    """``stmt``'s SQL for the ``sqlite3`` driver and the literal values it binds itself
+    (an ``OFFSET 0``, a ``!= ''``), or ``(None, {})`` when SQLAlchemy must render it per
+    call (an expanding ``IN``). Compiled once per statement object."""
+    entry = _COMPILED.get(id(stmt))
+    if entry is None or entry[0] is not stmt:
+        compiled = stmt.compile(dialect=_DIALECT)
+        if any(b.expanding for b in compiled.binds.values()):
+            entry = (stmt, None, {})
+        else:
+            literals = {k: v for k, v in compiled.params.items() if v is not None}
+            entry = (stmt, str(compiled), literals)
+        _COMPILED[id(stmt)] = entry  # holds stmt, so its id is never reused meanwhile
+    return entry[1], entry[2]
 
 
 class _View:
@@ -83,14 +111,24 @@ class _View:
 
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
+        self._driver: sqlite3.Connection = conn.connection.dbapi_connection
         self.failure: StoreFailure | None = None
         self.finished = False  # set when the enclosing read()/write() has ended
 
-    def _fail(self, exc: DBAPIError) -> NoReturn:
+    def _fail(self, exc: DBAPIError | sqlite3.Error) -> NoReturn:
         err = store_error(exc)
         if isinstance(err, StoreFailure):
             self.failure = err
         _raise_store_error(exc)
+
+    def _run(self, stmt: Any, params: Mapping[str, object] | list[Mapping[str, object]]) -> Any:
+        """A cursor (or SQLAlchemy result) of ``stmt``; raises the driver's errors."""
+        sql, literals = _compiled(stmt)
+        if sql is None:
+            return self._conn.execute(stmt, params)
+        if isinstance(params, list):
+            return self._driver.executemany(sql, [{**literals, **p} for p in params])
+        return self._driver.execute(sql, {**literals, **params} if literals else params)
 
     def _guard(self) -> None:
         if self.failure is not None:
@@ -103,22 +141,26 @@ class _View:
     def _first(self, stmt: Any, params: Mapping[str, object]) -> Any:
         self._guard()
         try:
-            return self._conn.execute(stmt, params).first()
-        except DBAPIError as exc:
+            cursor = self._run(stmt, params)
+            try:
+                return cursor.fetchone()
+            finally:
+                cursor.close()  # a half-read SELECT would stay active until collected
+        except (DBAPIError, sqlite3.Error) as exc:
             self._fail(exc)
 
     def _all(self, stmt: Any, params: Mapping[str, object]) -> list[Any]:
         self._guard()
         try:
-            return list(self._conn.execute(stmt, params))
-        except DBAPIError as exc:
+            return self._run(stmt, params).fetchall()
+        except (DBAPIError, sqlite3.Error) as exc:
             self._fail(exc)
 
     def _exec(self, stmt: Any, params: Mapping[str, object] | list[Mapping[str, object]]) -> int:
         self._guard()
         try:
-            return self._conn.execute(stmt, params).rowcount
-        except DBAPIError as exc:
+            return self._run(stmt, params).rowcount
+        except (DBAPIError, sqlite3.Error) as exc:
             self._fail(exc)
 
     def applied_index(self) -> int:
@@ -235,9 +277,9 @@ class _Txn(_View):
     def put_inode(self, inode: Inode) -> None:
         self._guard()
         try:
-            self._conn.execute(schema.PUT_INODE, schema.inode_params(inode))
-        except DBAPIError as exc:
-            if isinstance(exc.orig, sqlite3.IntegrityError) and "UNIQUE" in str(exc.orig):
+            self._run(schema.PUT_INODE, schema.inode_params(inode))
+        except sqlite3.Error as exc:
+            if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
                 raise ValueError(
                     f"duplicate name {inode.name!r} under inode {inode.parent}"
                 ) from exc
@@ -284,9 +326,9 @@ class _Txn(_View):
             "num_bytes": block.num_bytes,
         }
         try:
-            self._conn.execute(schema.PUT_BLOCK, params)
-        except DBAPIError as exc:
-            if isinstance(exc.orig, sqlite3.IntegrityError) and "UNIQUE" in str(exc.orig):
+            self._run(schema.PUT_BLOCK, params)
+        except sqlite3.Error as exc:
+            if isinstance(exc, sqlite3.IntegrityError) and "UNIQUE" in str(exc):
                 raise ValueError(
                     f"inode {block.inode} already has a block at index {block.index}"
                 ) from exc
@@ -376,32 +418,39 @@ class _Txn(_View):
     def expire_retries(self, now: int) -> int:
         return self._exec(schema.EXPIRE_RETRIES, {"now": now})
 
+    _depth = 0  # savepoints open, each named for its depth
+
     @contextmanager
     def savepoint(self) -> Iterator[None]:
         self._guard()
+        name = f"hafs_sp{self._depth}"
         try:
-            nested = self._conn.begin_nested()
-        except DBAPIError as exc:
+            self._driver.execute(f"SAVEPOINT {name}")
+        except sqlite3.Error as exc:
             self._fail(exc)
+        self._depth += 1
         try:
             yield
         except BaseException:
+            self._depth -= 1
             self._safe = None  # the rolled-back scope may have changed it: read again
             try:
-                nested.rollback()
-            except DBAPIError as exc:  # SQLite may have rolled back the whole transaction
-                self.failure = StoreFailure(f"rollback to savepoint failed: {exc.orig}")
+                self._driver.execute(f"ROLLBACK TO {name}")
+                self._driver.execute(f"RELEASE {name}")
+            except sqlite3.Error as exc:  # SQLite may have rolled back the whole transaction
+                self.failure = StoreFailure(f"rollback to savepoint failed: {exc}")
             raise
+        self._depth -= 1
         try:
-            nested.commit()
-        except DBAPIError as exc:
+            self._driver.execute(f"RELEASE {name}")
+        except sqlite3.Error as exc:
             self._fail(exc)
 
     def commit(self, index: int) -> None:
         """Record ``index`` as applied and commit; called once, by ``SqlStore.write``."""
         self._guard()
         self.set_meta(APPLIED_INDEX_KEY, index)
-        if not self._conn.connection.dbapi_connection.in_transaction:
+        if not self._driver.in_transaction:
             raise StoreFailure("sqlite ended the transaction before commit")
         try:
             self._conn.commit()
