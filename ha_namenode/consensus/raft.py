@@ -25,7 +25,8 @@ NameNodes (ARCHITECTURE §3 lists the pysyncobj facts this code is built on):
 - **Durability.** ``SyncedJournal`` msyncs pysyncobj's journal after every
   append and fsyncs the term and vote, which pysyncobj itself never does.
 - **Security.** ``password`` is always set. Without it, pysyncobj unpickles
-  network input.
+  network input. Messages are sealed with AES-GCM (``consensus.cipher``), not
+  pysyncobj's slower Fernet.
 - **Membership and transfer.** ``add_member``/``remove_member`` propose
   pysyncobj's own membership entries, one server at a time. The proposed node
   carries ``node_id`` and ``rpc_address``, so every replica learns them when it
@@ -64,6 +65,7 @@ from pysyncobj.node import TCPNode
 from ha_namenode.consensus import membership
 from ha_namenode.consensus.appendguard import AppendGuard, conflict_cut, guard_append
 from ha_namenode.consensus.base import ConsensusStatus, Member, RaftSettings
+from ha_namenode.consensus.cipher import RaftCipher
 from ha_namenode.consensus.statelog import FILE_NAME as STATE_LOG
 from ha_namenode.consensus.statelog import StateLog
 from ha_namenode.namespace import codec
@@ -155,8 +157,10 @@ def _create_journal(path: str | None):
     return pysyncobj_journal.MemoryJournal() if path is None else SyncedJournal(path)
 
 
-# SyncObj looks createJournal up when it is built; this adapter is pysyncobj's only user.
+# SyncObj looks createJournal and getEncryptor up when it is built; this adapter is
+# pysyncobj's only user. The cipher: AES-GCM in place of Fernet (consensus.cipher).
 pysyncobj_syncobj.createJournal = _create_journal
+pysyncobj_syncobj.getEncryptor = RaftCipher.from_password
 
 
 class _Replica(SyncObj):

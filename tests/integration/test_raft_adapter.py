@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from chaos.cluster import free_port
 from ha_namenode.consensus.base import RaftSettings
+from ha_namenode.consensus.cipher import RaftCipher
 from ha_namenode.consensus.raft import Peer, RaftConsensus, StartupError
 from ha_namenode.namespace import commands as c
 from ha_namenode.namespace import queries
@@ -35,7 +37,7 @@ class Group:
         self.stores: dict[str, SqlStore] = {}
         self.stops: list[str] = []
 
-    def start(self, node_id: str) -> RaftConsensus:
+    def start(self, node_id: str, settings: RaftSettings = SETTINGS) -> RaftConsensus:
         me = next(p for p in self.peers if p.node_id == node_id)
         data = self.base / node_id
         data.mkdir(parents=True, exist_ok=True)
@@ -46,7 +48,7 @@ class Group:
             me,
             self.peers,
             data,
-            SETTINGS,
+            settings,
             fail_stop=self.stops.append,
         )
         self.stores[node_id], self.nodes[node_id] = store, node
@@ -109,6 +111,26 @@ def test_leader_elected_and_writes_replicate(group):
     status = leader.status()
     assert status.state == "active" and status.term >= 1
     assert {m.node_id for m in status.members} == {"nn1", "nn2", "nn3"}
+
+
+def test_a_replica_with_another_password_is_kept_out(tmp_path):
+    g = Group(tmp_path)
+    try:
+        g.start("nn1")
+        g.start("nn2")
+        stranger = g.start("nn3", dataclasses.replace(SETTINGS, password="not the secret"))
+        leader = g.leader()
+        assert leader is not stranger
+        assert isinstance(leader._replica.encryptor, RaftCipher)  # AES-GCM, not Fernet
+        assert write(leader, c.Format("hdfs", "supergroup"), 1).value is True
+        write(leader, c.Mkdir("/inside", 0o755), 2)
+        time.sleep(1.0)  # several heartbeats: every message to nn3 fails authentication
+        assert g.names("nn1") == g.names("nn2") == ["/inside"]
+        assert g.stores["nn3"].applied_index() == 0
+        assert not stranger.is_leader and stranger.status().leader_id in ("", None)
+    finally:
+        for node_id in list(g.nodes):
+            g.stop(node_id)
 
 
 def test_followers_refuse_with_the_leaders_address(group):
