@@ -54,6 +54,7 @@ from benchmarks import (
     report_etcd,
     rereplication,
     scale,
+    summary,
 )
 from benchmarks.common import load_average, raft_settings, running
 from benchmarks.peers import etcd
@@ -61,6 +62,7 @@ from chaos.cluster import LocalCluster
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+README = DOC.parents[1] / "README.md"  # its summary table, between bench-summary markers
 PLOTS = DOC.parent / "benchmarks"  # PNGs that docs/benchmarks.md shows
 BENCHMARKS = (
     "metadata",
@@ -258,6 +260,8 @@ def write_doc(result: dict[str, Any]) -> None:
         print(f"wrote {path}", file=sys.stderr)
     DOC.write_text(report.markdown(result))
     print(f"wrote {DOC}", file=sys.stderr)
+    if summary.replace_in(README, result, report.SUMMARY_PREFACE):
+        print(f"wrote the summary table in {README}", file=sys.stderr)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -28,6 +28,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -125,13 +126,21 @@ async def timed_phase(
 
 
 async def one_round(
-    workers: list[Worker], base: str, seconds: float, pids: dict[str, int] | None = None
+    workers: list[Worker],
+    base: str,
+    seconds: float,
+    pids: dict[str, int] | None = None,
+    watch: Callable[[str], AbstractContextManager] | None = None,
 ) -> dict[str, Phase]:
-    """The six operations once, under ``base``; each phase builds on the one before."""
+    """The six operations once, under ``base``; each phase builds on the one before.
+
+    ``watch(operation)``: a context entered around each phase (the profiler's hook)."""
     t = CALL_TIMEOUT_S
 
     async def timed(fn, items: int | None = None) -> Phase:
-        return await timed_phase(workers, fn, seconds, items, pids)
+        name = "list" if fn.__name__ == "listing" else fn.__name__
+        with watch(name) if watch else nullcontext():
+            return await timed_phase(workers, fn, seconds, items, pids)
 
     def path(i: int) -> str:
         return f"{base}/d{i % DIRS}/f{i}"

@@ -1,145 +1,33 @@
 """Console tables and ``docs/benchmarks.md`` from one results dictionary.
 
-The targets are those of issue 3 ("Benchmarks"). etcd is measured in the same run
-(``benchmarks.peers.etcd``); hafs against it is ``benchmarks.report_etcd``.
+The targets are issue 9's, in one summary table (``benchmarks.summary``), which the
+README repeats. etcd is measured in the same run (``benchmarks.peers.etcd``); hafs
+against it in detail is ``benchmarks.report_etcd``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from benchmarks import federation, footprint, plots, raftceiling, report_data, report_etcd
+from benchmarks import (
+    federation,
+    footprint,
+    plots,
+    raftceiling,
+    report_data,
+    report_etcd,
+    scaling,
+    summary,
+)
 from benchmarks.common import table
 
 NAN = float("nan")
-
-# ---- picking figures ------------------------------------------------------------------
-
-
-def _run(result: dict, namenodes: int) -> dict | None:
-    runs = (result.get("metadata") or {}).get("runs", [])
-    return next((r for r in runs if r["namenodes"] == namenodes), None)
-
-
-def _row(result: dict, namenodes: int, op: str, concurrency: int) -> dict | None:
-    run = _run(result, namenodes)
-    if run is None:
-        return None
-    return next(
-        (r for r in run["rows"] if r["operation"] == op and r["concurrency"] == concurrency), None
-    )
-
-
-def _best(result: dict, namenodes: int, op: str) -> dict | None:
-    run = _run(result, namenodes)
-    rows = [r for r in (run or {}).get("rows", []) if r["operation"] == op]
-    return max(rows, key=lambda r: r["ops_per_s"]) if rows else None
-
-
-def targets(result: dict) -> list[dict[str, Any]]:
-    """Each target of the issue with the measured figure and whether it is met."""
-    out: list[dict[str, Any]] = []
-
-    def add(name: str, target: str, measured: float | None, met: bool | None, where: str) -> None:
-        out.append(
-            {"name": name, "target": target, "measured": measured, "met": met, "where": where}
-        )
-
-    create = _best(result, 3, "create")
-    add(
-        "creates/s (create + close)",
-        ">= 3,000/s",
-        create["ops_per_s"] if create else None,
-        create["ops_per_s"] >= 3000 if create else None,
-        f"3 NameNodes, concurrency {create['concurrency']}" if create else "not run",
-    )
-    stat = _best(result, 3, "stat")
-    add(
-        "linearizable stats/s",
-        ">= 4,000/s",
-        stat["ops_per_s"] if stat else None,
-        stat["ops_per_s"] >= 4000 if stat else None,
-        f"3 NameNodes, concurrency {stat['concurrency']}" if stat else "not run",
-    )
-    seq = _row(result, 3, "create", 1)
-    add(
-        "sequential create p50",
-        "<= 1.5 ms",
-        seq["p50_ms"] if seq else None,
-        seq["p50_ms"] <= 1.5 if seq else None,
-        "3 NameNodes, concurrency 1" if seq else "not run",
-    )
-    fo = result.get("failover")
-    add(
-        "failover gap, median",
-        "<= 1.0 s",
-        fo["gap_median_s"] if fo else None,
-        fo["gap_median_s"] <= 1.0 if fo else None,
-        f"{fo['kills']} SIGKILLs of the leader" if fo else "not run",
-    )
-    add(
-        "failover gap, max",
-        "<= 2.5 s",
-        fo["gap_max_s"] if fo else None,
-        fo["gap_max_s"] <= 2.5 if fo else None,
-        f"{fo['kills']} SIGKILLs of the leader" if fo else "not run",
-    )
-    sc = result.get("scale")
-    files = f"{sc['files']:,} files" if sc else "not run"
-    full = bool(sc) and sc["files"] >= 1_000_000
-    note = "" if full or not sc else " (QUICK: fewer than the 1,000,000 of the target)"
-    restart = sc["follower_restart"]["caught_up_s"] if sc else None
-    add(
-        "replica restart to serving",
-        "<= 10 s at 1M files",
-        restart,
-        (restart <= 10) if sc else None,
-        f"{files}{note}; stopped follower to caught-up member",
-    )
-    group = sc["group_restart"]["first_stat_s"] if sc else None
-    add(
-        "group restart to first stat",
-        "<= 10 s at 1M files",
-        group,
-        (group <= 10) if sc else None,
-        f"{files}{note}; all 3 stopped, then started",
-    )
-    if sc:
-        elected = sc["checkpoint"]["election"] or sc["raft_snapshot"]["election"]
-        add(
-            "image written without an election",
-            "no election",
-            None,
-            not elected,
-            f"{files}{note}; Checkpoint RPC and Raft snapshot",
-        )
-        mem = footprint.per_file(sc)
-        add(
-            "NameNode memory per file per replica",
-            "<= 1 KiB, or bounded by SQLite",
-            mem["peak_bytes_per_file"],
-            mem["target_met"] or mem["bound"] == "sqlite",
-            f"{files}{note}; peak RSS of the largest replica / files; bound: {mem['bound']}",
-        )
-    return out
-
-
-def _measured(t: dict) -> str:
-    v = t["measured"]
-    if v is None:
-        return {True: "no election", False: "ELECTION", None: "-"}[t["met"]]
-    if "KiB" in t["target"]:
-        return f"{v:,.0f} B"
-    if "ms" in t["target"]:
-        return f"{v:.2f} ms"
-    if t["target"].endswith("/s"):
-        return f"{v:,.0f}/s"
-    return f"{v:.2f} s"
-
-
-def _met(t: dict) -> str:
-    return {True: "met", False: "NOT met", None: "-"}[t["met"]]
-
+SUMMARY_PREFACE = (
+    "Every comparison divides two figures of one run on the same machine: hafs with 3 "
+    "NameNodes (and 3 DataNodes for the data path), etcd with 3 members, raw pysyncobj "
+    "with 3 processes, the client on the same host. Figures are medians of the run's "
+    "rounds; the machine is shared, so they vary by about ±20 % between runs, ratios less."
+)
 
 # ---- console ---------------------------------------------------------------------------
 
@@ -246,12 +134,8 @@ def _scale_rows(sc: dict) -> list[tuple[str, str]]:
 
 
 def targets_console(result: dict) -> str:
-    rows = [(t["name"], t["target"], _measured(t), _met(t), t["where"]) for t in targets(result)]
-    out = "targets (issue 3):\n" + table(("target", "goal", "measured", "", "how"), rows, "llrll")
-    out += report_etcd.comparison_console(result)
-    out += report_data.targets_console(result)
-    if raftceiling.ratio_console(result):
-        out += "\n\n" + raftceiling.ratio_console(result)
+    """The end of a run: the summary table (``benchmarks.summary``) and any failure."""
+    out = summary.console(result)
     for name, error in result.get("errors", {}).items():
         out += f"\n{name} FAILED: {error}"
     return out
@@ -297,14 +181,12 @@ def markdown(result: dict) -> str:
         f"{m.get('load_average_after', '-')}: the machine is shared with other engineers' "
         "test runs, so figures vary from run to run.",
         "",
-        "## Targets (issue 3)",
+        "## Targets (issue 9)",
+        "",
+        SUMMARY_PREFACE,
         "",
     ]
-    lines += _md_table(
-        ["target", "goal", "measured", "", "how"],
-        [[t["name"], t["target"], _measured(t), _met(t), t["where"]] for t in targets(result)],
-        "llrll",
-    )
+    lines += summary.markdown(result)
     lines += report_etcd.markdown(result)
     for name, error in result.get("errors", {}).items():
         lines += ["", f"**{name} failed:** `{error}`"]
@@ -319,6 +201,7 @@ def markdown(result: dict) -> str:
     lines += report_data.markdown(result)
     if result.get("federation"):
         lines += federation.markdown(result["federation"])
+    lines += scaling.markdown(result)
     return "\n".join(lines) + "\n"
 
 

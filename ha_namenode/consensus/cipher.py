@@ -84,7 +84,7 @@ class RaftCipher:
 
     def extract_timestamp(self, token: bytes) -> int:
         """The sender's timestamp, not yet authenticated (``decrypt`` does that)."""
-        version, timestamp = self._header(token)
+        _version, timestamp = self._header(token)
         return timestamp
 
     def decrypt(self, token: bytes) -> bytes:

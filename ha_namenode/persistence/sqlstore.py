@@ -109,9 +109,9 @@ def _compiled(stmt: Any) -> tuple[str | None, dict[str, object]]:
 class _View:
     """``StoreView`` over one connection inside an open transaction."""
 
-    def __init__(self, conn: Connection) -> None:
-        self._conn = conn
-        self._driver: sqlite3.Connection = conn.connection.dbapi_connection
+    def __init__(self, driver: sqlite3.Connection, conn: Connection | None = None) -> None:
+        self._driver = driver
+        self._conn = conn  # the writer's SQLAlchemy connection; None for a reader
         self.failure: StoreFailure | None = None
         self.finished = False  # set when the enclosing read()/write() has ended
 
@@ -125,6 +125,8 @@ class _View:
         """A cursor (or SQLAlchemy result) of ``stmt``; raises the driver's errors."""
         sql, literals = _compiled(stmt)
         if sql is None:
+            if self._conn is None:
+                raise RuntimeError("a reader runs prebuilt statements only")
             return self._conn.execute(stmt, params)
         if isinstance(params, list):
             return self._driver.executemany(sql, [{**literals, **p} for p in params])
@@ -555,21 +557,22 @@ class SqlStore:
     @contextmanager
     def read(self) -> Iterator[_View]:
         self._check_open()
-        try:
-            conn = self._engine.connect()
+        try:  # a pooled driver connection: no SQLAlchemy Connection or events per read
+            pooled = self._engine.raw_connection()
         except DBAPIError as exc:
             _raise_store_error(exc)
-        view = _View(conn)
+        driver = pooled.driver_connection
+        view = _View(driver)
         try:
             try:
-                conn.begin()
-            except DBAPIError as exc:
+                driver.execute("BEGIN")
+            except sqlite3.Error as exc:
                 _raise_store_error(exc)
             view.applied_index()  # the first read of the file pins the snapshot
             yield view
         finally:
             view.finished = True
-            conn.close()
+            pooled.close()  # back to the pool, which rolls the read transaction back
 
     @contextmanager
     def write(self, index: int) -> Iterator[_Txn]:
@@ -585,7 +588,7 @@ class SqlStore:
             except DBAPIError as exc:
                 self._drop_writer()
                 _raise_store_error(exc)
-            txn = _Txn(conn)
+            txn = _Txn(conn.connection.dbapi_connection, conn)
             self._writing = threading.get_ident()
             try:
                 yield txn

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from bench_results import SECTIONS, result
 
-from benchmarks import plots, report
+from benchmarks import plots, report, summary
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -38,17 +38,18 @@ def test_the_raft_ceiling_ratio_needs_the_metadata_run_of_the_same_result():
 
 def test_a_result_with_no_benchmark_has_no_plots_section():
     text = report.markdown(result(*SECTIONS))
-    assert "## Plots" not in text and "## Targets (issue 3)" in text
+    assert "## Plots" not in text and "## Targets (issue 9)" in text
+    assert text.count("not measured") >= 6  # every summary figure says so, none is quoted
 
 
 def test_the_memory_target_row():
-    rows = {t["name"]: t for t in report.targets(result())}
+    rows = {x.figure: x for x in summary.lines(result())}
     mem = rows["NameNode memory per file per replica"]
-    assert mem["met"] is True and mem["target"] == "<= 1 KiB, or bounded by SQLite"
-    assert report._measured(mem) == "724 B"
-    assert "NameNode memory per file per replica" not in {
-        t["name"] for t in report.targets(result("scale"))
-    }
+    assert mem.met is True and mem.target == "<= 1 KiB, or bounded by SQLite"
+    assert mem.hafs.startswith("724 B")
+    rows = {x.figure: x for x in summary.lines(result("scale"))}
+    mem = rows["NameNode memory per file per replica"]
+    assert (mem.hafs, mem.met) == ("not measured", None)
 
 
 def test_the_scale_console_states_memory_per_file():
@@ -56,11 +57,31 @@ def test_the_scale_console_states_memory_per_file():
 
 
 def test_the_end_of_run_console_shows_the_ceiling_ratio_when_both_ran():
-    assert "hafs vs raw pysyncobj (Raft library ceiling), at C=64, hafs mkdir" in (
-        report.targets_console(result())
-    )
+    assert "raw pysyncobj" in report.targets_console(result())
     assert "raw pysyncobj" not in report.targets_console(result("raftceiling"))
     assert "raw pysyncobj" not in report.targets_console(result("metadata"))
+
+
+def test_the_readme_summary_is_rewritten_between_its_markers_only(tmp_path):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# hafs\n\nbefore\n{summary.BEGIN}\nold table\n{summary.END}\nafter\n")
+    assert summary.replace_in(readme, result(), "Preface.")
+    text = readme.read_text()
+    assert text.startswith("# hafs\n\nbefore\n") and text.endswith(f"{summary.END}\nafter\n")
+    assert "old table" not in text and "Preface." in text
+    assert "| creates (create + complete), 64 in flight |" in text
+    assert summary.replace_in(readme, result(), "Again.")  # idempotent: one table
+    assert readme.read_text().count(summary.BEGIN) == 1
+    plain = tmp_path / "PLAIN.md"
+    plain.write_text("no markers\n")
+    assert not summary.replace_in(plain, result(), "x") and plain.read_text() == "no markers\n"
+
+
+def test_the_shipped_readme_has_the_summary_markers():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    assert text.count(summary.BEGIN) == 1 and text.count(summary.END) == 1
 
 
 def assert_png(path) -> None:

@@ -24,7 +24,6 @@ def test_round_trip_with_its_timestamp(data, timestamp):
     assert other_end.decrypt(token) == data
 
 
-
 def test_the_message_is_sealed_not_only_signed():
     data = b"append_entries: /user/alice/secret-plans.parquet" * 4
     assert data[:16] not in RaftCipher(KEY).encrypt_at_time(data, 1)
