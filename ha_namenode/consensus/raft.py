@@ -22,7 +22,7 @@ NameNodes (ARCHITECTURE §3 lists the pysyncobj facts this code is built on):
   pysyncobj's immediate rename of that path fails (silently, in 0.3.17), and
   ``serializeChecker`` reports SERIALIZING until the dump is complete and
   atomically in place. Only then does pysyncobj drop journal entries.
-- **Durability.** ``SyncedJournal`` msyncs pysyncobj's journal after every
+- **Durability.** ``SyncedJournal`` syncs (fdatasync) pysyncobj's journal after every
   append and fsyncs the term and vote, which pysyncobj itself never does.
 - **Security.** ``password`` is always set. Without it, pysyncobj unpickles
   network input. Messages are sealed with AES-GCM (``consensus.cipher``), not
