@@ -9,9 +9,10 @@ serialises the process (a NameNode's ceiling), not of threads asleep.
 
 It writes py-spy's raw stacks (one file per NameNode, for flame graphs) and
 ``summary.json`` under ``--out``, and prints per NameNode the share of samples
-by package (the innermost frame of a known package: grpc, pysyncobj, sqlalchemy,
-cryptography, the standard library's threading, or hafs's own module) and the
-heaviest inclusive frames. ``docs/performance.md`` quotes its output.
+by package (walking out from the innermost frame, the first in a known package,
+such as grpc, pysyncobj, sqlalchemy, cryptography or the standard library's
+threading, or in one of hafs's own modules) and the heaviest inclusive frames.
+``docs/performance.md`` quotes its output.
 
 py-spy ships in the ``bench`` extra; it needs ptrace rights on the NameNodes
 (root, or ``kernel.yama.ptrace_scope=0``).
@@ -68,15 +69,15 @@ def _file(frame: str) -> str:
 
 
 def package(stack: list[str]) -> str:
-    """The package a sample is charged to: the innermost frame of a known package, else
-    the innermost of hafs's own modules (``hafs:<path>``), else ``other``."""
-    for frame in reversed(stack):
+    """The package a sample is charged to: walking out from the innermost frame, the
+    first that is in a known package or in hafs's own modules (``hafs:<path>``);
+    ``other`` when none is. So a library's frames count as the library's time even
+    when hafs called them, and hafs's own Python as hafs's."""
+    for frame in reversed(stack[1:]):  # stack[0] names the thread
         path = _file(frame)
         for name in PACKAGES:
             if f"/{name}" in path or path.startswith(name):
                 return name.removesuffix(".py")
-    for frame in reversed(stack):
-        path = _file(frame)
         for root in OURS:
             if root in path:
                 return "hafs:" + path[path.index(root) :]
