@@ -80,6 +80,7 @@ class Phase:
             "p50_ms": percentile(ordered, 50) * 1000,
             "p99_ms": percentile(ordered, 99) * 1000,
             "errors": sum(self.errors.values()),
+            "error_codes": dict(self.errors),
         }
 
 
@@ -212,6 +213,7 @@ def aggregate(op: str, concurrency: int, phases: Sequence[Phase]) -> dict:
         "p50_ms": median([s["p50_ms"] for s in samples]),
         "p99_ms": median([s["p99_ms"] for s in samples]),
         "errors": sum(s["errors"] for s in samples),
+        "error_codes": dict(sum((Counter(s["error_codes"]) for s in samples), Counter())),
         "cpu_cores": samples[len(samples) // 2]["cpu"],
     }
 

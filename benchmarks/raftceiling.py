@@ -394,8 +394,7 @@ def markdown(result: dict) -> list[str]:
         f"{rc['seconds_per_phase']:g} s per phase, medians of {rc['rounds']} round(s); "
         "`C=1` gives the sequential latency. hafs columns are the 3-NameNode `metadata` "
         "rows of the same run (`create` is two calls, create and complete). hafs does more "
-        "per write than the library: it syncs the journal after every append (fdatasync, "
-        "which unlike the library's mmap flush lets other threads run meanwhile) and applies "
+        "per write than the library: it msyncs the journal after every append and applies "
         "into SQLite; it seals messages with AES-GCM instead of the library's Fernet; and it "
         "packs many operations into one entry (group commit), which this load does not, so "
         "a ratio above 1 is possible.",

@@ -46,7 +46,7 @@ class NodeSection:
     nameservice: str = "ns1"
     rpc_address: str = "127.0.0.1:8020"
     data_dir: str = "./data/nn1"
-    rpc_workers: int = 64
+    rpc_workers: int = 32
     max_message_bytes: int = 16 * MiB
     sqlite_synchronous: str = "FULL"  # FULL: an acknowledged change survives power loss
     # hafs.ready: SERVING only with at most this many committed entries left to apply

@@ -22,7 +22,7 @@ NameNodes (ARCHITECTURE §3 lists the pysyncobj facts this code is built on):
   pysyncobj's immediate rename of that path fails (silently, in 0.3.17), and
   ``serializeChecker`` reports SERIALIZING until the dump is complete and
   atomically in place. Only then does pysyncobj drop journal entries.
-- **Durability.** ``SyncedJournal`` syncs (fdatasync) pysyncobj's journal after every
+- **Durability.** ``SyncedJournal`` msyncs pysyncobj's journal after every
   append and fsyncs the term and vote, which pysyncobj itself never does.
 - **Security.** ``password`` is always set. Without it, pysyncobj unpickles
   network input. Messages are sealed with AES-GCM (``consensus.cipher``), not
@@ -114,14 +114,16 @@ class _SyncedMeta(pysyncobj_journal.MetaStorer):
 
 
 class SyncedJournal(pysyncobj_journal.FileJournal):
-    """pysyncobj's file journal, synced after every append (so an entry a replica
+    """pysyncobj's file journal, msync'd after every append (so an entry a replica
     acknowledges is on disk) and once after a compaction rewrites it.
 
-    The sync is ``fdatasync`` of the journal's file, not pysyncobj's ``mmap.flush``:
-    on Linux both write back the mapping's dirty pages (``msync(MS_SYNC)`` is an
-    fsync of the range), but CPython's ``mmap.flush`` holds the GIL through the
-    disk wait, which stalled every RPC thread of the process for each append (a
-    fifth to a quarter of the GIL's time under a write load, by py-spy --gil)."""
+    The sync is pysyncobj's ``mmap.flush``, which holds the GIL through the disk wait,
+    and that is deliberate. ``os.fdatasync`` of the file writes back the same pages and
+    lets the RPC threads run meanwhile, but then the tick thread must win the GIL back
+    after every sync; under a load of 64 clients on two cores it lost it for long
+    enough that the leader heard no follower for ``leader_fallback_timeout_s`` and
+    stepped down (3 to 5 times per benchmark round, measured; none with ``mmap.flush``).
+    Raft's liveness depends on this thread, the RPCs' throughput does not."""
 
     def __init__(self, path: str) -> None:
         self._bulk = False
@@ -148,8 +150,7 @@ class SyncedJournal(pysyncobj_journal.FileJournal):
         self._sync()
 
     def _sync(self) -> None:
-        # pysyncobj reopens the file when it grows the mapping: ask for the current one.
-        os.fdatasync(self._FileJournal__journalFile._ResizableFile__f.fileno())
+        self.flush()
         self.flushes += 1
 
 
