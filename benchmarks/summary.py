@@ -47,6 +47,11 @@ class Line:
     met: bool | None  # None: no target, or not measured
 
 
+def _context(figure: str, hafs: str, other: str, ratio: str) -> Line:
+    """A row beside a ceiling, with no target of its own."""
+    return Line(figure, hafs, other, ratio, "", None)
+
+
 def _met(value: bool | None) -> str:
     return {True: "met", False: "NOT met", None: ""}[value]
 
@@ -138,13 +143,11 @@ def _data_lines(result: dict) -> list[Line]:
         cp = dp["figures"]["cp + sync"]["mib_per_s"]
         put = dp["figures"]["put r1"]["mib_per_s"]
         out.append(
-            Line(
+            _context(
                 "put, replication 1, beside the disk",
                 f"{put:,.0f} MiB/s",
                 f"local cp + sync {cp:,.0f} MiB/s",
                 f"{put / cp:.2f}x",
-                "",
-                None,
             )
         )
     return out
@@ -200,13 +203,11 @@ def _ceiling_lines(result: dict) -> list[Line]:
             continue
         mine = raftceiling.hafs_row(result, op, 64)
         out.append(
-            Line(
+            _context(
                 label,
                 f"{mine['ops_per_s']:,.0f}/s",
                 f"raw pysyncobj {raw['ops_per_s']:,.0f}/s",
                 f"{found[op]:.2f}x",
-                "",
-                None,
             )
         )
     return out
