@@ -26,7 +26,7 @@ class RaftSettings:
     compaction_min_entries: int = 20_000
     compaction_min_time_s: float = 600.0
     max_batch: int = 512
-    max_inflight: int = 2  # few, larger entries: each costs the leader CPU (docs/benchmarks.md)
+    max_inflight: int = 2  # few, larger entries: each costs the leader CPU (docs/performance.md)
 
 
 @dataclass(frozen=True, slots=True)
