@@ -202,6 +202,14 @@ def median(values: Sequence[float]) -> float:
     return ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
 
 
+def md_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> list[str]:
+    """A Markdown table's lines; ``align`` as for ``table`` (default: first left)."""
+    align = align or "l" + "r" * (len(headers) - 1)
+    sep = ["---:" if a == "r" else "---" for a in align]
+    lines = ["| " + " | ".join(str(h) for h in headers) + " |", "|" + "|".join(sep) + "|"]
+    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]], align: str = "") -> str:
     """A plain-text table; ``align`` has "l" or "r" per column (default: first left)."""
     align = align or "l" + "r" * (len(headers) - 1)

@@ -350,12 +350,6 @@ def _ratio_text(result: dict) -> str:
     return "at C=64, " + "; ".join(parts)
 
 
-def ratio_console(result: dict) -> str:
-    """One line of the ceiling ratios, or "" without both benchmarks in ``result``."""
-    text = _ratio_text(result)
-    return f"hafs vs raw pysyncobj (Raft library ceiling), {text}" if text else ""
-
-
 def console(result: dict) -> str:
     """The raw pysyncobj table, with the ratios when ``result`` has a ``metadata`` run."""
     rc = result["raftceiling"]

@@ -7,8 +7,6 @@ against it in detail is ``benchmarks.report_etcd``.
 
 from __future__ import annotations
 
-from typing import Any
-
 from benchmarks import (
     federation,
     footprint,
@@ -19,7 +17,7 @@ from benchmarks import (
     scaling,
     summary,
 )
-from benchmarks.common import table
+from benchmarks.common import md_table, table
 
 NAN = float("nan")
 SUMMARY_PREFACE = (
@@ -144,14 +142,6 @@ def targets_console(result: dict) -> str:
 # ---- docs/benchmarks.md ------------------------------------------------------------------
 
 
-def _md_table(headers: list[str], rows: list[list[Any]], align: str = "") -> list[str]:
-    align = align or "l" + "r" * (len(headers) - 1)
-    sep = ["---:" if a == "r" else "---" for a in align]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(sep) + "|"]
-    lines += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return lines
-
-
 def _f(v: float, digits: int = 2) -> str:
     if v != v:
         return "-"
@@ -231,7 +221,7 @@ def _metadata_md(md: dict) -> list[str]:
         if run.get("raft"):
             lines[-1] += " Raft: " + ", ".join(f"`{k}={v}`" for k, v in run["raft"].items()) + "."
         lines.append("")
-        lines += _md_table(
+        lines += md_table(
             [
                 "operation",
                 "C",
@@ -291,7 +281,7 @@ def _failover_md(fo: dict) -> list[str]:
     if fo.get("raft"):
         lines.append("- Raft: " + ", ".join(f"`{k}={v}`" for k, v in fo["raft"].items()) + ".")
     lines.append("")
-    lines += _md_table(
+    lines += md_table(
         ["kill", "killed", "new leader", "term", "elected s", "gap s", "rejoin s"],
         [
             [
@@ -326,7 +316,7 @@ def _scale_md(sc: dict) -> list[str]:
         "leader's address: that is its serving answer.",
         "",
     ]
-    lines += _md_table(["figure", "value"], [list(r) for r in _scale_rows(sc)], "ll")
+    lines += md_table(["figure", "value"], [list(r) for r in _scale_rows(sc)], "ll")
     lines += [
         "",
         "Resident memory (VmRSS / VmHWM, MiB) per NameNode: "

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.common import table
+from benchmarks.common import md_table, table
 
 MiB = 1 << 20
 ISSUE = '"DataNodes, the data path and block recovery"'
@@ -188,23 +188,7 @@ def rereplication_console(rr: dict) -> str:
     return out
 
 
-def targets_console(result: dict) -> str:
-    """The data path targets, or "" when neither data benchmark ran."""
-    if not (result.get("datapath") or result.get("rereplication")):
-        return ""
-    rows = [(t["name"], t["target"], _ratio(t), _met(t), t["where"]) for t in targets(result)]
-    return f"\n\ntargets ({ISSUE}):\n" + table(
-        ("target", "goal", "measured", "", "how"), rows, "llrll"
-    )
-
-
 # ---- docs/benchmarks.md --------------------------------------------------------------------
-
-
-def _md_table(headers: list[str], rows: list[list[Any]], align: str) -> list[str]:
-    sep = ["---:" if a == "r" else "---" for a in align]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(sep) + "|"]
-    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
 
 
 def markdown(result: dict) -> list[str]:
@@ -213,7 +197,7 @@ def markdown(result: dict) -> list[str]:
     if not (dp or rr):
         return []
     lines = ["", f"## Targets ({ISSUE})", ""]
-    lines += _md_table(
+    lines += md_table(
         ["target", "goal", "measured", "", "how"],
         [[t["name"], t["target"], _ratio(t), _met(t), t["where"]] for t in targets(result)],
         "llrll",
@@ -251,7 +235,7 @@ def _datapath_md(dp: dict) -> list[str]:
     )
     lines.append("")
     rows = [[r[0], _what(r[0]), *r[1:]] for r in _datapath_rows(dp)]
-    lines += _md_table([DATAPATH_HEAD[0], "what", *DATAPATH_HEAD[1:]], rows, "llrrlrrr")
+    lines += md_table([DATAPATH_HEAD[0], "what", *DATAPATH_HEAD[1:]], rows, "llrrlrrr")
     lines += ["", f"Other ratios: {_other_ratios(dp)}."]
     return lines
 
@@ -278,7 +262,7 @@ def _rereplication_md(rr: dict) -> list[str]:
         "One kill per size.",
         "",
     ]
-    lines += _md_table(REREPLICATION_HEAD, _rereplication_rows(rr), "lrlrrrrrr")
+    lines += md_table(REREPLICATION_HEAD, _rereplication_rows(rr), "lrlrrrrrr")
     for s in rr["skipped"]:
         lines.append(f"\n{s['size_bytes'] / MiB:,.0f} MiB skipped: {s['reason']}.")
     if rr.get("blocks_config"):

@@ -20,9 +20,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.common import table
+from benchmarks.common import md_table, table
 
-ISSUE = '"Peers in the same run"'
 NOT_MEASURED = "not measured"
 
 
@@ -207,12 +206,6 @@ def _comparison_cells(result: dict) -> list[list[str]]:
 HEAD = ["", "hafs", "etcd", "hafs/etcd", "goal", ""]
 
 
-def comparison_console(result: dict) -> str:
-    state = etcd_state(result)
-    head = f"\n\nhafs vs etcd, measured in this run (issue {ISSUE}; etcd {state}):\n"
-    return head + table(HEAD, _comparison_cells(result), "lrrrll")
-
-
 # ---- the etcd benchmark itself ----------------------------------------------------------
 
 
@@ -265,12 +258,6 @@ def _why_not(state: str) -> str:
     return detail if kind == "missing" else f"the benchmark failed (`{detail}`)"
 
 
-def _md_table(headers: list[str], rows: list[list[Any]], align: str) -> list[str]:
-    sep = ["---:" if a == "r" else "---" for a in align]
-    lines = ["| " + " | ".join(headers) + " |", "|" + "|".join(sep) + "|"]
-    return lines + ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-
-
 def markdown(result: dict) -> list[str]:
     """The "hafs and etcd" section: the setup, the comparison, etcd's own figures."""
     et = result.get("etcd") or {}
@@ -311,11 +298,11 @@ def markdown(result: dict) -> list[str]:
     else:
         lines.append(f"etcd was **{NOT_MEASURED}**: {_why_not(state)}; no figure is quoted.")
     lines += ["", "Each ratio divides two figures of one run (hafs: 3 NameNodes).", ""]
-    lines += _md_table(HEAD, _comparison_cells(result), "lrrrll")
+    lines += md_table(HEAD, _comparison_cells(result), "lrrrll")
     if state != "measured":
         return lines
     lines += ["", f"### etcd {et['version']}, 3 members", ""]
-    lines += _md_table(ROW_HEAD, _rows(et), "lrrrrrrrr")
+    lines += md_table(ROW_HEAD, _rows(et), "lrrrrrrrr")
     lines += [
         "",
         "CPU: cores used during the phase by the leader and by all 3 members together.",

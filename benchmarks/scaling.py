@@ -12,12 +12,14 @@ These are ceilings from CPU alone: they assume the network and disks keep up and
 that the load is spread (clients on other hosts, one nameservice per group of
 hosts). They are estimates, labelled as such, not measurements.
 
-Imports: nothing from hafs.
+Imports: ``benchmarks.common`` only, nothing from hafs.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from benchmarks.common import md_table
 
 GiB = 1 << 30
 MiB = 1 << 20
@@ -106,17 +108,21 @@ def markdown(result: dict) -> list[str]:
         "",
     ]
     if meta:
-        lines += [
-            "| operation, 64 in flight | measured here | leader CPU/op | busiest follower "
-            "CPU/op | all NameNodes CPU/op | one NameNode per host (ceiling) |",
-            "|---|---:|---:|---:|---:|---:|",
+        head = ["operation, 64 in flight", "measured here", "leader CPU/op"]
+        head += ["busiest follower CPU/op", "all NameNodes CPU/op"]
+        head += ["one NameNode per host (ceiling)"]
+        rows = [
+            [
+                m["operation"],
+                f"{m['measured_ops_per_s']:,.0f}/s",
+                f"{m['leader_ms']:.2f} ms",
+                f"{m['follower_ms']:.2f} ms",
+                f"{m['namenodes_ms']:.2f} ms",
+                f"{m['own_hosts_ops_per_s']:,.0f}/s",
+            ]
+            for m in meta
         ]
-        for m in meta:
-            lines.append(
-                f"| {m['operation']} | {m['measured_ops_per_s']:,.0f}/s | "
-                f"{m['leader_ms']:.2f} ms | {m['follower_ms']:.2f} ms | "
-                f"{m['namenodes_ms']:.2f} ms | {m['own_hosts_ops_per_s']:,.0f}/s |"
-            )
+        lines += md_table(head, rows)
         lines += [
             "",
             "- A replicated write costs CPU on every replica (each applies it), a "
@@ -133,18 +139,19 @@ def markdown(result: dict) -> list[str]:
             "the profiles and what would remove each cost.",
         ]
     if data:
-        lines += [
-            "",
-            "| data path | measured here | client CPU s/GiB | busiest DataNode CPU s/GiB "
-            "| each on its own host (ceiling) |",
-            "|---|---:|---:|---:|---:|",
+        head = ["data path", "measured here", "client CPU s/GiB"]
+        head += ["busiest DataNode CPU s/GiB", "each on its own host (ceiling)"]
+        rows = [
+            [
+                d["operation"],
+                f"{d['measured_mib_per_s']:,.0f} MiB/s",
+                f"{d['client_s_per_gib']:.2f}",
+                f"{d['datanode_s_per_gib']:.2f}",
+                f"{d['own_hosts_mib_per_s']:,.0f} MiB/s ({d['bound_by']})",
+            ]
+            for d in data
         ]
-        for d in data:
-            lines.append(
-                f"| {d['operation']} | {d['measured_mib_per_s']:,.0f} MiB/s | "
-                f"{d['client_s_per_gib']:.2f} | {d['datanode_s_per_gib']:.2f} | "
-                f"{d['own_hosts_mib_per_s']:,.0f} MiB/s ({d['bound_by']}) |"
-            )
+        lines += ["", *md_table(head, rows)]
         lines += [
             "",
             "- A pipeline of replicas runs at the pace of its slowest member, so with "

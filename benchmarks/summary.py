@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from benchmarks import footprint, raftceiling, report_data, report_etcd
-from benchmarks.common import table
+from benchmarks.common import md_table, table
 
 NOT_MEASURED = report_etcd.NOT_MEASURED
 BEGIN, END = "<!-- bench-summary -->", "<!-- /bench-summary -->"
@@ -253,10 +253,7 @@ def console(result: dict) -> str:
 
 
 def markdown(result: dict) -> list[str]:
-    rows = _cells(result)
-    out = ["| " + " | ".join(HEAD) + " |", "|---|---:|---:|---:|---|---|"]
-    out += ["| " + " | ".join(r) + " |" for r in rows]
-    return out
+    return md_table(HEAD, _cells(result), "lrrrll")
 
 
 def replace_in(readme: Path, result: dict, preface: str) -> bool:
