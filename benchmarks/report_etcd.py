@@ -167,7 +167,7 @@ def comparison(result: dict) -> list[dict[str, Any]]:
     return out
 
 
-def _value(v: float | None, unit: str) -> str:
+def value_text(v: float | None, unit: str) -> str:
     if v is None or v != v:
         return NOT_MEASURED
     if unit == "/s":
@@ -177,7 +177,7 @@ def _value(v: float | None, unit: str) -> str:
     return f"{v:.3f} s"
 
 
-def _ratio(c: dict) -> str:
+def ratio_text(c: dict) -> str:
     if c["ratio"] is not None:
         return f"{c['ratio']:.2f}x"
     if c["hafs"] is not None and c["etcd"] is not None and not c["same_run"]:
@@ -193,9 +193,9 @@ def _comparison_cells(result: dict) -> list[list[str]]:
     return [
         [
             c["name"],
-            _value(c["hafs"], c["unit"]),
-            _value(c["etcd"], c["unit"]),
-            _ratio(c),
+            value_text(c["hafs"], c["unit"]),
+            value_text(c["etcd"], c["unit"]),
+            ratio_text(c),
             c["goal"],
             _met(c),
         ]

@@ -72,9 +72,9 @@ def _etcd_lines(result: dict) -> list[Line]:
         out.append(
             Line(
                 figure,
-                report_etcd._value(c["hafs"], c["unit"]),
-                "etcd " + report_etcd._value(c["etcd"], c["unit"]),
-                report_etcd._ratio(c),
+                report_etcd.value_text(c["hafs"], c["unit"]),
+                "etcd " + report_etcd.value_text(c["etcd"], c["unit"]),
+                report_etcd.ratio_text(c),
                 target + " etcd",
                 c["met"],
             )
@@ -92,7 +92,7 @@ def _etcd_lines(result: dict) -> list[Line]:
                     "failover gap after SIGKILL of the leader, median / max",
                     hafs,
                     other,
-                    report_etcd._ratio(median),
+                    report_etcd.ratio_text(median),
                     "<= 1.0 s / <= 2.5 s",
                     met,
                 )
@@ -103,7 +103,7 @@ def _etcd_lines(result: dict) -> list[Line]:
                     "the same, beside etcd with tuned timing",
                     hafs,
                     other,
-                    report_etcd._ratio(median),
+                    report_etcd.ratio_text(median),
                     "",
                     None,
                 )
